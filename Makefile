@@ -1,0 +1,43 @@
+# tessera: build, test and measure. `make help` lists the targets.
+GO        ?= go
+BIN       := bin/tessera
+PKGS      := ./...
+FUZZTIME  ?= 10s
+
+.PHONY: all build test lint fuzz bench demo cover clean help
+
+all: build
+
+build: ## build bin/tessera
+	$(GO) build -o $(BIN) ./cmd/tessera
+
+test: ## the whole suite (race detector, fuzz seed corpora included); CI runs this
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout 9m $(PKGS)
+
+lint: ## go vet, gofmt, staticcheck when installed
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped"; fi
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+bench: build ## Go micro-benchmarks, then tessera bench
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(BIN) bench
+
+demo: build ## a registry, two nodes and a controller on loopback render the Cornell box
+	$(BIN) demo -o cornell.png
+
+cover: ## test coverage summary
+	$(GO) test -coverprofile=cover.out $(PKGS) && $(GO) tool cover -func=cover.out | tail -n 1
+
+clean:
+	rm -rf bin cover.out
+
+help:
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
