@@ -5,7 +5,7 @@ package render
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"image"
 	"io"
 )
@@ -28,7 +28,7 @@ type Limits struct {
 }
 
 // Scene is a loaded scene, immutable after loading and safe for concurrent use.
-type Scene struct{}
+type Scene struct{ sceneData }
 
 // Bundle is a scene file and every file it references (meshes, MTL files,
 // textures), so that a scene can be loaded with no file system: this is what
@@ -44,50 +44,107 @@ type Image struct {
 	Pix           []float32
 }
 
-var errNotYet = errors.New("render: not implemented yet")
-
-// ReadBundle reads the scene file at path and every file it references.
-func ReadBundle(path string, lim Limits) (*Bundle, error) { return nil, errNotYet }
+// ReadBundle reads the scene file at path and every file it references. It
+// parses them (so a bad scene fails here, with a *LoadError) but builds no
+// acceleration structure.
+func ReadBundle(path string, lim Limits) (*Bundle, error) {
+	_, b, err := readBundle(path, lim)
+	return b, err
+}
 
 // Hash is the hex SHA-256 of the bundle's names and contents, in name order.
-func (b *Bundle) Hash() string { return "" }
+func (b *Bundle) Hash() string { return bundleHash(b) }
 
-// LoadBundle parses and builds the scene (BVH included).
-func LoadBundle(b *Bundle, lim Limits) (*Scene, error) { return nil, errNotYet }
+// LoadBundle parses and builds the scene (BVH included) from the bundle's
+// bytes alone. A scene that does not load returns a *LoadError.
+func LoadBundle(b *Bundle, lim Limits) (*Scene, error) { return loadBundle(b, lim) }
 
 // LoadFile is ReadBundle followed by LoadBundle.
-func LoadFile(path string, lim Limits) (*Scene, *Bundle, error) { return nil, nil, errNotYet }
+func LoadFile(path string, lim Limits) (*Scene, *Bundle, error) {
+	sd, b, err := readBundle(path, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	sd.finish()
+	return &Scene{sceneData: *sd}, b, nil
+}
 
 // Settings returns the scene file's own image settings, defaults applied.
-func (s *Scene) Settings() Settings { return Settings{} }
+func (s *Scene) Settings() Settings { return s.settings }
 
 // Resolve returns set with every zero field taken from the scene's settings.
-func (s *Scene) Resolve(set Settings) Settings { return set }
+func (s *Scene) Resolve(set Settings) Settings {
+	if set.Width == 0 {
+		set.Width = s.settings.Width
+	}
+	if set.Height == 0 {
+		set.Height = s.settings.Height
+	}
+	if set.SPP == 0 {
+		set.SPP = s.settings.SPP
+	}
+	if set.MaxDepth == 0 {
+		set.MaxDepth = s.settings.MaxDepth
+	}
+	return set
+}
+
+// validate checks resolved settings.
+func (set Settings) validate() error {
+	switch {
+	case set.Width < 1 || set.Width > MaxImageSize, set.Height < 1 || set.Height > MaxImageSize:
+		return fmt.Errorf("%w: image size %dx%d (expected 1 to %d pixels a side)", ErrBadSettings, set.Width, set.Height, MaxImageSize)
+	case set.SPP < 1 || set.SPP > MaxSPP:
+		return fmt.Errorf("%w: %d samples per pixel (expected 1 to %d)", ErrBadSettings, set.SPP, MaxSPP)
+	case set.MaxDepth < 1 || set.MaxDepth > MaxMaxDepth:
+		return fmt.Errorf("%w: maximum depth %d (expected 1 to %d)", ErrBadSettings, set.MaxDepth, MaxMaxDepth)
+	}
+	return nil
+}
 
 // RenderTile renders rectangle r of the image described by set (resolved)
 // into dst, which must hold r.Dx()*r.Dy()*3 float32: linear RGB, row-major.
 // It returns the number of rays cast (camera, bounce and shadow rays).
+//
+// A pixel's value depends only on the scene, set and its coordinates, never
+// on r. RenderTile checks ctx between rows and returns ctx.Err() when it is
+// done. It allocates nothing.
 func (s *Scene) RenderTile(ctx context.Context, set Settings, r image.Rectangle, dst []float32) (rays uint64, err error) {
-	return 0, errNotYet
+	set = s.Resolve(set)
+	if err := set.validate(); err != nil {
+		return 0, err
+	}
+	if r.Empty() || !r.In(image.Rect(0, 0, set.Width, set.Height)) {
+		return 0, fmt.Errorf("%w: rectangle %v is empty or outside the %dx%d image", ErrBadTile, r, set.Width, set.Height)
+	}
+	if want := r.Dx() * r.Dy() * 3; len(dst) != want {
+		return 0, fmt.Errorf("%w: destination holds %d float32, rectangle %v needs %d", ErrBadTile, len(dst), r, want)
+	}
+	return s.renderTile(ctx, set, r, dst)
 }
 
 // NewImage returns a black image.
 func NewImage(w, h int) *Image { return &Image{Width: w, Height: h, Pix: make([]float32, w*h*3)} }
 
 // SetTile copies a tile's pixels (as RenderTile writes them) into the image.
-func (m *Image) SetTile(r image.Rectangle, pix []float32) {}
+// The part of r outside the image is ignored.
+func (m *Image) SetTile(r image.Rectangle, pix []float32) { m.copyTile(r, pix, true) }
 
-// Tile returns a copy of the pixels of r.
-func (m *Image) Tile(r image.Rectangle) []float32 { return nil }
+// Tile returns a copy of the pixels of r (black outside the image).
+func (m *Image) Tile(r image.Rectangle) []float32 {
+	pix := make([]float32, max(0, r.Dx()*r.Dy()*3))
+	m.copyTile(r, pix, false)
+	return pix
+}
 
 // SRGB converts to 8-bit sRGB, as the PNG output does.
-func (m *Image) SRGB() *image.NRGBA { return nil }
+func (m *Image) SRGB() *image.NRGBA { return m.srgb() }
 
 // WritePNG writes 8-bit sRGB PNG.
-func (m *Image) WritePNG(w io.Writer) error { return errNotYet }
+func (m *Image) WritePNG(w io.Writer) error { return m.writePNG(w) }
 
 // WritePFM writes a Portable Float Map (linear RGB).
-func (m *Image) WritePFM(w io.Writer) error { return errNotYet }
+func (m *Image) WritePFM(w io.Writer) error { return m.writePFM(w) }
 
 // Save writes the image to path, PNG or PFM by the extension.
-func (m *Image) Save(path string) error { return errNotYet }
+func (m *Image) Save(path string) error { return m.save(path) }

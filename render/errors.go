@@ -1,0 +1,89 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+)
+
+// LoadError is a scene that does not load because of its content: a syntax
+// error, a missing or unknown reference, a value out of range, a limit hit.
+// Commands report it as bad input. File is the file's name within the
+// bundle (relative to the scene file's directory), Where the JSON path
+// ("objects[3].material") or the line ("line 12"), when known.
+type LoadError struct {
+	File  string
+	Where string
+	Err   error
+}
+
+func (e *LoadError) Error() string {
+	if e.Where == "" {
+		return fmt.Sprintf("render: %s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("render: %s: %s: %v", e.File, e.Where, e.Err)
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// loadErr returns a *LoadError with a formatted message.
+func loadErr(file, where, format string, args ...any) *LoadError {
+	return &LoadError{File: file, Where: where, Err: fmt.Errorf(format, args...)}
+}
+
+// ErrLimit is matched (with errors.Is) by every error that reports a Limits
+// field exceeded.
+var ErrLimit = errors.New("render: limit exceeded")
+
+// LimitError says which limit of Limits was exceeded, and by what.
+type LimitError struct {
+	Limit string // the Limits field, e.g. "MaxTriangles"
+	What  string // what was counted, e.g. "triangles"
+	Value int64  // what the input needs (at least)
+	Max   int64  // the limit in force
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%d %s exceed limit %s=%d", e.Value, e.What, e.Limit, e.Max)
+}
+
+// Is makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// ErrBadSettings is returned for settings that cannot be rendered (a zero
+// or negative size, sample count or depth after resolution, or one above the
+// maximums of the scene file format).
+var ErrBadSettings = errors.New("render: bad settings")
+
+// ErrBadTile is returned by RenderTile for a rectangle that is empty or
+// outside the image, or a destination of the wrong length.
+var ErrBadTile = errors.New("render: bad tile")
+
+// Ranges accepted for image settings, in the scene file and in Settings.
+const (
+	MaxImageSize = 1 << 15 // width or height, pixels
+	MaxSPP       = 1 << 20
+	MaxMaxDepth  = 1024
+)
+
+// DefaultLimits are the limits used for a zero field of Limits: enough for
+// a detailed classroom scene, small enough that a hostile scene cannot take
+// a node's memory (a scene at every limit needs a few GiB).
+var DefaultLimits = Limits{
+	MaxSceneBytes:    256 << 20, // 256 MiB: scene JSON, meshes, MTL files and textures together
+	MaxTriangles:     5_000_000,
+	MaxTexturePixels: 64 << 20, // 64 Mi texels: an 8192x8192 texture
+}
+
+// withDefaults returns lim with every zero (or negative) field set to its default.
+func (lim Limits) withDefaults() Limits {
+	if lim.MaxSceneBytes <= 0 {
+		lim.MaxSceneBytes = DefaultLimits.MaxSceneBytes
+	}
+	if lim.MaxTriangles <= 0 {
+		lim.MaxTriangles = DefaultLimits.MaxTriangles
+	}
+	if lim.MaxTexturePixels <= 0 {
+		lim.MaxTexturePixels = DefaultLimits.MaxTexturePixels
+	}
+	return lim
+}

@@ -1,0 +1,162 @@
+package render
+
+import (
+	"context"
+	"image"
+	"math"
+)
+
+// rrDepth is the number of bounces after which Russian roulette may end a path.
+const rrDepth = 3
+
+// offsetEps returns how far a new ray's origin is moved off the surface at p:
+// far above float64 intersection error, far below anything visible.
+func offsetEps(p Vec) float64 {
+	return 1e-7 * (1 + max(math.Abs(p.X), math.Abs(p.Y), math.Abs(p.Z)))
+}
+
+// offsetAlong moves p off the surface of normal n to the side of direction w.
+func offsetAlong(p, n, w Vec) Vec {
+	e := offsetEps(p)
+	if w.Dot(n) < 0 {
+		e = -e
+	}
+	return p.AddScaled(n, e)
+}
+
+// tracer holds what one call of RenderTile needs per path.
+type tracer struct {
+	s        *sceneData
+	maxDepth int
+	rays     uint64 // counted here, per call, and summed by the caller
+}
+
+// radiance estimates the radiance arriving along r with path tracing:
+// next-event estimation of emissive surfaces combined with BSDF sampling by
+// multiple importance sampling (power heuristic), Russian roulette after
+// rrDepth bounces. A path has at most maxDepth surface vertices.
+func (tr *tracer) radiance(r Ray, rg *rng) Vec {
+	s := tr.s
+	var l Vec
+	beta := Vec{X: 1, Y: 1, Z: 1}
+	specular := true // the previous vertex was the camera or a delta bounce
+	prevPdf := 0.0
+	prevP := r.Origin
+	var h hit
+	var sf surface
+	for depth := 1; ; depth++ {
+		tr.rays++
+		if !s.intersect(&r, math.Inf(1), &h) {
+			l = l.Add(beta.Mul(s.background))
+			break
+		}
+		s.surfaceAt(&r, &h, &sf)
+		m := &s.materials[sf.mat]
+		if m.kind == matEmissive {
+			if !m.twoSided && r.Dir.Dot(sf.ng) >= 0 {
+				break // the back of a one-sided light is black
+			}
+			w := 1.0
+			if !specular && h.prim >= 0 {
+				w = powerHeuristic(prevPdf, s.lightPdf(h.prim, prevP, r.Dir, h.t))
+			}
+			l = l.Add(beta.Mul(m.emission).Scale(w))
+			break
+		}
+		if depth >= tr.maxDepth {
+			break
+		}
+
+		wo := r.Dir.Neg()
+		ng, ns := sf.ng, sf.ns
+		entering := wo.Dot(ng) > 0
+		if !entering {
+			ng, ns = ng.Neg(), ns.Neg()
+		}
+		if wo.Dot(ns) <= 0 {
+			ns = ng // a shading normal facing away from the viewer: fall back
+		}
+		fr := newFrame(ns)
+		wol := fr.toLocal(wo)
+		albedo := s.albedoAt(m, &sf)
+
+		if !m.delta() && len(s.lights) > 0 {
+			ls, ok := s.sampleLight(sf.p, rg.float(), rg.float(), rg.float())
+			if ok && ls.wi.Dot(ng) > 0 {
+				fcos, bpdf := m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
+				if !fcos.IsZero() {
+					tr.rays++
+					sr := Ray{Origin: offsetAlong(sf.p, ng, ls.wi), Dir: ls.wi}
+					if !s.occluded(&sr, ls.dist*(1-1e-6)) {
+						w := powerHeuristic(ls.pdf, bpdf)
+						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
+					}
+				}
+			}
+		}
+
+		bs, ok := m.sampleBSDF(albedo, wol, entering, rg.float(), rg.float(), rg.float())
+		if !ok {
+			break
+		}
+		wi := fr.toWorld(bs.wi)
+		// Reflections must leave on the viewer's side of the true surface,
+		// refractions on the other.
+		if side := wi.Dot(ng); (side <= 0) != bs.transmit {
+			break
+		}
+		beta = beta.Mul(bs.weight)
+		if beta.IsZero() {
+			break
+		}
+		specular, prevPdf, prevP = bs.delta, bs.pdf, sf.p
+		r = Ray{Origin: offsetAlong(sf.p, ng, wi), Dir: wi}
+
+		if depth >= rrDepth {
+			q := min(0.95, beta.MaxComp())
+			if rg.float() >= q {
+				break
+			}
+			beta = beta.Scale(1 / q)
+		}
+	}
+	return l
+}
+
+
+
+// renderTile is RenderTile on resolved, validated settings.
+func (s *sceneData) renderTile(ctx context.Context, set Settings, r image.Rectangle, dst []float32) (uint64, error) {
+	cam := s.camera.view(set.Width, set.Height)
+	tr := tracer{s: s, maxDepth: set.MaxDepth}
+	inv := 1 / float64(set.SPP)
+	k := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		if err := ctx.Err(); err != nil {
+			return tr.rays, err
+		}
+		for x := r.Min.X; x < r.Max.X; x++ {
+			key := pixelKey(x, y)
+			// Per-pixel shifts of the low-discrepancy sequences for the
+			// image plane and the lens.
+			ox, oy := float64(key>>11)*0x1p-53, float64(mix64(key)>>11)*0x1p-53
+			lx, ly := float64(mix64(key+1)>>11)*0x1p-53, float64(mix64(key+2)>>11)*0x1p-53
+			var sum Vec
+			for i := 0; i < set.SPP; i++ {
+				rg := newRNG(key, i)
+				jx, jy := r2Point(i, ox, oy)
+				lu, lv := r2Point(i, lx, ly)
+				ray := cam.ray(float64(x)+jx, float64(y)+jy, lu, lv)
+				c := tr.radiance(ray, &rg)
+				if c.finite() {
+					sum = sum.Add(c)
+				}
+			}
+			dst[k] = float32(sum.X * inv)
+			dst[k+1] = float32(sum.Y * inv)
+			dst[k+2] = float32(sum.Z * inv)
+			k += 3
+		}
+	}
+	return tr.rays, nil
+}

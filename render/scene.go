@@ -1,0 +1,240 @@
+package render
+
+import (
+	"math"
+	"slices"
+)
+
+// Scene fields. The public methods are in api.go.
+type sceneData struct {
+	prims      []prim     // in BVH leaf order
+	info       []primInfo // same order as prims
+	tris       []triShading
+	planes     []plane
+	bvh        bvh
+	materials  []material
+	textures   []*texture
+	lights     []light
+	lightCDF   []float64 // lightCDF[i] is the probability of choosing a light < i+1
+	camera     cameraSpec
+	settings   Settings
+	background Vec
+	triangles  int // triangles from meshes, for limits and statistics
+}
+
+// light is an emissive primitive that next-event estimation samples.
+type light struct {
+	prim int32   // index into prims
+	pick float64 // probability of choosing this light
+}
+
+// finish builds the BVH over the primitives, reorders them to leaf order
+// and indexes the lights.
+func (s *sceneData) finish() {
+	tree, order := buildBVH(s.prims)
+	prims := make([]prim, len(order))
+	info := make([]primInfo, len(order))
+	for slot, i := range order {
+		prims[slot], info[slot] = s.prims[i], s.info[i]
+	}
+	s.prims, s.info, s.bvh = prims, info, tree
+
+	var power []float64
+	total := 0.0
+	s.lights = s.lights[:0]
+	for i := range s.info {
+		s.info[i].light = -1
+		m := &s.materials[s.info[i].mat]
+		if m.kind != matEmissive {
+			continue
+		}
+		pw := m.emission.Luminance() * s.info[i].area
+		if !(pw > 0) || math.IsInf(pw, 0) {
+			continue
+		}
+		s.info[i].light = int32(len(s.lights))
+		s.lights = append(s.lights, light{prim: int32(i)})
+		power = append(power, pw)
+		total += pw
+	}
+	s.lightCDF = make([]float64, len(s.lights))
+	acc := 0.0
+	for i, pw := range power {
+		s.lights[i].pick = pw / total
+		acc += pw
+		s.lightCDF[i] = acc / total
+	}
+	if n := len(s.lightCDF); n > 0 {
+		s.lightCDF[n-1] = 1
+	}
+}
+
+// pickLight returns the index of the light that u in [0,1) selects.
+func (s *sceneData) pickLight(u float64) int {
+	i, _ := slices.BinarySearch(s.lightCDF, u)
+	if u == s.lightCDF[min(i, len(s.lightCDF)-1)] {
+		i++ // BinarySearch finds the first entry >= u; we want the first > u
+	}
+	return min(i, len(s.lightCDF)-1)
+}
+
+// lightSample is a point on a light seen from a shading point.
+type lightSample struct {
+	wi   Vec     // unit direction from the shading point to the light
+	dist float64 // distance to the point on the light
+	le   Vec     // emitted radiance
+	pdf  float64 // solid-angle density, light choice included
+}
+
+// sampleLight chooses a point on a light as seen from p.
+func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
+	l := &s.lights[s.pickLight(u0)]
+	pr := &s.prims[l.prim]
+	inf := &s.info[l.prim]
+	le := s.materials[inf.mat].emission
+	var q, n Vec
+	switch pr.kind {
+	case primSphere:
+		return sampleSphereLight(pr, p, le, l.pick, u1, u2)
+	case primQuad:
+		q = pr.p.AddScaled(pr.e1, u1).AddScaled(pr.e2, u2)
+	default:
+		su := math.Sqrt(u1)
+		q = pr.p.AddScaled(pr.e1, su*(1-u2)).AddScaled(pr.e2, su*u2)
+	}
+	n = inf.n
+	d := q.Sub(p)
+	if d.Dot(n) >= 0 && !s.materials[inf.mat].twoSided {
+		return lightSample{}, false // the back of a one-sided light
+	}
+	d2 := d.Dot(d)
+	if d2 == 0 {
+		return lightSample{}, false
+	}
+	dist := math.Sqrt(d2)
+	wi := d.Scale(1 / dist)
+	cos := math.Abs(n.Dot(wi))
+	if cos == 0 {
+		return lightSample{}, false
+	}
+	return lightSample{wi: wi, dist: dist, le: le, pdf: l.pick * d2 / (cos * inf.area)}, true
+}
+
+// sampleSphereLight samples the cone of directions a sphere subtends from p.
+func sampleSphereLight(pr *prim, p, le Vec, pick, u1, u2 float64) (lightSample, bool) {
+	d := pr.p.Sub(p)
+	d2 := d.Dot(d)
+	r2 := pr.r * pr.r
+	if d2 <= r2 {
+		return lightSample{}, false // inside the light: left to BSDF sampling
+	}
+	dc := math.Sqrt(d2)
+	sin2max := r2 / d2
+	cosMax := math.Sqrt(max(0, 1-sin2max))
+	cos := 1 - u1*(1-cosMax)
+	sin := math.Sqrt(max(0, 1-cos*cos))
+	sp, cp := math.Sincos(2 * math.Pi * u2)
+	fr := newFrame(d.Scale(1 / dc))
+	wi := fr.toWorld(Vec{X: sin * cp, Y: sin * sp, Z: cos})
+	// Distance to the near intersection with the sphere along wi.
+	b := dc * cos
+	disc := r2 - (d2 - b*b)
+	dist := b - math.Sqrt(max(0, disc))
+	return lightSample{wi: wi, dist: dist, le: le, pdf: pick / (2 * math.Pi * (1 - cosMax))}, cosMax < 1
+}
+
+// lightPdf is the solid-angle density with which sampleLight would have
+// chosen the point at distance t along direction d from p on primitive i.
+func (s *sceneData) lightPdf(i int32, p, d Vec, t float64) float64 {
+	inf := &s.info[i]
+	if inf.light < 0 {
+		return 0
+	}
+	pick := s.lights[inf.light].pick
+	pr := &s.prims[i]
+	if pr.kind == primSphere {
+		d2 := pr.p.Sub(p).Dot(pr.p.Sub(p))
+		r2 := pr.r * pr.r
+		if d2 <= r2 {
+			return 0
+		}
+		cosMax := math.Sqrt(max(0, 1-r2/d2))
+		if cosMax >= 1 {
+			return 0
+		}
+		return pick / (2 * math.Pi * (1 - cosMax))
+	}
+	cos := math.Abs(inf.n.Dot(d))
+	if cos == 0 {
+		return 0
+	}
+	return pick * t * t / (cos * inf.area)
+}
+
+// surface is what shading needs to know about a hit.
+type surface struct {
+	p      Vec // the point
+	ng, ns Vec // unit geometric and shading normals on the front side
+	u, v   float64
+	mat    int32
+}
+
+// surfaceAt fills the surface of hit h along r.
+func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
+	sf.p = r.At(h.t)
+	if h.prim < -1 {
+		pl := &s.planes[-h.prim-2]
+		sf.ng, sf.ns, sf.mat = pl.n, pl.n, pl.mat
+		q := sf.p.Sub(pl.p)
+		sf.u, sf.v = q.Dot(pl.u), q.Dot(pl.v)
+		return
+	}
+	pr := &s.prims[h.prim]
+	inf := &s.info[h.prim]
+	sf.mat = inf.mat
+	switch pr.kind {
+	case primSphere:
+		n := sf.p.Sub(pr.p).Scale(1 / pr.r)
+		sf.ng, sf.ns = n, n
+		sf.u = 0.5 + math.Atan2(n.Z, n.X)/(2*math.Pi)
+		sf.v = 0.5 + math.Asin(max(-1, min(1, n.Y)))/math.Pi
+	case primQuad:
+		sf.ng, sf.ns = inf.n, inf.n
+		sf.u, sf.v = h.a, h.b
+	default:
+		sf.ng, sf.ns = inf.n, inf.n
+		sf.u, sf.v = h.a, h.b
+		if inf.tri >= 0 {
+			ts := &s.tris[inf.tri]
+			w0 := 1 - h.a - h.b
+			if ts.hasN {
+				n := ts.n[0].Scale(w0).AddScaled(ts.n[1], h.a).AddScaled(ts.n[2], h.b).Norm()
+				if !n.IsZero() {
+					if n.Dot(inf.n) < 0 {
+						n = n.Neg() // normals that disagree with the winding: keep the side
+					}
+					sf.ns = n
+				}
+			}
+			if ts.hasT {
+				sf.u = ts.uv[0][0]*w0 + ts.uv[1][0]*h.a + ts.uv[2][0]*h.b
+				sf.v = ts.uv[0][1]*w0 + ts.uv[1][1]*h.a + ts.uv[2][1]*h.b
+			}
+		}
+	}
+}
+
+// albedoAt returns the material's reflectance at the surface.
+func (s *sceneData) albedoAt(m *material, sf *surface) Vec {
+	a := m.albedo
+	if m.tex >= 0 {
+		a = a.Mul(s.textures[m.tex].sample(sf.u, sf.v))
+	}
+	if m.checker {
+		k := math.Floor(sf.p.X/m.cell) + math.Floor(sf.p.Y/m.cell) + math.Floor(sf.p.Z/m.cell)
+		if math.Mod(math.Abs(k), 2) == 1 {
+			a = m.odd
+		}
+	}
+	return a
+}

@@ -1,0 +1,358 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	_ "image/jpeg" // textures may be JPEG
+	_ "image/png"  // or PNG
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Defaults of the scene file format.
+var (
+	defaultSettings = Settings{Width: 512, Height: 512, SPP: 64, MaxDepth: 8}
+	defaultAlbedo   = Vec{X: 0.8, Y: 0.8, Z: 0.8}
+	white           = Vec{X: 1, Y: 1, Z: 1}
+)
+
+// sceneParser turns a scene file and the files it references into sceneData.
+type sceneParser struct {
+	src      source
+	lim      Limits
+	main     string
+	r        *jsonReader
+	sd       *sceneData
+	matIndex map[string]int32            // scene materials by name
+	texIndex map[string]int32            // textures by bundle name
+	mtlLibs  map[string]map[string]int32 // MTL file (bundle name) → material name → index
+}
+
+// parseScene reads the scene file main and everything it references from src.
+func parseScene(src source, main string, lim Limits) (*sceneData, error) {
+	data, err := src.read(main)
+	if err != nil {
+		return nil, &LoadError{File: main, Err: err}
+	}
+	v, err := decodeJSON(main, data)
+	if err != nil {
+		return nil, err
+	}
+	p := &sceneParser{
+		src: src, lim: lim, main: main,
+		r:        &jsonReader{file: main},
+		sd:       &sceneData{},
+		matIndex: map[string]int32{},
+		texIndex: map[string]int32{},
+		mtlLibs:  map[string]map[string]int32{},
+	}
+	if err := p.parse(v); err != nil {
+		return nil, err
+	}
+	return p.sd, nil
+}
+
+func (p *sceneParser) parse(v any) error {
+	r := p.r
+	root := r.object("", v)
+	if cam := root.sub("camera"); cam != nil {
+		p.camera(cam)
+	} else {
+		r.fail("", `missing field "camera" (an object with "from" and "to")`)
+	}
+	p.sd.settings = defaultSettings
+	if im := root.sub("image"); im != nil {
+		p.image(im)
+	}
+	p.sd.background = p.color(root, "background", Vec{}, false)
+	if r.err != nil {
+		return r.err
+	}
+	if mats := root.sub("materials"); mats != nil {
+		names := make([]string, 0, len(mats.m))
+		for name := range mats.m {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			mv, _ := mats.get(name)
+			m := p.material(r.object(mats.at(name), mv))
+			if r.err != nil {
+				return r.err
+			}
+			m.name = name
+			p.matIndex[name] = int32(len(p.sd.materials))
+			p.sd.materials = append(p.sd.materials, m)
+		}
+	}
+	objs := root.array("objects")
+	if !root.has("objects") {
+		r.fail("", `missing field "objects" (an array of spheres, quads, planes and meshes)`)
+	}
+	root.done()
+	if r.err != nil {
+		return r.err
+	}
+	for i, ov := range objs {
+		if err := p.object(r.object(fmt.Sprintf("objects[%d]", i), ov)); err != nil {
+			return err
+		}
+		if r.err != nil {
+			return r.err
+		}
+	}
+	return nil
+}
+
+func (p *sceneParser) camera(o *jobj) {
+	c := &p.sd.camera
+	o.require("from", "the camera position")
+	o.require("to", "the point the camera looks at")
+	c.from = o.vec("from", Vec{})
+	c.to = o.vec("to", Vec{Z: -1})
+	c.up = o.vec("up", Vec{Y: 1})
+	c.fov = o.num("fov", 40)
+	c.aperture = o.num("aperture", 0)
+	c.focusDistance = o.num("focusDistance", 0)
+	o.done()
+	if p.r.err != nil {
+		return
+	}
+	switch {
+	case c.from == c.to:
+		p.r.fail(o.at("to"), "the camera looks at its own position: \"to\" must differ from \"from\"")
+	case c.to.Sub(c.from).Norm().Cross(c.up.Norm()).Len() < 1e-9:
+		p.r.fail(o.at("up"), "expected a direction not parallel to the view direction")
+	case !(c.fov > 0 && c.fov < 180):
+		p.r.fail(o.at("fov"), "expected a vertical field of view in degrees, more than 0 and less than 180, got %v", c.fov)
+	case c.aperture < 0:
+		p.r.fail(o.at("aperture"), "expected a lens diameter >= 0, got %v", c.aperture)
+	case c.focusDistance < 0:
+		p.r.fail(o.at("focusDistance"), "expected a distance >= 0 (0: the distance to \"to\"), got %v", c.focusDistance)
+	}
+}
+
+func (p *sceneParser) image(o *jobj) {
+	s := &p.sd.settings
+	s.Width = o.int("width", s.Width)
+	s.Height = o.int("height", s.Height)
+	s.SPP = o.int("spp", s.SPP)
+	s.MaxDepth = o.int("maxDepth", s.MaxDepth)
+	o.done()
+	check := func(key string, v, most int) {
+		if v < 1 || v > most {
+			p.r.fail(o.at(key), "expected an integer from 1 to %d, got %d", most, v)
+		}
+	}
+	check("width", s.Width, MaxImageSize)
+	check("height", s.Height, MaxImageSize)
+	check("spp", s.SPP, MaxSPP)
+	check("maxDepth", s.MaxDepth, MaxMaxDepth)
+}
+
+// color reads an optional RGB colour, non-negative, at most 1 when unit.
+func (p *sceneParser) color(o *jobj, key string, def Vec, unit bool) Vec {
+	c := o.vec(key, def)
+	if c.X < 0 || c.Y < 0 || c.Z < 0 {
+		p.r.fail(o.at(key), "expected a colour with components >= 0, got [%v, %v, %v]", c.X, c.Y, c.Z)
+	} else if unit && c.MaxComp() > 1 {
+		p.r.fail(o.at(key), "expected a reflectance with components from 0 to 1, got [%v, %v, %v]", c.X, c.Y, c.Z)
+	}
+	return c
+}
+
+func (p *sceneParser) material(o *jobj) material {
+	m := material{tex: -1}
+	if !o.require("type", `"diffuse", "metal", "dielectric" or "emissive"`) {
+		return m
+	}
+	switch typ := o.str("type", ""); typ {
+	case "diffuse":
+		m.kind = matDiffuse
+		m.albedo = p.color(o, "albedo", defaultAlbedo, true)
+		if o.has("texture") {
+			if !o.has("albedo") {
+				m.albedo = white
+			}
+			m.tex = p.texture(p.main, o.at("texture"), o.str("texture", ""))
+		} else {
+			o.get("texture")
+		}
+		if ch := o.sub("checker"); ch != nil {
+			m.checker = true
+			m.albedo = p.color(ch, "even", Vec{X: 0.9, Y: 0.9, Z: 0.9}, true)
+			m.odd = p.color(ch, "odd", Vec{X: 0.1, Y: 0.1, Z: 0.1}, true)
+			m.cell = ch.num("size", 1)
+			ch.done()
+			if !(m.cell > 0) {
+				p.r.fail(ch.at("size"), "expected the size of a checker cell > 0, got %v", m.cell)
+			}
+		}
+	case "metal":
+		m.kind = matMetal
+		m.albedo = p.color(o, "albedo", Vec{X: 0.9, Y: 0.9, Z: 0.9}, true)
+		rough := o.num("roughness", 0)
+		if rough < 0 || rough > 1 {
+			p.r.fail(o.at("roughness"), "expected a roughness from 0 to 1, got %v", rough)
+		}
+		m.alpha = rough * rough
+	case "dielectric":
+		m.kind = matDielectric
+		m.ior = o.num("ior", 1.5)
+		m.albedo = p.color(o, "albedo", white, true)
+		if !(m.ior > 0) || m.ior > 10 {
+			p.r.fail(o.at("ior"), "expected an index of refraction > 0 and <= 10, got %v", m.ior)
+		}
+	case "emissive":
+		m.kind = matEmissive
+		o.require("emission", "the emitted radiance, linear RGB")
+		m.emission = p.color(o, "emission", Vec{}, false)
+		m.twoSided = o.boolean("twoSided", false)
+	default:
+		p.r.fail(o.at("type"), `expected "diffuse", "metal", "dielectric" or "emissive", got %q`, typ)
+	}
+	o.done()
+	return m
+}
+
+// texture loads (once) the texture file ref named in file at where.
+func (p *sceneParser) texture(file, where, ref string) int32 {
+	if ref == "" {
+		p.r.fail(where, "expected a file name")
+		return -1
+	}
+	name := resolveRef(file, ref)
+	if i, ok := p.texIndex[name]; ok {
+		return i
+	}
+	t, err := p.loadTexture(name)
+	if err != nil {
+		if p.r.err == nil {
+			p.r.err = &LoadError{File: file, Where: where, Err: fmt.Errorf("texture %q: %w", ref, err)}
+		}
+		return -1
+	}
+	i := int32(len(p.sd.textures))
+	p.texIndex[name] = i
+	p.sd.textures = append(p.sd.textures, t)
+	return i
+}
+
+func (p *sceneParser) loadTexture(name string) (*texture, error) {
+	data, err := p.src.read(name)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("not a PNG or JPEG image: %w", err)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(p.lim.MaxTexturePixels) {
+		return nil, &LimitError{Limit: "MaxTexturePixels", What: fmt.Sprintf("pixels (%dx%d)", cfg.Width, cfg.Height), Value: px, Max: int64(p.lim.MaxTexturePixels)}
+	}
+	if cfg.Width == 0 || cfg.Height == 0 {
+		return nil, fmt.Errorf("empty image (%dx%d)", cfg.Width, cfg.Height)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	b := img.Bounds()
+	t := &texture{name: name, w: b.Dx(), h: b.Dy(), pix: make([]float32, 0, b.Dx()*b.Dy()*3)}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := img.At(x, y).RGBA()
+			if a > 0 && a < 0xffff {
+				r, g, bl = r*0xffff/a, g*0xffff/a, bl*0xffff/a
+			}
+			t.pix = append(t.pix, srgbToLinear[min(r>>8, 255)], srgbToLinear[min(g>>8, 255)], srgbToLinear[min(bl>>8, 255)])
+		}
+	}
+	return t, nil
+}
+
+// materialRef resolves a material name read at key of o.
+func (p *sceneParser) materialRef(o *jobj, key string) int32 {
+	name := o.str(key, "")
+	if i, ok := p.matIndex[name]; ok {
+		return i
+	}
+	names := make([]string, 0, len(p.matIndex))
+	for n := range p.matIndex {
+		names = append(names, strconv.Quote(n))
+	}
+	slices.Sort(names)
+	defined := "none"
+	if len(names) > 0 {
+		defined = strings.Join(names, ", ")
+	}
+	p.r.fail(o.at(key), "unknown material %q (the scene defines %s)", name, defined)
+	return -1
+}
+
+func (p *sceneParser) object(o *jobj) error {
+	if !o.require("type", `"sphere", "quad", "plane" or "mesh"`) {
+		return p.r.err
+	}
+	sd := p.sd
+	switch typ := o.str("type", ""); typ {
+	case "sphere":
+		o.require("center", "a point")
+		o.require("radius", "a number > 0")
+		o.require("material", "a material name")
+		c := o.vec("center", Vec{})
+		rad := o.num("radius", 1)
+		mat := p.materialRef(o, "material")
+		o.done()
+		if !(rad > 0) || rad > 1e12 {
+			p.r.fail(o.at("radius"), "expected a radius > 0, got %v", rad)
+		}
+		if p.r.err != nil {
+			return p.r.err
+		}
+		sd.prims = append(sd.prims, prim{kind: primSphere, p: c, r: rad})
+		sd.info = append(sd.info, primInfo{mat: mat, tri: -1, area: 4 * math.Pi * rad * rad})
+	case "quad":
+		o.require("corner", "a point")
+		o.require("u", "the vector along one edge")
+		o.require("v", "the vector along the other edge")
+		o.require("material", "a material name")
+		c, u, v := o.vec("corner", Vec{}), o.vec("u", Vec{}), o.vec("v", Vec{})
+		mat := p.materialRef(o, "material")
+		o.done()
+		cr := u.Cross(v)
+		area := cr.Len()
+		if p.r.err == nil && !(area > 0 && !math.IsInf(area, 0)) {
+			p.r.fail(o.at("v"), "expected \"u\" and \"v\" to be non-zero and not parallel")
+		}
+		if p.r.err != nil {
+			return p.r.err
+		}
+		sd.prims = append(sd.prims, prim{kind: primQuad, p: c, e1: u, e2: v})
+		sd.info = append(sd.info, primInfo{n: cr.Scale(1 / area), mat: mat, tri: -1, area: area})
+	case "plane":
+		o.require("point", "a point on the plane")
+		o.require("normal", "the plane's normal")
+		o.require("material", "a material name")
+		pt, n := o.vec("point", Vec{}), o.vec("normal", Vec{Y: 1})
+		mat := p.materialRef(o, "material")
+		o.done()
+		if p.r.err == nil && !(n.Len() > 0 && n.Norm().finite()) {
+			p.r.fail(o.at("normal"), "expected a non-zero vector")
+		}
+		if p.r.err != nil {
+			return p.r.err
+		}
+		n = n.Norm()
+		f := newFrame(n)
+		sd.planes = append(sd.planes, plane{p: pt, n: n, u: f.t, v: f.b, mat: mat})
+	case "mesh":
+		return p.mesh(o)
+	default:
+		p.r.fail(o.at("type"), `expected "sphere", "quad", "plane" or "mesh", got %q`, typ)
+	}
+	return p.r.err
+}
