@@ -123,8 +123,6 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 	return l
 }
 
-
-
 // renderTile is RenderTile on resolved, validated settings.
 func (s *sceneData) renderTile(ctx context.Context, set Settings, r image.Rectangle, dst []float32) (uint64, error) {
 	cam := s.camera.view(set.Width, set.Height)

@@ -22,11 +22,11 @@ type prim struct {
 
 // primInfo is the part of a primitive that shading reads, in the same order.
 type primInfo struct {
-	n      Vec   // unit geometric normal (triangles and quads); u×v side is the front
-	mat    int32 // index into Scene.materials
-	light  int32 // index into Scene.lights, or -1
-	tri    int32 // index into Scene.triShading for meshes with normals or UVs, or -1
-	area   float64
+	n     Vec   // unit geometric normal (triangles and quads); u×v side is the front
+	mat   int32 // index into Scene.materials
+	light int32 // index into Scene.lights, or -1
+	tri   int32 // index into Scene.triShading for meshes with normals or UVs, or -1
+	area  float64
 }
 
 // triShading holds a mesh triangle's vertex normals and UVs.
