@@ -1,0 +1,331 @@
+package preview
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tessera/preview/browsertest"
+	"tessera/render"
+)
+
+// frame is a rendered image cut into tiles, each with the node that
+// rendered it.
+type frame struct {
+	width, height int
+	tiles         []frameTile
+	png           []byte // render.Image.WritePNG of the whole image
+}
+
+type frameTile struct {
+	r    image.Rectangle
+	pix  []float32
+	rays uint64
+	node string
+}
+
+// TestBrowserPreview opens the page in headless Chromium part-way through a
+// render, feeds it the rest, and checks what the page shows: the canvas
+// equals the PNG pixel for pixel, the node table names the nodes, the
+// colour-by-node toggle colours each tile as its node's legend entry.
+func TestBrowserPreview(t *testing.T) {
+	ctx := browsertest.Start(t, time.Minute)
+	f := renderFrame(t)
+	nodes := []NodeStatus{
+		{ID: "id-ada", Name: "ada", Addr: "10.0.0.11:7701", Source: "mdns", MraysPerSec: 1.5},
+		{ID: "id-grace", Name: "grace", Addr: "10.0.0.12:7701", Source: "registry", MraysPerSec: 2.4},
+		{ID: "id-linus", Name: "linus", Addr: "127.0.0.1:0", Source: "local", MraysPerSec: 0.75},
+	}
+	s := newServer(t, Config{Width: f.width, Height: f.height, Title: "cornell.json"})
+	url := serve(t, s)
+
+	// The first half, before the page opens.
+	half := len(f.tiles) / 2
+	var rays uint64
+	feed := func(from, to int) {
+		for i := from; i < to; i++ {
+			tl := f.tiles[i]
+			mustTile(t, s, tl.r, tl.pix, tl.node)
+			rays += tl.rays
+			for j := range nodes {
+				if nodes[j].ID == tl.node {
+					nodes[j].Tiles++
+				}
+			}
+			s.Nodes(nodes)
+			s.Progress(i+1, len(f.tiles), rays, time.Duration(len(f.tiles)-i-1)*time.Second)
+		}
+	}
+	feed(0, half)
+	s.flush() // so that the page's first snapshot holds them
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d'`, half))
+	checkPartial(t, readCanvas(t, ctx, "image"), f, half)
+	browsertest.Screenshot(t, ctx, "mid-render")
+
+	// The rest arrives live; a node is lost at the end.
+	feed(half, len(f.tiles))
+	nodes[2].State = NodeLost
+	s.Nodes(nodes)
+	s.Finish(f.png)
+	waitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d' && document.getElementById('main').dataset.finished === 'true'`, len(f.tiles)))
+	browsertest.Screenshot(t, ctx, "finished")
+
+	t.Run("canvas equals PNG", func(t *testing.T) {
+		got := readCanvas(t, ctx, "image")
+		want, err := png.Decode(bytes.NewReader(f.png))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Rect != want.Bounds() {
+			t.Fatalf("canvas %v, PNG %v", got.Rect, want.Bounds())
+		}
+		bad := 0
+		for y := range f.height {
+			for x := range f.width {
+				w := color.NRGBAModel.Convert(want.At(x, y)).(color.NRGBA)
+				if g := got.NRGBAAt(x, y); g != w {
+					if bad++; bad <= 5 {
+						t.Errorf("pixel (%d,%d): canvas %v, PNG %v", x, y, g, w)
+					}
+				}
+			}
+		}
+		if bad > 0 {
+			t.Fatalf("%d of %d pixels differ", bad, f.width*f.height)
+		}
+	})
+
+	t.Run("node table", func(t *testing.T) {
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](
+			`[...document.querySelectorAll('#nodes tbody tr')].map(tr => [...tr.cells].slice(1).map(td => td.textContent))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(nodes) {
+			t.Fatalf("table has %d rows, want %d: %q", len(rows), len(nodes), rows)
+		}
+		for i, n := range nodes {
+			want := []string{n.Name, n.Addr, n.Source, fmt.Sprint(n.Tiles), fmt.Sprintf("%.1f", n.MraysPerSec), n.State.String()}
+			if strings.Join(rows[i], "|") != strings.Join(want, "|") {
+				t.Errorf("row %d = %q, want %q", i, rows[i], want)
+			}
+		}
+	})
+
+	t.Run("progress and link", func(t *testing.T) {
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("progress")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%d/%d tiles (100%%)", len(f.tiles), len(f.tiles)); !strings.Contains(text, want) {
+			t.Errorf("progress reads %q, want it to contain %q", text, want)
+		}
+		// The link is visible and serves the PNG.
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](
+			`(async () => { const a = document.getElementById('png'); if (a.hidden) return -1; return (await (await fetch(a.href)).arrayBuffer()).byteLength; })()`,
+			chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != len(f.png) {
+			t.Errorf("the finished-image link gave %d bytes, want the %d of the PNG", n, len(f.png))
+		}
+	})
+
+	t.Run("colour by node", func(t *testing.T) {
+		shown := `(() => { const o = document.getElementById('overlay'), l = document.getElementById('legend');
+			return getComputedStyle(o).display !== 'none' && getComputedStyle(l).display !== 'none'; })()`
+		on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](shown))
+		if err != nil || on {
+			t.Fatalf("overlay and legend shown before the toggle: %v, %v", on, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("bynode"))); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, shown)
+
+		legend, err := chromedp.Run(ctx, chromedp.Evaluate[[]struct {
+			Name   string `json:"name"`
+			Colour string `json:"colour"`
+		}](`[...document.querySelectorAll('#legend li')].map(li => ({name: li.textContent, colour: getComputedStyle(li.querySelector('.swatch')).backgroundColor}))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]color.NRGBA{}
+		for _, e := range legend {
+			c, err := parseRGB(e.Colour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byName[e.Name] = c
+		}
+		if len(byName) != len(nodes) {
+			t.Fatalf("legend %+v, want one entry per node", legend)
+		}
+		overlay := readCanvas(t, ctx, "overlay")
+		for _, tl := range f.tiles {
+			name := nodeName(nodes, tl.node)
+			want, ok := byName[name]
+			if !ok {
+				t.Fatalf("legend %+v has no %q", legend, name)
+			}
+			centre := image.Pt((tl.r.Min.X+tl.r.Max.X)/2, (tl.r.Min.Y+tl.r.Max.Y)/2)
+			got := overlay.NRGBAAt(centre.X, centre.Y)
+			if got.A == 0 || !near(got, want, 3) {
+				t.Errorf("overlay at %v (tile %v of %s) is %v, want the legend's %v", centre, tl.r, name, got, want)
+			}
+		}
+		browsertest.Screenshot(t, ctx, "by-node")
+	})
+}
+
+// renderFrame renders testdata's Cornell box small (48x36, 2 spp) in 12
+// tiles of 16x9, dealt to three nodes so that neighbours differ.
+func renderFrame(t *testing.T) frame {
+	t.Helper()
+	scene, _, err := render.LoadFile("../testdata/scenes/cornell.json", render.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := scene.Resolve(render.Settings{Width: 48, Height: 36, SPP: 2})
+	f := frame{width: set.Width, height: set.Height}
+	img := render.NewImage(set.Width, set.Height)
+	nodes := []string{"id-ada", "id-grace", "id-linus"}
+	const tw, th = 16, 9
+	for y := 0; y < set.Height; y += th {
+		for x := 0; x < set.Width; x += tw {
+			r := image.Rect(x, y, min(x+tw, set.Width), min(y+th, set.Height))
+			pix := make([]float32, r.Dx()*r.Dy()*3)
+			rays, err := scene.RenderTile(context.Background(), set, r, pix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.SetTile(r, pix)
+			f.tiles = append(f.tiles, frameTile{r: r, pix: pix, rays: rays, node: nodes[(x/tw+y/th)%len(nodes)]})
+		}
+	}
+	var buf bytes.Buffer
+	if err := img.WritePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f.png = buf.Bytes()
+	return f
+}
+
+// serve runs s on a loopback listener until the test ends and returns the
+// page's URL.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + l.Addr().String() + "/"
+}
+
+// waitFor polls the page until the JavaScript expression is true, within
+// the browser context's deadline.
+func waitFor(t *testing.T, ctx context.Context, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v", expr, err)
+	}
+}
+
+// readCanvas reads a canvas's pixels back with getImageData.
+func readCanvas(t *testing.T, ctx context.Context, id string) *image.NRGBA {
+	t.Helper()
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+		W    int    `json:"w"`
+		H    int    `json:"h"`
+		Data string `json:"data"`
+	}](fmt.Sprintf(`(() => {
+		const c = document.getElementById(%q);
+		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		let s = '';
+		for (let i = 0; i < d.length; i += 8192) s += String.fromCharCode(...d.subarray(i, i + 8192));
+		return {w: c.width, h: c.height, data: btoa(s)};
+	})()`, id)))
+	if err != nil {
+		t.Fatalf("read canvas %s: %v", id, err)
+	}
+	pix, err := base64.StdEncoding.DecodeString(res.Data)
+	if err != nil || len(pix) != res.W*res.H*4 {
+		t.Fatalf("canvas %s: %d bytes for %dx%d: %v", id, len(pix), res.W, res.H, err)
+	}
+	// getImageData gives unpremultiplied RGBA: NRGBA.
+	return &image.NRGBA{Pix: pix, Stride: res.W * 4, Rect: image.Rect(0, 0, res.W, res.H)}
+}
+
+// checkPartial checks the canvas after the first n tiles: opaque and exact
+// in those tiles, untouched (transparent) everywhere else.
+func checkPartial(t *testing.T, got *image.NRGBA, f frame, n int) {
+	t.Helper()
+	done := image.NewNRGBA(got.Rect)
+	for _, tl := range f.tiles[:n] {
+		srgb := (&render.Image{Width: tl.r.Dx(), Height: tl.r.Dy(), Pix: tl.pix}).SRGB()
+		for y := range tl.r.Dy() {
+			for x := range tl.r.Dx() {
+				c := srgb.NRGBAAt(x, y)
+				c.A = 255
+				done.SetNRGBA(tl.r.Min.X+x, tl.r.Min.Y+y, c)
+			}
+		}
+	}
+	if !bytes.Equal(got.Pix, done.Pix) {
+		t.Fatalf("mid-render canvas is not exactly the first %d tiles on a transparent ground", n)
+	}
+}
+
+func nodeName(nodes []NodeStatus, id string) string {
+	for _, n := range nodes {
+		if n.ID == id {
+			return n.Name
+		}
+	}
+	return id
+}
+
+func parseRGB(css string) (color.NRGBA, error) {
+	var c color.NRGBA
+	if _, err := fmt.Sscanf(css, "rgb(%d, %d, %d)", &c.R, &c.G, &c.B); err != nil {
+		return c, fmt.Errorf("colour %q: %w", css, err)
+	}
+	c.A = 255
+	return c, nil
+}
+
+// near compares the colour channels, which the canvas stores premultiplied
+// (translucent pixels lose a little precision).
+func near(a, b color.NRGBA, tol int) bool {
+	d := func(x, y uint8) bool { return max(int(x)-int(y), int(y)-int(x)) <= tol }
+	return d(a.R, b.R) && d(a.G, b.G) && d(a.B, b.B)
+}

@@ -1,0 +1,280 @@
+package preview
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"math"
+	"time"
+
+	"tessera/render"
+)
+
+// NodeState is what a node is doing, as the node table shows it.
+type NodeState uint8
+
+// Node states. The zero value is NodeWorking.
+const (
+	NodeWorking  NodeState = iota // taking tiles
+	NodeLost                      // stopped answering; its tiles were re-queued
+	NodeExcluded                  // left out by the controller (refused, failing, wrong version)
+)
+
+func (st NodeState) String() string {
+	switch st {
+	case NodeWorking:
+		return "working"
+	case NodeLost:
+		return "lost"
+	case NodeExcluded:
+		return "excluded"
+	}
+	return fmt.Sprintf("NodeState(%d)", uint8(st))
+}
+
+// MarshalText writes the state as the page shows it.
+func (st NodeState) MarshalText() ([]byte, error) { return []byte(st.String()), nil }
+
+// NodeStatus is one row of the node table.
+type NodeStatus struct {
+	ID          string    // node id: matches the nodeID given to Tile
+	Name        string    // human name; the page falls back to ID
+	Addr        string    // host:port
+	Source      string    // where the controller found it: mdns, registry, flag or local
+	Tiles       int       // tiles it has rendered
+	MraysPerSec float64   // its current speed
+	State       NodeState // working, lost or excluded
+}
+
+// Tile shows the tile r of the image, rendered by node nodeID. pix holds
+// r.Dx()*r.Dy()*3 float32, linear RGB, row-major, as render.Scene.RenderTile
+// writes it. Tile copies pix and returns: the conversion to sRGB and the
+// sending happen in the background, in call order, so the caller pays for
+// a copy and never waits for a browser. A tile received again replaces the
+// earlier one. Tile errs (ErrBadTile) for a rectangle that is empty or not
+// inside the image, or pixels of the wrong length, and then does nothing.
+func (s *Server) Tile(r image.Rectangle, pix []float32, nodeID string) error {
+	if r.Empty() || !r.In(s.Bounds()) {
+		return fmt.Errorf("%w: rectangle %v is not inside the image %v", ErrBadTile, r, s.Bounds())
+	}
+	if w, h := r.Dx(), r.Dy(); len(pix) != w*h*3 {
+		return fmt.Errorf("%w: tile %v from node %q: %d floats, want %d (%dx%dx3)", ErrBadTile, r, nodeID, len(pix), w*h*3, w, h)
+	}
+	pix = append([]float32(nil), pix...)
+	s.enqueue(func() { s.applyTile(r, pix, nodeID) })
+	return nil
+}
+
+func (s *Server) applyTile(r image.Rectangle, pix []float32, nodeID string) {
+	w, h := r.Dx(), r.Dy()
+	rgb, err := srgbBytes(w, h, pix)
+	if err != nil {
+		s.log.Error().Err(err).Str("node", nodeID).Stringer("tile", r).Msg("tile not shown")
+		return
+	}
+	s.mu.Lock()
+	colour := s.state.colourOf(nodeID)
+	s.mu.Unlock()
+	ev := encodeEvent("tile", tileEvent{X: r.Min.X, Y: r.Min.Y, W: w, H: h, Node: nodeID, Colour: colour, RGB: rgb})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.putTile(r, ev)
+	s.publish(ev)
+}
+
+// srgbBytes converts a tile to packed 8-bit sRGB with render.Image.SRGB,
+// exactly as the PNG output does.
+func srgbBytes(w, h int, pix []float32) ([]byte, error) {
+	img := (&render.Image{Width: w, Height: h, Pix: pix}).SRGB()
+	if img == nil || img.Rect.Dx() != w || img.Rect.Dy() != h {
+		return nil, fmt.Errorf("preview: render.Image.SRGB gave no %dx%d image", w, h)
+	}
+	rgb := make([]byte, 0, w*h*3)
+	for y := range h {
+		row := img.Pix[y*img.Stride : y*img.Stride+w*4]
+		for x := 0; x < len(row); x += 4 {
+			rgb = append(rgb, row[x], row[x+1], row[x+2])
+		}
+	}
+	return rgb, nil
+}
+
+// Nodes replaces the node table. Call it whenever a node joins, leaves,
+// changes state or finishes tiles. Nodes copies the slice.
+func (s *Server) Nodes(nodes []NodeStatus) {
+	nodes = append([]NodeStatus(nil), nodes...)
+	s.enqueue(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ev := nodesEvent{Nodes: make([]nodeJSON, 0, len(nodes))}
+		for _, n := range nodes {
+			if math.IsNaN(n.MraysPerSec) || math.IsInf(n.MraysPerSec, 0) {
+				n.MraysPerSec = 0 // JSON has no NaN; a speed not measured yet
+			}
+			ev.Nodes = append(ev.Nodes, nodeJSON{NodeStatus: n, Colour: s.state.colourOf(n.ID)})
+		}
+		s.state.nodes = encodeEvent("nodes", ev)
+		s.publish(s.state.nodes)
+	})
+}
+
+// Progress reports done of total tiles, rays cast so far and the estimated
+// time left (zero or negative: unknown).
+func (s *Server) Progress(done, total int, rays uint64, eta time.Duration) {
+	etaSeconds := -1.0
+	if eta > 0 {
+		etaSeconds = eta.Seconds()
+	}
+	ev := progressEvent{Done: done, Total: total, Rays: rays, ETASeconds: etaSeconds}
+	s.enqueue(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.state.progress = encodeEvent("progress", ev)
+		s.publish(s.state.progress)
+	})
+}
+
+// Finish publishes the finished image, encoded as PNG, at /image.png and
+// shows a link to it on the page, after every tile given before. Finish
+// copies png.
+func (s *Server) Finish(png []byte) {
+	png = append([]byte(nil), png...)
+	s.enqueue(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.state.png = png
+		s.state.finished = encodeEvent("finished", finishedEvent{URL: "image.png", Bytes: len(png)})
+		s.publish(s.state.finished)
+	})
+}
+
+// state is what a page needs to catch up: the last event of each kind and
+// every tile. Guarded by Server.mu.
+type state struct {
+	hello     []byte
+	nodes     []byte
+	progress  []byte
+	finished  []byte
+	png       []byte
+	tiles     [][]byte                // encoded tile events, in arrival order
+	tileAt    map[image.Rectangle]int // index in tiles of each rectangle
+	colours   map[string]int          // node id -> colour index, in order of first sight
+	clients   map[*client]struct{}
+	nextColor int
+}
+
+func newState(width, height int, title string) state {
+	return state{
+		hello:   encodeEvent("hello", helloEvent{Width: width, Height: height, Title: title}),
+		tileAt:  make(map[image.Rectangle]int),
+		colours: make(map[string]int),
+		clients: make(map[*client]struct{}),
+	}
+}
+
+func (st *state) colourOf(nodeID string) int {
+	c, ok := st.colours[nodeID]
+	if !ok {
+		c = st.nextColor
+		st.colours[nodeID] = c
+		st.nextColor++
+	}
+	return c
+}
+
+func (st *state) putTile(r image.Rectangle, ev []byte) {
+	if i, ok := st.tileAt[r]; ok {
+		st.tiles[i] = ev
+		return
+	}
+	st.tileAt[r] = len(st.tiles)
+	st.tiles = append(st.tiles, ev)
+}
+
+// snapshot returns the events that bring a fresh page up to date. The
+// events are immutable, so the caller may write them without the lock.
+func (st *state) snapshot() [][]byte {
+	evs := make([][]byte, 0, len(st.tiles)+4)
+	evs = append(evs, st.hello)
+	if st.nodes != nil {
+		evs = append(evs, st.nodes)
+	}
+	evs = append(evs, st.tiles...)
+	if st.progress != nil {
+		evs = append(evs, st.progress)
+	}
+	if st.finished != nil {
+		evs = append(evs, st.finished)
+	}
+	return evs
+}
+
+type helloEvent struct {
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Title  string `json:"title"`
+}
+
+type nodeJSON struct {
+	NodeStatus
+	Colour int `json:"colour"`
+}
+
+// MarshalJSON gives the node's fields lower-case names without putting JSON
+// tags on the exported NodeStatus.
+func (n nodeJSON) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID          string    `json:"id"`
+		Name        string    `json:"name"`
+		Addr        string    `json:"addr"`
+		Source      string    `json:"source"`
+		Tiles       int       `json:"tiles"`
+		MraysPerSec float64   `json:"mraysPerSec"`
+		State       NodeState `json:"state"`
+		Colour      int       `json:"colour"`
+	}{n.ID, n.Name, n.Addr, n.Source, n.Tiles, n.MraysPerSec, n.State, n.Colour})
+}
+
+type nodesEvent struct {
+	Nodes []nodeJSON `json:"nodes"`
+}
+
+type tileEvent struct {
+	X      int    `json:"x"`
+	Y      int    `json:"y"`
+	W      int    `json:"w"`
+	H      int    `json:"h"`
+	Node   string `json:"node"`
+	Colour int    `json:"colour"`
+	RGB    []byte `json:"rgb"` // base64 in JSON
+}
+
+type progressEvent struct {
+	Done       int     `json:"done"`
+	Total      int     `json:"total"`
+	Rays       uint64  `json:"rays"`
+	ETASeconds float64 `json:"etaSeconds"`
+}
+
+type finishedEvent struct {
+	URL   string `json:"url"`
+	Bytes int    `json:"bytes"`
+}
+
+// encodeEvent returns one server-sent event. json.Marshal never writes a
+// newline, so the data fits the one data line the format allows per field.
+func encodeEvent(name string, v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		// Unreachable: only our own structs of strings, finite numbers
+		// and bytes get here.
+		data = []byte("{}")
+	}
+	ev := make([]byte, 0, len(name)+len(data)+16)
+	ev = append(ev, "event: "...)
+	ev = append(ev, name...)
+	ev = append(ev, "\ndata: "...)
+	ev = append(ev, data...)
+	ev = append(ev, "\n\n"...)
+	return ev
+}
