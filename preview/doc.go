@@ -29,13 +29,15 @@
 // The page talks to the Server with server-sent events on GET /events; each
 // event is one line of JSON. Events, in the order a snapshot sends them:
 //
-//	hello    {"width","height","title"}
+//	hello    {"render","width","height","title"}        render: an id of this Server
 //	nodes    {"nodes":[{"id","name","addr","source","tiles","mraysPerSec","state","colour"}]}
 //	tile     {"x","y","w","h","node","colour","rgb"}   rgb: base64 of w*h*3 sRGB bytes, row-major
 //	progress {"done","total","rays","etaSeconds"}      etaSeconds < 0: unknown
 //	finished {"url","bytes"}
 //
-// "colour" is a small stable index per node (in order of first sight) that the
+// A page keeps what it has painted across a resync or a reconnection to the
+// same render, and starts afresh when "render" changes. "colour" is a small
+// stable index per node (in order of first sight) that the
 // page maps to a colour for the tile overlay and its legend.
 //
 // Routes: GET / (the page), GET /assets/ (script and style sheet),

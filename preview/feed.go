@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"strconv"
 	"time"
 
 	"tessera/render"
@@ -164,8 +165,11 @@ type state struct {
 }
 
 func newState(width, height int, title string) state {
+	// The id only has to differ between the renders one page may see on
+	// one address, one after the other: the start time does.
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	return state{
-		hello:   encodeEvent("hello", helloEvent{Width: width, Height: height, Title: title}),
+		hello:   encodeEvent("hello", helloEvent{Render: id, Width: width, Height: height, Title: title}),
 		tileAt:  make(map[image.Rectangle]int),
 		colours: make(map[string]int),
 		clients: make(map[*client]struct{}),
@@ -210,6 +214,7 @@ func (st *state) snapshot() [][]byte {
 }
 
 type helloEvent struct {
+	Render string `json:"render"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
 	Title  string `json:"title"`

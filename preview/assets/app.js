@@ -13,15 +13,17 @@
 
   const tiles = new Map();  // "x,y,w,h" -> {x, y, w, h, node, colour}
   const labels = new Map(); // colour index -> node name (or id)
-  let width = 0, height = 0;
+  let render = '';
 
   function hello(d) {
     $('title').textContent = d.title || '';
     document.title = d.title ? `tessera: ${d.title}` : 'tessera preview';
-    if (d.width === width && d.height === height) return; // a resync: keep what is painted
-    width = d.width; height = d.height;
-    for (const c of [image.canvas, overlay.canvas]) { c.width = width; c.height = height; }
+    if (d.render === render) return; // a resync: keep what is painted
+    render = d.render;
+    for (const c of [image.canvas, overlay.canvas]) { c.width = d.width; c.height = d.height; } // and clears them
     tiles.clear();
+    labels.clear();
+    legend();
     main.dataset.tiles = '0';
   }
 
