@@ -1,0 +1,182 @@
+package discovery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Client errors, for errors.Is.
+var (
+	ErrNotFound     = errors.New("node not registered")    // 404
+	ErrRegistryFull = errors.New("registry full")          // 503: MaxNodes reached
+	ErrBadRequest   = errors.New("registry refused input") // 400, 405, 413
+)
+
+// maxAnswerBytes bounds what the client reads of an answer (a list of
+// 10,000 records is about 2 MB).
+const maxAnswerBytes = 32 << 20
+
+// defaultHTTP is the client used when RegistryClient.HTTP is nil: it has a
+// timeout, and keeps connections alive between heartbeats.
+var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
+
+// RegistryClient talks to one registry. The zero value of every field but
+// Addr is valid. Safe for concurrent use.
+type RegistryClient struct {
+	// Addr is the registry: "host:port" or a base URL "http://host:port".
+	Addr string
+	// Token signs every request; answers must then be signed by the
+	// registry with the same token, or they are refused with
+	// ErrUnsignedResponse.
+	Token string
+	// HTTP is the client to use; nil means a shared one with a 10 s timeout.
+	HTTP *http.Client
+	// Logger receives Heartbeat's state changes. The zero value discards.
+	Logger zerolog.Logger
+	// Now is the clock for signatures; nil means time.Now.
+	Now func() time.Time
+}
+
+// Lease is the registry's answer to a registration.
+type Lease struct {
+	Record Record        // as stored (host filled in, LastSeen set)
+	TTL    time.Duration // heartbeat before it runs out: every TTL/3
+}
+
+// baseURL returns the registry's URL without a trailing slash.
+func (c *RegistryClient) baseURL() string {
+	a := strings.TrimSuffix(c.Addr, "/")
+	if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
+		return a
+	}
+	return "http://" + a
+}
+
+// Register registers rec (or refreshes it: this is also one heartbeat).
+// An empty host in rec.Addr is filled in by the registry with the address
+// the request came from.
+func (c *RegistryClient) Register(ctx context.Context, rec Record) (Lease, error) {
+	if err := CheckID(rec.ID); err != nil {
+		return Lease{}, fmt.Errorf("discovery: register: %w", err)
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return Lease{}, fmt.Errorf("discovery: register %s: %w", rec.ID, err)
+	}
+	var ans putAnswer
+	if err := c.do(ctx, http.MethodPut, nodePrefix+rec.ID, body, http.StatusOK, &ans); err != nil {
+		return Lease{}, fmt.Errorf("discovery: register %s: %w", rec.ID, err)
+	}
+	return Lease{Record: ans.Record, TTL: time.Duration(ans.TTLSeconds * float64(time.Second))}, nil
+}
+
+// Deregister removes id. An unknown id gives an error wrapping ErrNotFound.
+func (c *RegistryClient) Deregister(ctx context.Context, id string) error {
+	if err := CheckID(id); err != nil {
+		return fmt.Errorf("discovery: deregister: %w", err)
+	}
+	if err := c.do(ctx, http.MethodDelete, nodePrefix+id, nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("discovery: deregister %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns the registry's live nodes.
+func (c *RegistryClient) List(ctx context.Context) ([]Record, error) {
+	var ans listAnswer
+	if err := c.do(ctx, http.MethodGet, nodesPath, nil, http.StatusOK, &ans); err != nil {
+		return nil, fmt.Errorf("discovery: list: %w", err)
+	}
+	return ans.Nodes, nil
+}
+
+// do sends one request and decodes a JSON answer of status want into out.
+func (c *RegistryClient) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	url := c.baseURL() + path
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", c.Addr, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	var sig []byte
+	if c.Token != "" {
+		now := time.Now
+		if c.Now != nil {
+			now = c.Now
+		}
+		auth := SignRequest(c.Token, method, req.URL.EscapedPath(), now(), body)
+		req.Header.Set("Authorization", auth)
+		sig = sigFromAuthorization(auth)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", c.Addr, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err != nil {
+		return fmt.Errorf("registry %s: reading the answer: %w", c.Addr, err)
+	}
+	if len(data) > maxAnswerBytes {
+		return fmt.Errorf("registry %s: answer over %d bytes", c.Addr, maxAnswerBytes)
+	}
+	if resp.StatusCode != want {
+		return c.statusError(resp, data)
+	}
+	if c.Token != "" {
+		if err := VerifyResponse(c.Token, resp.Header.Get(ResponseSignatureHeader), resp.StatusCode, sig, data); err != nil {
+			return fmt.Errorf("registry %s: %w", c.Addr, err)
+		}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("registry %s: malformed answer: %w", c.Addr, err)
+		}
+	}
+	return nil
+}
+
+// statusError turns an error answer into an error that wraps the matching
+// sentinel and quotes the registry's message.
+func (c *RegistryClient) statusError(resp *http.Response, data []byte) error {
+	var ans errorAnswer
+	msg := strings.TrimSpace(string(data))
+	if json.Unmarshal(data, &ans) == nil && ans.Error != "" {
+		msg = ans.Error
+	}
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	var kind error
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		kind = ErrUnauthorized
+	case http.StatusNotFound:
+		kind = ErrNotFound
+	case http.StatusServiceUnavailable:
+		kind = ErrRegistryFull
+		if !strings.Contains(msg, "registry full") {
+			kind = errors.New("registry unavailable")
+		}
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge:
+		kind = ErrBadRequest
+	default:
+		kind = errors.New("unexpected answer")
+	}
+	return fmt.Errorf("registry %s: %w: %s: %s", c.Addr, kind, resp.Status, msg)
+}

@@ -1,0 +1,195 @@
+package discovery
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on the fields of a Record. They are part of the registry's API v1.
+const (
+	MaxIDLen      = 63  // one DNS label: the id is also the mDNS instance name
+	MaxNameLen    = 64  // bytes of UTF-8
+	MaxVersionLen = 64  // bytes
+	MaxHostLen    = 253 // a DNS name
+	MaxCores      = 1 << 16
+)
+
+// Record is a node as the registry stores and lists it (API v1 JSON).
+type Record struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Addr    string `json:"addr"` // host:port of the node's protocol listener
+	Cores   int    `json:"cores"`
+	Version string `json:"version"`
+	// LastSeen is set by the registry: the time of the last register or
+	// heartbeat. Ignored in a PUT body.
+	LastSeen time.Time `json:"lastSeen,omitzero"`
+}
+
+// Source says how a node was found.
+type Source uint8
+
+// The sources of a Node. The String form appears in logs and in the
+// controller's stats JSON.
+const (
+	SourceUnknown  Source = iota
+	SourceFlag            // an address given explicitly (tessera render -nodes)
+	SourceMDNS            // an mDNS answer on the local network
+	SourceRegistry        // listed by a registry
+	SourceLocal           // the controller's in-process node (set by the scheduler, never by discovery)
+)
+
+var sourceNames = [...]string{
+	SourceUnknown:  "unknown",
+	SourceFlag:     "flag",
+	SourceMDNS:     "mdns",
+	SourceRegistry: "registry",
+	SourceLocal:    "local",
+}
+
+func (s Source) String() string {
+	if int(s) < len(sourceNames) {
+		return sourceNames[s]
+	}
+	return "source(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText writes the source as its name ("mdns", "registry", ...).
+func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Node is one live node in a Watcher's merged view.
+type Node struct {
+	// ID is the node's unique id. For a node given by address (SourceFlag)
+	// it is a placeholder "addr:HOST:PORT" (see FlagID): the real id is only
+	// known after a handshake, so a controller dedupes again then.
+	ID      string
+	Name    string
+	Addr    string // host:port to dial
+	Cores   int
+	Version string
+	Source  Source // the source that found the node first
+}
+
+// FlagID is the placeholder id of a node given by address: "addr:" + addr.
+func FlagID(addr string) string { return "addr:" + addr }
+
+// NewID returns a fresh random node id: 16 lower-case hex digits.
+func NewID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// Validation errors. Each error returned by a Check function wraps one of
+// them, so callers can test with errors.Is and still show a precise message.
+var (
+	ErrInvalidID   = errors.New("invalid node id")
+	ErrInvalidName = errors.New("invalid node name")
+	ErrInvalidAddr = errors.New("invalid node address")
+	ErrInvalidCore = errors.New("invalid core count")
+	ErrInvalidVer  = errors.New("invalid version")
+)
+
+// CheckID reports whether id is a valid node id: 1 to 63 bytes of ASCII
+// letters, digits, '-' and '_'. (It is also the mDNS instance name, one DNS
+// label.)
+func CheckID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidID)
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("%w: %d bytes long, the limit is %d", ErrInvalidID, len(id), MaxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !isIDByte(c) {
+			return fmt.Errorf("%w: %q has %q at byte %d (allowed: letters, digits, '-', '_')", ErrInvalidID, id, rune(c), i)
+		}
+	}
+	return nil
+}
+
+func isIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// checkText checks a free-text field: valid UTF-8, no control characters,
+// at most max bytes.
+func checkText(field, s string, max int, sentinel error) error {
+	if len(s) > max {
+		return fmt.Errorf("%w: %s is %d bytes long, the limit is %d", sentinel, field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", sentinel, field)
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s %q has a control character at byte %d", sentinel, field, s, i)
+		}
+	}
+	return nil
+}
+
+// CheckAddr reports whether addr is a valid "host:port" for a node: the port
+// a number from 1 to 65535, the host empty, an IP address or a DNS name.
+func CheckAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not host:port", ErrInvalidAddr, addr)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return fmt.Errorf("%w: %q: port %q is not a number from 1 to 65535", ErrInvalidAddr, addr, port)
+	}
+	if host == "" || net.ParseIP(host) != nil {
+		return nil
+	}
+	if err := checkHostname(host); err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrInvalidAddr, addr, err)
+	}
+	return nil
+}
+
+// checkHostname accepts DNS names: labels of 1 to 63 letters, digits, '-'
+// or '_', separated by dots, 253 bytes at most.
+func checkHostname(host string) error {
+	if len(host) > MaxHostLen {
+		return fmt.Errorf("host is %d bytes long, the limit is %d", len(host), MaxHostLen)
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("host %q has an empty or over-long label", host)
+		}
+		for i := 0; i < len(label); i++ {
+			if !isIDByte(label[i]) {
+				return fmt.Errorf("host %q has %q, not allowed in a host name", host, rune(label[i]))
+			}
+		}
+	}
+	return nil
+}
+
+// Check validates every field of r except LastSeen, as the registry does
+// before storing it. The error names the field and what was wrong.
+func (r Record) Check() error {
+	if err := CheckID(r.ID); err != nil {
+		return err
+	}
+	if err := checkText("name", r.Name, MaxNameLen, ErrInvalidName); err != nil {
+		return err
+	}
+	if err := CheckAddr(r.Addr); err != nil {
+		return err
+	}
+	if r.Cores < 1 || r.Cores > MaxCores {
+		return fmt.Errorf("%w: cores is %d, want 1 to %d", ErrInvalidCore, r.Cores, MaxCores)
+	}
+	return checkText("version", r.Version, MaxVersionLen, ErrInvalidVer)
+}
