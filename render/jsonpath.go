@@ -35,7 +35,8 @@ func decodeJSON(file string, data []byte) (any, error) {
 func jsonSyntaxErr(file string, data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return loadErr(file, lineCol(data, se.Offset), "malformed JSON: %s", se.Error())
+		// Offset counts the offending byte: point at it.
+		return loadErr(file, lineCol(data, se.Offset-1), "malformed JSON: %s", se.Error())
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return loadErr(file, lineCol(data, int64(len(data))), "malformed JSON: unexpected end of file")

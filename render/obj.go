@@ -162,7 +162,7 @@ func parseOBJ(file string, data []byte, maxTris int, triangles *int) (*objMesh, 
 			}
 			add := len(face) - 2
 			if *triangles+add > maxTris {
-				return loadErr(file, where, "%v", &LimitError{Limit: "MaxTriangles", What: "triangles", Value: int64(*triangles + add), Max: int64(maxTris)})
+				return &LoadError{File: file, Where: where, Err: &LimitError{Limit: "MaxTriangles", What: "triangles", Value: int64(*triangles + add), Max: int64(maxTris)}}
 			}
 			*triangles += add
 			for i := 1; i+1 < len(face); i++ {

@@ -1,0 +1,259 @@
+package render
+
+import (
+	"math"
+	"os"
+	"testing"
+)
+
+// testScene builds a scene of diffuse primitives (no file involved).
+func testScene(t testing.TB, prims []prim) *sceneData {
+	t.Helper()
+	sd := &sceneData{materials: []material{{kind: matDiffuse, albedo: defaultAlbedo, tex: -1}}}
+	for _, p := range prims {
+		sd.prims = append(sd.prims, p)
+		n := p.e1.Cross(p.e2)
+		sd.info = append(sd.info, primInfo{n: n.Norm(), tri: -1, area: n.Len()})
+	}
+	sd.finish()
+	return sd
+}
+
+func tri(a, b, c Vec) prim { return prim{kind: primTriangle, p: a, e1: b.Sub(a), e2: c.Sub(a)} }
+
+func TestIntersectPrimitives(t *testing.T) {
+	floor := tri(V(0, 0, 0), V(1, 0, 0), V(0, 0, 1))
+	quad := prim{kind: primQuad, p: V(0, 0, 0), e1: V(1, 0, 0), e2: V(0, 1, 0)}
+	sphere := prim{kind: primSphere, p: V(0, 0, 0), r: 1}
+	small := prim{kind: primSphere, p: V(1e6, 0, 0), r: 1e-3}
+	tests := []struct {
+		name  string
+		p     prim
+		o, d  Vec
+		hit   bool
+		wantT float64
+	}{
+		{"triangle from above", floor, V(0.25, 1, 0.25), V(0, -1, 0), true, 1},
+		{"triangle from below", floor, V(0.25, -2, 0.25), V(0, 1, 0), true, 2},
+		{"triangle oblique", floor, V(0.1, 1, 0.1), V(0.1, -1, 0.1).Norm(), true, V(0.1, 1, 0.1).Len()},
+		{"triangle outside the hypotenuse", floor, V(0.6, 1, 0.6), V(0, -1, 0), false, 0},
+		{"triangle on its edge", floor, V(0.5, 1, 0), V(0, -1, 0), true, 1},
+		{"triangle at a vertex", floor, V(0, 1, 0), V(0, -1, 0), true, 1},
+		{"triangle behind the ray", floor, V(0.25, 1, 0.25), V(0, 1, 0), false, 0},
+		{"grazing: in the triangle's plane", floor, V(-1, 0, 0.25), V(1, 0, 0), false, 0},
+		{"grazing: just above the plane", floor, V(-1, 1e-12, 0.25), V(1, 0, 0), false, 0},
+		{"nearly grazing but hits", floor, V(-1, 1e-3, 0.25), V(1, -1e-3, 0).Norm(), true, V(1, -1e-3, 0).Len()},
+		{"quad far corner", quad, V(0.99, 0.99, 1), V(0, 0, -1), true, 1},
+		{"quad outside", quad, V(1.01, 0.5, 1), V(0, 0, -1), false, 0},
+		{"sphere from outside", sphere, V(0, 0, -5), V(0, 0, 1), true, 4},
+		{"sphere from inside", sphere, V(0, 0, 0), V(0, 1, 0), true, 1},
+		{"sphere behind", sphere, V(0, 0, 5), V(0, 0, 1), false, 0},
+		{"sphere tangent", sphere, V(1, 0, -5), V(0, 0, 1), true, 5},
+		{"sphere just missed", sphere, V(1+1e-9, 0, -5), V(0, 0, 1), false, 0},
+		{"small sphere far away", small, V(0, 0, 0), V(1, 0, 0), true, 1e6 - 1e-3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, _, ok := tt.p.intersect(tt.o, tt.d, 0, math.Inf(1))
+			if ok != tt.hit {
+				t.Fatalf("hit = %v (t=%v), want %v", ok, got, tt.hit)
+			}
+			if ok && !near(got, tt.wantT, 1e-9*max(1, tt.wantT)) {
+				t.Errorf("t = %v, want %v", got, tt.wantT)
+			}
+			// The same primitive through a BVH of its own.
+			sd := testScene(t, []prim{tt.p})
+			var h hit
+			r := Ray{Origin: tt.o, Dir: tt.d}
+			if ok := sd.intersect(&r, math.Inf(1), &h); ok != tt.hit {
+				t.Errorf("through the BVH: hit = %v, want %v", ok, tt.hit)
+			}
+			if occ := sd.occluded(&r, math.Inf(1)); occ != tt.hit {
+				t.Errorf("occluded = %v, want %v", occ, tt.hit)
+			}
+		})
+	}
+}
+
+// TestAxisAlignedTrianglesAreHit checks the bug of a peer's tree: flat boxes
+// around axis-aligned triangles (floors and walls of a box) must be entered,
+// by rays along the axes, diagonal rays and rays starting on the box.
+func TestAxisAlignedTrianglesAreHit(t *testing.T) {
+	// A closed cube of 12 axis-aligned triangles, and one alone.
+	c := [8]Vec{V(0, 0, 0), V(1, 0, 0), V(1, 1, 0), V(0, 1, 0), V(0, 0, 1), V(1, 0, 1), V(1, 1, 1), V(0, 1, 1)}
+	face := func(a, b, cc, d int) []prim { return []prim{tri(c[a], c[b], c[cc]), tri(c[a], c[cc], c[d])} }
+	var cube []prim
+	for _, f := range [][4]int{{0, 1, 2, 3}, {4, 5, 6, 7}, {0, 1, 5, 4}, {3, 2, 6, 7}, {0, 3, 7, 4}, {1, 2, 6, 5}} {
+		cube = append(cube, face(f[0], f[1], f[2], f[3])...)
+	}
+	box := testScene(t, cube)
+	dirs := []Vec{V(1, 0, 0), V(-1, 0, 0), V(0, 1, 0), V(0, -1, 0), V(0, 0, 1), V(0, 0, -1),
+		V(1, 1, 0).Norm(), V(1, -1, 1).Norm(), V(-1, -1, -1).Norm(), V(0, 1e-9, -1).Norm()}
+	origins := []Vec{V(0.5, 0.5, 0.5), V(0.25, 0.75, 0.5), V(0.5, 0.5, 1e-9), V(1e-9, 0.5, 0.5)}
+	for _, o := range origins {
+		for _, d := range dirs {
+			r := Ray{Origin: o, Dir: d}
+			var h hit
+			if !box.intersect(&r, math.Inf(1), &h) {
+				t.Errorf("ray from %v along %v escaped the closed box", o, d)
+			}
+		}
+	}
+	rg := newRNG(11, 0)
+	for range 2000 {
+		o := V(0.01+0.98*rg.float(), 0.01+0.98*rg.float(), 0.01+0.98*rg.float())
+		d := V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Norm()
+		r := Ray{Origin: o, Dir: d}
+		var h hit
+		if !box.intersect(&r, math.Inf(1), &h) {
+			t.Fatalf("random ray from %v along %v escaped the closed box", o, d)
+		}
+	}
+	floor := testScene(t, []prim{tri(V(-1, 0, -1), V(1, 0, -1), V(1, 0, 1))})
+	for _, d := range []Vec{V(0, -1, 0), V(0.3, -1, 0.1).Norm(), V(0.001, -1, 0).Norm()} {
+		r := Ray{Origin: V(0.5, 1, -0.2), Dir: d}
+		var h hit
+		if !floor.intersect(&r, math.Inf(1), &h) {
+			t.Errorf("ray along %v missed a lone axis-aligned triangle", d)
+		}
+	}
+}
+
+// loadTestOBJ parses an OBJ file of testdata into primitives.
+func loadTestOBJ(t testing.TB, path string) []prim {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	m, err := parseOBJ(path, data, 1<<30, &n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prims []prim
+	for _, tr := range m.tris {
+		prims = append(prims, tri(m.v[tr.c[0].v], m.v[tr.c[1].v], m.v[tr.c[2].v]))
+	}
+	return prims
+}
+
+// TestBVHMatchesBruteForce shoots random rays at the bunny and compares the
+// BVH's nearest hit and occlusion with testing every triangle.
+func TestBVHMatchesBruteForce(t *testing.T) {
+	prims := loadTestOBJ(t, "../testdata/meshes/bunny.obj")
+	sd := testScene(t, prims)
+	if len(sd.prims) != len(prims) {
+		t.Fatalf("%d primitives in the scene, want %d", len(sd.prims), len(prims))
+	}
+	rg := newRNG(99, 0)
+	hits := 0
+	for i := range 3000 {
+		o := V(-8+16*rg.float(), -3+16*rg.float(), -7+14*rg.float())
+		var d Vec
+		if i%2 == 0 {
+			// Aim at the bunny, so that most rays hit.
+			d = V(-2+4*rg.float(), 2+6*rg.float(), -2+4*rg.float()).Sub(o).Norm()
+		} else {
+			d = V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Norm()
+		}
+		tmax := math.Inf(1)
+		if i%3 == 0 {
+			tmax = 1 + 10*rg.float()
+		}
+		want := tmax
+		for k := range sd.prims {
+			if tt, _, _, ok := sd.prims[k].intersect(o, d, 0, want); ok {
+				want = tt
+			}
+		}
+		r := Ray{Origin: o, Dir: d}
+		var h hit
+		ok := sd.intersect(&r, tmax, &h)
+		if ok != (want < tmax) {
+			t.Fatalf("ray %d from %v along %v: BVH hit=%v, brute force hit=%v", i, o, d, ok, want < tmax)
+		}
+		if ok {
+			hits++
+			if h.t != want {
+				t.Fatalf("ray %d: BVH t=%v, brute force t=%v", i, h.t, want)
+			}
+		}
+		if occ := sd.occluded(&r, tmax); occ != ok {
+			t.Fatalf("ray %d: occluded=%v, nearest hit=%v", i, occ, ok)
+		}
+	}
+	if hits < 500 {
+		t.Errorf("only %d of 3000 rays hit the bunny: the test is too weak", hits)
+	}
+}
+
+func TestBVHStructure(t *testing.T) {
+	prims := loadTestOBJ(t, "../testdata/meshes/bunny.obj")
+	sd := testScene(t, prims)
+	// Every primitive is in exactly one leaf, and every node's box holds
+	// the boxes of what is under it.
+	seen := make([]int, len(sd.prims))
+	var walk func(i int32, depth int) (lo, hi [3]float32)
+	maxDepth := 0
+	walk = func(i int32, depth int) (lo, hi [3]float32) {
+		n := sd.bvh.nodes[i]
+		maxDepth = max(maxDepth, depth)
+		if n.count > 0 {
+			for k := n.offset; k < n.offset+int32(n.count); k++ {
+				seen[k]++
+				plo, phi := sd.prims[k].bounds()
+				for a := range 3 {
+					if float64(n.lo[a]) > plo.Axis(a) || float64(n.hi[a]) < phi.Axis(a) {
+						t.Fatalf("leaf %d does not contain primitive %d", i, k)
+					}
+				}
+			}
+			return n.lo, n.hi
+		}
+		for _, c := range []int32{i + 1, n.offset} {
+			clo, chi := walk(c, depth+1)
+			for a := range 3 {
+				if n.lo[a] > clo[a] || n.hi[a] < chi[a] {
+					t.Fatalf("node %d does not contain child %d", i, c)
+				}
+			}
+		}
+		return n.lo, n.hi
+	}
+	walk(0, 0)
+	for k, c := range seen {
+		if c != 1 {
+			t.Fatalf("primitive %d is in %d leaves", k, c)
+		}
+	}
+	if maxDepth >= bvhStackSize {
+		t.Fatalf("depth %d exceeds the traversal stack", maxDepth)
+	}
+	t.Logf("%d triangles, %d nodes, depth %d", len(sd.prims), len(sd.bvh.nodes), maxDepth)
+}
+
+func TestBVHDegenerateInputs(t *testing.T) {
+	same := make([]prim, 300)
+	for i := range same {
+		same[i] = tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
+	}
+	tests := []struct {
+		name  string
+		prims []prim
+	}{
+		{"empty", nil},
+		{"one", same[:1]},
+		{"300 identical triangles", same},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sd := testScene(t, tt.prims)
+			r := Ray{Origin: V(0.2, 0.2, 1), Dir: V(0, 0, -1)}
+			var h hit
+			if got := sd.intersect(&r, math.Inf(1), &h); got != (len(tt.prims) > 0) {
+				t.Errorf("hit = %v", got)
+			}
+		})
+	}
+}
