@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tessera/discovery"
+)
+
+func init() {
+	register(command{name: "registry", summary: "the fixed node directory for networks where multicast does not reach", run: runRegistry})
+}
+
+const registrySynopsis = "registry [-listen :7700] [-ttl 15s] [-token T] [-no-mdns] [-max-nodes N]"
+
+// runRegistry serves the registry until ctx ends (SIGINT or SIGTERM).
+func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("registry", registrySynopsis, stderr)
+	listen := fs.String("listen", ":7700", "`address` (host:port) to serve the API and the status page on")
+	ttl := fs.Duration("ttl", discovery.DefaultTTL, "how long a node stays listed after its last heartbeat; nodes heartbeat every ttl/3")
+	token := fs.String("token", "", "the room's shared `secret`: writes must be signed with it, answers are signed (default $TESSERA_TOKEN)")
+	noMDNS := fs.Bool("no-mdns", false, "do not announce the registry over mDNS ("+discovery.RegistryService+")")
+	maxNodes := fs.Int("max-nodes", discovery.DefaultMaxNodes, "the most nodes listed at once; registrations of new nodes past it get 503")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badInput(fmt.Errorf("unexpected argument %q (the registry takes flags only)", fs.Arg(0)))
+	}
+	if *ttl < time.Second {
+		return badInput(fmt.Errorf("-ttl %v: want at least 1s", *ttl))
+	}
+	if *maxNodes < 1 {
+		return badInput(fmt.Errorf("-max-nodes %d: want at least 1", *maxNodes))
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return badInput(fmt.Errorf("-listen %q: want host:port, e.g. :7700", *listen))
+	}
+	if *token == "" {
+		*token = os.Getenv("TESSERA_TOKEN")
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}).
+		Level(zerolog.InfoLevel).With().Timestamp().Logger()
+
+	reg, err := discovery.NewRegistry(discovery.RegistryConfig{TTL: *ttl, Token: *token, MaxNodes: *maxNodes, Logger: log})
+	if err != nil {
+		return badInput(err)
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	fmt.Fprintf(stdout, "tessera registry listening on %s (ttl %v, max %d nodes, signed writes: %v)\n", l.Addr(), *ttl, *maxNodes, *token != "")
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- reg.Serve(l) }()
+
+	actx, stopAnnounce := context.WithCancel(ctx)
+	defer stopAnnounce()
+	var wg sync.WaitGroup
+	if !*noMDNS {
+		ifaces, why := announceInterfaces(host)
+		if why != "" {
+			log.Warn().Str("listen", *listen).Msg("not announcing over mDNS: " + why)
+		} else {
+			instance := "registry-" + discovery.NewID()
+			wg.Go(func() {
+				err := discovery.Announce(actx, discovery.AnnounceConfig{
+					Service:    discovery.RegistryService,
+					Instance:   instance,
+					Port:       port,
+					TXT:        []string{"id=" + instance, "version=" + version},
+					Interfaces: ifaces,
+					Logger:     log,
+				})
+				if err != nil {
+					log.Error().Err(err).Msg("mDNS announcement failed")
+				}
+			})
+		}
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+	case err := <-serveErr:
+		serveErr <- err
+		runErr = fmt.Errorf("serving on %s: %w", l.Addr(), err)
+	}
+	stopAnnounce()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := reg.Shutdown(sctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, discovery.ErrServerClosed) && runErr == nil {
+		runErr = fmt.Errorf("serving on %s: %w", l.Addr(), err)
+	}
+	wg.Wait()
+	return runErr
+}
+
+// announceInterfaces says where to announce a registry that listens on
+// host: everywhere for an unspecified host, on the interface that has the
+// address for a specific one, nowhere (why says why) when no multicast
+// interface has it (a loopback address, a host name).
+func announceInterfaces(host string) (ifaces []string, why string) {
+	if host == "" {
+		return nil, ""
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, "the listen host is a name, not an address"
+	}
+	if ip.IsUnspecified() {
+		return nil, ""
+	}
+	all, err := net.Interfaces()
+	if err != nil {
+		return nil, err.Error()
+	}
+	for _, ifc := range all {
+		addrs, err := ifc.Addrs()
+		if err != nil || ifc.Flags&net.FlagMulticast == 0 {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if got, ok := netip.AddrFromSlice(n.IP); ok && got.Unmap() == ip.Unmap() {
+					return []string{ifc.Name}, ""
+				}
+			}
+		}
+	}
+	return nil, "no multicast interface has the address " + host
+}
+
