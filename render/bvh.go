@@ -5,11 +5,10 @@ import (
 	"slices"
 )
 
-// bvhNode is one node of the flattened bounding volume hierarchy: 32 bytes,
-// two to a cache line. Nodes are stored depth first: an interior node's first
-// child follows it, its second child is at offset. A leaf holds the count
-// primitives starting at offset.
-type bvhNode struct {
+// buildNode is a node as the builder makes it: 32 bytes. Nodes are stored
+// depth first: an interior node's first child follows it, its second child
+// is at offset. A leaf holds the count primitives starting at offset.
+type buildNode struct {
 	lo     [3]float32
 	offset int32
 	hi     [3]float32
@@ -17,6 +16,19 @@ type bvhNode struct {
 	axis   uint8  // split axis of an interior node
 	_      uint8
 }
+
+// bvhNode is a node of the tree as traversal reads it: the boxes of its two
+// children side by side, 64 bytes, so that one cache line answers which
+// children a ray enters and in which order (the same data as two 32-byte
+// nodes, read together).
+type bvhNode struct {
+	box   [2][2][3]float32 // [child][0: min, 1: max][axis]
+	child [2]int32         // >= 0: index of an interior node; < 0: leaf -child-1
+	_     [2]int32
+}
+
+// bvhLeaf is a run of primitives.
+type bvhLeaf struct{ first, count int32 }
 
 const (
 	bvhBins      = 16 // SAH bins per axis
@@ -27,16 +39,18 @@ const (
 	traverseCost = 1.0
 )
 
-// bvh is a flattened tree over primitives.
+// bvh is a flattened tree over primitives. Node 0 is the root; a tree whose
+// root is a leaf gets a root node with that leaf and an empty box.
 type bvh struct {
-	nodes []bvhNode
+	nodes  []bvhNode
+	leaves []bvhLeaf
 }
 
 // buildInput is what the builder knows of each primitive.
 type buildInput struct {
 	lo, hi, c []Vec // bounds and centroids, by primitive
 	idx       []int32
-	nodes     []bvhNode
+	nodes     []buildNode
 }
 
 // buildBVH builds a tree over prims and returns it with the order in which
@@ -48,7 +62,7 @@ func buildBVH(prims []prim) (bvh, []int32) {
 		hi:    make([]Vec, n),
 		c:     make([]Vec, n),
 		idx:   make([]int32, n),
-		nodes: make([]bvhNode, 0, max(1, 2*n/bvhLeafMax)),
+		nodes: make([]buildNode, 0, max(1, 2*n/bvhLeafMax)),
 	}
 	for i := range prims {
 		in.lo[i], in.hi[i] = prims[i].bounds()
@@ -58,7 +72,46 @@ func buildBVH(prims []prim) (bvh, []int32) {
 	if n > 0 {
 		in.build(0, n, 0)
 	}
-	return bvh{nodes: in.nodes}, in.idx
+	return flatten(in.nodes), in.idx
+}
+
+// flatten turns the builder's nodes into traversal nodes.
+func flatten(bn []buildNode) bvh {
+	var t bvh
+	if len(bn) == 0 {
+		return t
+	}
+	t.nodes = make([]bvhNode, 0, len(bn)/2+1)
+	var ref func(i int32) int32
+	ref = func(i int32) int32 {
+		n := &bn[i]
+		if n.count > 0 {
+			t.leaves = append(t.leaves, bvhLeaf{first: n.offset, count: int32(n.count)})
+			return -int32(len(t.leaves))
+		}
+		me := int32(len(t.nodes))
+		t.nodes = append(t.nodes, bvhNode{})
+		l, r := i+1, n.offset
+		a := ref(l)
+		b := ref(r)
+		t.nodes[me] = bvhNode{
+			box:   [2][2][3]float32{{bn[l].lo, bn[l].hi}, {bn[r].lo, bn[r].hi}},
+			child: [2]int32{a, b},
+		}
+		return me
+	}
+	if bn[0].count == 0 {
+		ref(0)
+		return t
+	}
+	inf := float32(math.Inf(1))
+	t.nodes = append(t.nodes, bvhNode{})
+	leaf := ref(0)
+	t.nodes[0] = bvhNode{
+		box:   [2][2][3]float32{{bn[0].lo, bn[0].hi}, {{inf, inf, inf}, {-inf, -inf, -inf}}},
+		child: [2]int32{leaf, leaf},
+	}
+	return t
 }
 
 // surfaceArea returns half the surface area of the box (enough for ratios).
@@ -108,7 +161,7 @@ func (in *buildInput) build(start, end, depth int) int32 {
 		clo, chi = clo.Min(in.c[i]), chi.Max(in.c[i])
 	}
 	me := int32(len(in.nodes))
-	in.nodes = append(in.nodes, bvhNode{
+	in.nodes = append(in.nodes, buildNode{
 		lo: [3]float32{roundDown(lo.X), roundDown(lo.Y), roundDown(lo.Z)},
 		hi: [3]float32{roundUp(hi.X), roundUp(hi.Y), roundUp(hi.Z)},
 	})

@@ -191,37 +191,43 @@ func TestBVHMatchesBruteForce(t *testing.T) {
 func TestBVHStructure(t *testing.T) {
 	prims := loadTestOBJ(t, "../testdata/meshes/bunny.obj")
 	sd := testScene(t, prims)
-	// Every primitive is in exactly one leaf, and every node's box holds
-	// the boxes of what is under it.
+	// Every primitive is in exactly one leaf, and every box holds the
+	// boxes of what is under it.
 	seen := make([]int, len(sd.prims))
-	var walk func(i int32, depth int) (lo, hi [3]float32)
 	maxDepth := 0
-	walk = func(i int32, depth int) (lo, hi [3]float32) {
-		n := sd.bvh.nodes[i]
-		maxDepth = max(maxDepth, depth)
-		if n.count > 0 {
-			for k := n.offset; k < n.offset+int32(n.count); k++ {
-				seen[k]++
-				plo, phi := sd.prims[k].bounds()
-				for a := range 3 {
-					if float64(n.lo[a]) > plo.Axis(a) || float64(n.hi[a]) < phi.Axis(a) {
-						t.Fatalf("leaf %d does not contain primitive %d", i, k)
-					}
-				}
-			}
-			return n.lo, n.hi
-		}
-		for _, c := range []int32{i + 1, n.offset} {
-			clo, chi := walk(c, depth+1)
-			for a := range 3 {
-				if n.lo[a] > clo[a] || n.hi[a] < chi[a] {
-					t.Fatalf("node %d does not contain child %d", i, c)
-				}
+	contains := func(box [2][3]float32, lo, hi Vec) bool {
+		for a := range 3 {
+			if float64(box[0][a]) > lo.Axis(a) || float64(box[1][a]) < hi.Axis(a) {
+				return false
 			}
 		}
-		return n.lo, n.hi
+		return true
 	}
-	walk(0, 0)
+	var walk func(ref int32, box [2][3]float32, depth int)
+	walk = func(ref int32, box [2][3]float32, depth int) {
+		maxDepth = max(maxDepth, depth)
+		if ref < 0 {
+			l := sd.bvh.leaves[-ref-1]
+			for k := l.first; k < l.first+l.count; k++ {
+				seen[k]++
+				if plo, phi := sd.prims[k].bounds(); !contains(box, plo, phi) {
+					t.Fatalf("leaf %d's box does not contain primitive %d", -ref-1, k)
+				}
+			}
+			return
+		}
+		n := sd.bvh.nodes[ref]
+		for c := range 2 {
+			lo := V(float64(n.box[c][0][0]), float64(n.box[c][0][1]), float64(n.box[c][0][2]))
+			hi := V(float64(n.box[c][1][0]), float64(n.box[c][1][1]), float64(n.box[c][1][2]))
+			if !contains(box, lo, hi) {
+				t.Fatalf("node %d: child %d's box is outside its parent's", ref, c)
+			}
+			walk(n.child[c], n.box[c], depth+1)
+		}
+	}
+	inf := float32(math.Inf(1))
+	walk(0, [2][3]float32{{-inf, -inf, -inf}, {inf, inf, inf}}, 0)
 	for k, c := range seen {
 		if c != 1 {
 			t.Fatalf("primitive %d is in %d leaves", k, c)
@@ -230,7 +236,7 @@ func TestBVHStructure(t *testing.T) {
 	if maxDepth >= bvhStackSize {
 		t.Fatalf("depth %d exceeds the traversal stack", maxDepth)
 	}
-	t.Logf("%d triangles, %d nodes, depth %d", len(sd.prims), len(sd.bvh.nodes), maxDepth)
+	t.Logf("%d triangles, %d nodes, depth %d", len(sd.prims), len(sd.bvh.nodes)+len(sd.bvh.leaves), maxDepth)
 }
 
 func TestBVHDegenerateInputs(t *testing.T) {

@@ -1,66 +1,71 @@
 package render
 
+import "math"
+
 // rayBox is a ray prepared for box tests in float32.
 type rayBox struct {
-	ox, oy, oz float32
-	ix, iy, iz float32 // 1/direction; ±Inf for a zero component
-	neg        [3]bool // direction is negative along the axis
+	o   [3]float32
+	inv [3]float32 // 1/direction; ±Inf for a zero component
+	neg [3]int     // 1 where the direction is negative: the near face is the max
 }
 
 func newRayBox(o, d Vec) rayBox {
-	ix, iy, iz := 1/float32(d.X), 1/float32(d.Y), 1/float32(d.Z)
-	return rayBox{
-		ox: float32(o.X), oy: float32(o.Y), oz: float32(o.Z),
-		ix: ix, iy: iy, iz: iz,
-		neg: [3]bool{ix < 0, iy < 0, iz < 0},
+	r := rayBox{
+		o:   [3]float32{float32(o.X), float32(o.Y), float32(o.Z)},
+		inv: [3]float32{safeInv(d.X), safeInv(d.Y), safeInv(d.Z)},
 	}
+	for a := range 3 {
+		if r.inv[a] < 0 {
+			r.neg[a] = 1
+		}
+	}
+	return r
 }
 
-// enter returns the distance at which the ray enters the node's box and
-// whether it does so before tmax. A slab whose distances are NaN (the origin
-// on a face of the box and the ray parallel to it) is ignored rather than
-// turned into a miss, so boxes of zero thickness are still entered.
-func (r *rayBox) enter(n *bvhNode, tmax float32) (float32, bool) {
-	t0 := (n.lo[0] - r.ox) * r.ix
-	t1 := (n.hi[0] - r.ox) * r.ix
-	if r.neg[0] {
-		t0, t1 = t1, t0
+// safeInv returns 1/x in float32, with the largest finite float32 in place
+// of an infinity, so that (face - origin) * inv is never 0 * Inf = NaN: a
+// ray parallel to a slab and starting on its face gets distance 0, a
+// conservative answer, and the slab test needs no NaN handling.
+func safeInv(x float64) float32 {
+	v := 1 / float32(x)
+	switch {
+	case v > math.MaxFloat32:
+		return math.MaxFloat32
+	case v < -math.MaxFloat32:
+		return -math.MaxFloat32
 	}
-	tn, tf := float32(0), tmax
-	if t0 > tn {
-		tn = t0
-	}
-	if t1 < tf {
-		tf = t1
-	}
-	t0 = (n.lo[1] - r.oy) * r.iy
-	t1 = (n.hi[1] - r.oy) * r.iy
-	if r.neg[1] {
-		t0, t1 = t1, t0
-	}
-	if t0 > tn {
-		tn = t0
-	}
-	if t1 < tf {
-		tf = t1
-	}
-	t0 = (n.lo[2] - r.oz) * r.iz
-	t1 = (n.hi[2] - r.oz) * r.iz
-	if r.neg[2] {
-		t0, t1 = t1, t0
-	}
-	if t0 > tn {
-		tn = t0
-	}
-	if t1 < tf {
-		tf = t1
-	}
-	return tn, tn <= tf
+	return v
+}
+
+// enter2 returns the distances at which the ray enters the boxes of n's two
+// children and whether it does so before tmax (slab test). It has no
+// branches, which data-dependent comparisons would mispredict half the time,
+// and the two computations are independent, which keeps the pipelines full.
+// A box of zero thickness (an axis-aligned triangle's) is entered: the test
+// is tn <= tf, and boxes are rounded outwards anyway.
+func (r *rayBox) enter2(n *bvhNode, tmax float32) (t0, t1 float32, in0, in1 bool) {
+	nx, ny, nz := r.neg[0]&1, r.neg[1]&1, r.neg[2]&1
+	fx, fy, fz := 1-nx, 1-ny, 1-nz
+	a, b := &n.box[0], &n.box[1]
+	ox, oy, oz := r.o[0], r.o[1], r.o[2]
+	ix, iy, iz := r.inv[0], r.inv[1], r.inv[2]
+	an := max(0, (a[nx][0]-ox)*ix, (a[ny][1]-oy)*iy, (a[nz][2]-oz)*iz)
+	bn := max(0, (b[nx][0]-ox)*ix, (b[ny][1]-oy)*iy, (b[nz][2]-oz)*iz)
+	af := min(tmax, (a[fx][0]-ox)*ix, (a[fy][1]-oy)*iy, (a[fz][2]-oz)*iz)
+	bf := min(tmax, (b[fx][0]-ox)*ix, (b[fy][1]-oy)*iy, (b[fz][2]-oz)*iz)
+	return an, bn, an <= af, bn <= bf
 }
 
 // boxSlack widens the float64 distance a box is compared with, so that the
 // float32 box test never culls a box that holds a nearer hit.
 const boxSlack = 1 + 1e-6
+
+// stackEntry is a subtree left for later and the distance at which the ray
+// enters it, so that it can be skipped once a nearer hit is known.
+type stackEntry struct {
+	ref int32
+	t   float32
+}
 
 // intersect finds the nearest surface along r at a distance in (0, tmax).
 // It allocates nothing.
@@ -72,31 +77,39 @@ func (s *sceneData) intersect(r *Ray, tmax float64, h *hit) bool {
 			h.t, h.prim, h.a, h.b = t, int32(-i-2), 0, 0
 		}
 	}
-	nodes := s.bvh.nodes
+	nodes, leaves, prims := s.bvh.nodes, s.bvh.leaves, s.prims
 	if len(nodes) == 0 {
 		return h.prim != -1
 	}
-	prims := s.prims
 	rb := newRayBox(o, d)
-	var stack [bvhStackSize]int32
+	var stack [bvhStackSize]stackEntry
 	sp := 0
-	ni := int32(0)
+	ref := int32(0)
 	for {
-		n := &nodes[ni]
-		if _, in := rb.enter(n, float32(h.t*boxSlack)); in {
-			if n.count == 0 {
-				if rb.neg[n.axis] {
-					stack[sp] = ni + 1
-					ni = n.offset
-				} else {
-					stack[sp] = n.offset
-					ni++
+		if ref >= 0 {
+			n := &nodes[ref]
+			t0, t1, in0, in1 := rb.enter2(n, float32(h.t*boxSlack))
+			if in0 && in1 {
+				a, b := n.child[0], n.child[1]
+				if t1 < t0 {
+					a, b, t1 = b, a, t0
 				}
+				stack[sp] = stackEntry{ref: b, t: t1}
 				sp++
+				ref = a
 				continue
 			}
-			end := n.offset + int32(n.count)
-			for i := n.offset; i < end; i++ {
+			if in0 {
+				ref = n.child[0]
+				continue
+			}
+			if in1 {
+				ref = n.child[1]
+				continue
+			}
+		} else {
+			l := leaves[-ref-1]
+			for i := l.first; i < l.first+l.count; i++ {
 				p := &prims[i]
 				if p.kind == primSphere {
 					if t, ok := p.intersectSphere(o, d, 0, h.t); ok {
@@ -107,13 +120,17 @@ func (s *sceneData) intersect(r *Ray, tmax float64, h *hit) bool {
 				}
 			}
 		}
-		if sp == 0 {
-			break
+		for {
+			if sp == 0 {
+				return h.prim != -1
+			}
+			sp--
+			if e := stack[sp]; e.t <= float32(h.t*boxSlack) {
+				ref = e.ref
+				break
+			}
 		}
-		sp--
-		ni = stack[sp]
 	}
-	return h.prim != -1
 }
 
 // occluded reports whether any surface lies along r at a distance in (0, tmax).
@@ -124,32 +141,36 @@ func (s *sceneData) occluded(r *Ray, tmax float64) bool {
 			return true
 		}
 	}
-	nodes := s.bvh.nodes
+	nodes, leaves, prims := s.bvh.nodes, s.bvh.leaves, s.prims
 	if len(nodes) == 0 {
 		return false
 	}
-	prims := s.prims
 	rb := newRayBox(o, d)
-	tbox := float32(tmax * boxSlack)
+	tb := float32(tmax * boxSlack)
 	var stack [bvhStackSize]int32
 	sp := 0
-	ni := int32(0)
+	ref := int32(0)
 	for {
-		n := &nodes[ni]
-		if _, in := rb.enter(n, tbox); in {
-			if n.count == 0 {
-				if rb.neg[n.axis] {
-					stack[sp] = ni + 1
-					ni = n.offset
-				} else {
-					stack[sp] = n.offset
-					ni++
-				}
+		if ref >= 0 {
+			n := &nodes[ref]
+			_, _, in0, in1 := rb.enter2(n, tb)
+			if in0 && in1 {
+				stack[sp] = n.child[1]
 				sp++
+				ref = n.child[0]
 				continue
 			}
-			end := n.offset + int32(n.count)
-			for i := n.offset; i < end; i++ {
+			if in0 {
+				ref = n.child[0]
+				continue
+			}
+			if in1 {
+				ref = n.child[1]
+				continue
+			}
+		} else {
+			l := leaves[-ref-1]
+			for i := l.first; i < l.first+l.count; i++ {
 				p := &prims[i]
 				if p.kind == primSphere {
 					if _, ok := p.intersectSphere(o, d, 0, tmax); ok {
@@ -164,6 +185,6 @@ func (s *sceneData) occluded(r *Ray, tmax float64) bool {
 			return false
 		}
 		sp--
-		ni = stack[sp]
+		ref = stack[sp]
 	}
 }

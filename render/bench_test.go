@@ -1,0 +1,95 @@
+package render
+
+import (
+	"context"
+	"image"
+	"math"
+	"runtime"
+	"testing"
+)
+
+// BenchmarkRenderTile renders a 64x64 image of each scene, 4 samples per
+// pixel, on one goroutine, and reports rays (camera, bounce and shadow) per
+// second: the kernel's speed per core.
+func BenchmarkRenderTile(b *testing.B) {
+	for _, name := range []string{"cornell", "bunny", "spheres"} {
+		b.Run(name, func(b *testing.B) {
+			s, _, err := LoadFile("../testdata/scenes/"+name+".json", Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			set := Settings{Width: 64, Height: 64, SPP: 4}
+			r := image.Rect(0, 0, 64, 64)
+			dst := make([]float32, 64*64*3)
+			ctx := context.Background()
+			var rays uint64
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := threadCPU()
+			for b.Loop() {
+				n, err := s.RenderTile(ctx, set, r, dst)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rays += n
+			}
+			b.ReportMetric(float64(rays)/b.Elapsed().Seconds()/1e6, "Mrays/s")
+			if cpu := threadCPU() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(rays)/cpu.Seconds()/1e6, "Mrays/cpu-s")
+			}
+			b.ReportMetric(float64(rays)/float64(b.N)/float64(64*64*4), "rays/sample")
+		})
+	}
+}
+
+func BenchmarkBVHBuild(b *testing.B) {
+	prims := loadTestOBJ(b, "../testdata/meshes/bunny.obj")
+	b.ReportAllocs()
+	for b.Loop() {
+		buildBVH(prims)
+	}
+	b.ReportMetric(float64(len(prims)), "triangles")
+}
+
+func BenchmarkRayTriangle(b *testing.B) {
+	p := tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
+	rays := make([]Ray, 256)
+	rg := newRNG(5, 0)
+	for i := range rays {
+		rays[i] = Ray{Origin: V(rg.float(), rg.float(), 1), Dir: V(rg.float()-0.5, rg.float()-0.5, -1).Norm()}
+	}
+	hits := 0
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := &rays[i&255]
+		if _, _, _, ok := p.intersectPlanar(r.Origin, r.Dir, 0, math.Inf(1)); ok {
+			hits++
+		}
+		i++
+	}
+	if hits == 0 {
+		b.Fatal("no ray hit")
+	}
+}
+
+// BenchmarkIntersectBunny measures nearest-hit queries through the BVH.
+func BenchmarkIntersectBunny(b *testing.B) {
+	sd := testScene(b, loadTestOBJ(b, "../testdata/meshes/bunny.obj"))
+	rays := make([]Ray, 1024)
+	rg := newRNG(6, 0)
+	for i := range rays {
+		o := V(-8+16*rg.float(), -3+16*rg.float(), 10)
+		rays[i] = Ray{Origin: o, Dir: V(-2+4*rg.float(), 2+6*rg.float(), 0).Sub(o).Norm()}
+	}
+	var h hit
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		sd.intersect(&rays[i&1023], math.Inf(1), &h)
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrays/s")
+}
