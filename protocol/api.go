@@ -1,16 +1,37 @@
 package protocol
 
-// This file is the public surface other packages build against.
+// This file is the public surface other packages build against: the
+// messages, their wire keys, the limits and the configuration. The codec is
+// in encode.go and decode.go, the connection in conn.go, the handshake in
+// handshake.go and the errors in errors.go.
 
-import (
-	"context"
-	"errors"
-	"net"
-	"time"
-)
+import "time"
 
-// Version is the protocol version carried in Hello.
+// Version is the protocol version carried in Hello. Hello and Error are
+// encoded the same way in every version, so that peers of different versions
+// can always tell each other so.
 const Version = 1
+
+// Limits of the wire. See PROTOCOL.md, "Limits".
+const (
+	// DefaultMaxFrame is the largest frame payload accepted when
+	// Config.MaxFrame is zero.
+	DefaultMaxFrame = 64 << 20
+	// HandshakeMaxFrame is the largest frame payload accepted during the
+	// handshake, whatever Config.MaxFrame says: an unauthenticated peer
+	// cannot make a Conn allocate more than this.
+	HandshakeMaxFrame = 64 << 10
+	// MaxSceneFiles is the most files one Scene may carry.
+	MaxSceneFiles = 1024
+	// MaxMapKeys is the most keys one message body (a MessagePack map)
+	// may hold, known and unknown ones together.
+	MaxMapKeys = 64
+	// MaxTilePixels is the largest tile a TileJob may ask for, so that
+	// its result (12 bytes a pixel) fits in a default frame.
+	MaxTilePixels = 1 << 22
+	// NonceSize is the length of a Challenge nonce and of an Answer MAC.
+	NonceSize = 32
+)
 
 // Kind identifies a message on the wire. The values are wire format: append only.
 type Kind uint8
@@ -28,72 +49,101 @@ const (
 	KindPong       Kind = 10
 )
 
-// Message is one of the message structs below.
+// Message is one of the message structs below, as a value or a pointer
+// (Send takes either; Recv returns values).
 type Message interface{ Kind() Kind }
 
-// Hello opens a connection, from both sides.
+// Role says which end of a connection a peer is. The values are wire format.
+type Role string
+
+const (
+	RoleController Role = "controller" // dials, sends scenes and jobs
+	RoleNode       Role = "node"       // listens, renders
+)
+
+// Hello opens a connection, from both sides. The msgpack tags are the wire
+// keys; PROTOCOL.md lists them with their MessagePack types.
 type Hello struct {
-	Version  int
-	Role     string // "controller" or "node"
-	ID       string // unique node (or controller) id
-	Name     string
-	Cores    int
-	Software string
+	Version  int    `msgpack:"v"`  // protocol version; zero in Handshake's self means Version
+	Role     Role   `msgpack:"r"`  // RoleController or RoleNode
+	ID       string `msgpack:"id"` // unique node (or controller) id
+	Name     string `msgpack:"n"`  // human-readable name, e.g. the host name
+	Cores    int    `msgpack:"c"`  // workers the sender offers (0 for a controller)
+	Software string `msgpack:"sw"` // software version, e.g. "0.1.0"
+	Auth     bool   `msgpack:"a"`  // the sender holds a token; Handshake sets it
 }
 
-// Challenge carries a fresh random nonce; the peer must answer with
-// HMAC-SHA256(token, nonce).
-type Challenge struct{ Nonce []byte }
+// Challenge carries a fresh random nonce of NonceSize bytes; the peer answers
+// with a MAC computed as PROTOCOL.md, "Authentication", describes.
+type Challenge struct {
+	Nonce []byte `msgpack:"n"`
+}
 
 // Answer answers a Challenge.
-type Answer struct{ MAC []byte }
+type Answer struct {
+	MAC []byte `msgpack:"m"`
+}
 
 // Blob is one named file of a scene.
 type Blob struct {
-	Name string
-	Data []byte
+	Name string `msgpack:"n"` // slash-separated path relative to the scene file
+	Data []byte `msgpack:"d"`
 }
 
 // Scene is a scene by content hash, with the scene file and every mesh and
 // texture it references.
 type Scene struct {
-	Hash  string
-	Main  string // name of the scene JSON among Files
-	Files []Blob
+	Hash  string `msgpack:"h"` // content hash, chosen by the controller
+	Main  string `msgpack:"m"` // name of the scene JSON among Files
+	Files []Blob `msgpack:"f"` // at most MaxSceneFiles
 }
 
-// TileJob asks a node to render one rectangle.
+// TileJob asks a node to render the rectangle [X0,X1) x [Y0,Y1) of an image
+// of Width x Height pixels. Validate checks that it makes sense.
 type TileJob struct {
-	Job            uint64
-	Scene          string // scene hash
-	Width, Height  int
-	SPP, MaxDepth  int
-	X0, Y0, X1, Y1 int
-	Epoch          uint32
+	Job      uint64 `msgpack:"j"`   // job id, unique per controller connection
+	Scene    string `msgpack:"s"`   // scene hash; the scene was sent before
+	Width    int    `msgpack:"w"`   // image width in pixels
+	Height   int    `msgpack:"h"`   // image height in pixels
+	SPP      int    `msgpack:"spp"` // samples per pixel
+	MaxDepth int    `msgpack:"md"`  // longest path, in bounces
+	X0       int    `msgpack:"x0"`
+	Y0       int    `msgpack:"y0"`
+	X1       int    `msgpack:"x1"`
+	Y1       int    `msgpack:"y1"`
+	Epoch    uint32 `msgpack:"e"` // lease epoch, echoed in the result
 }
 
-// TileResult carries a rendered tile: linear float32 RGB, row-major.
+// TileResult carries a rendered tile: Pixels is linear float32 RGB, row-major,
+// little-endian (EncodePixels and DecodePixels convert), 12 bytes a pixel.
 type TileResult struct {
-	Job    uint64
-	Epoch  uint32
-	Pixels []byte
-	Rays   uint64
-	Nanos  int64 // render time on the node
+	Job    uint64 `msgpack:"j"`
+	Epoch  uint32 `msgpack:"e"`
+	Pixels []byte `msgpack:"p"`
+	Rays   uint64 `msgpack:"r"`  // rays traced for this tile
+	Nanos  int64  `msgpack:"ns"` // render time on the node
 }
 
-// Error reports a failure; Job is 0 when it concerns the connection.
+// Error reports a failure; Job is 0 when it concerns the connection. Err
+// turns it into a Go error.
 type Error struct {
-	Code    string
-	Message string
-	Job     uint64
+	Code    Code   `msgpack:"c"`
+	Message string `msgpack:"m"`
+	Job     uint64 `msgpack:"j"`
 }
 
 // Cancel withdraws a job.
-type Cancel struct{ Job uint64 }
+type Cancel struct {
+	Job uint64 `msgpack:"j"`
+}
 
-// Ping and Pong check liveness.
-type Ping struct{ Seq uint64 }
-type Pong struct{ Seq uint64 }
+// Ping and Pong check liveness: a Pong echoes the Ping's Seq.
+type Ping struct {
+	Seq uint64 `msgpack:"s"`
+}
+type Pong struct {
+	Seq uint64 `msgpack:"s"`
+}
 
 func (Hello) Kind() Kind      { return KindHello }
 func (Challenge) Kind() Kind  { return KindChallenge }
@@ -106,34 +156,43 @@ func (Cancel) Kind() Kind     { return KindCancel }
 func (Ping) Kind() Kind       { return KindPing }
 func (Pong) Kind() Kind       { return KindPong }
 
-var errNotYet = errors.New("protocol: not implemented yet")
-
-// Config tunes a Conn; the zero value is valid.
+// Config tunes a Conn. The zero value is valid; a zero or negative field
+// takes its default.
 type Config struct {
-	MaxFrame     int           // largest frame accepted; 0 means 64 MiB
-	ReadTimeout  time.Duration // per Recv; 0 means none
-	WriteTimeout time.Duration // per Send; 0 means 10 s
+	// MaxFrame is the largest frame payload sent or accepted, in bytes;
+	// 0 means DefaultMaxFrame; more than 2^31-1 means 2^31-1. A larger length prefix closes the connection
+	// with ErrFrameTooLarge before anything is allocated.
+	MaxFrame int
+	// ReadTimeout bounds each Recv, from the call to the last byte of the
+	// frame; 0 means none (use Ping to detect a dead peer).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each Send; 0 means 10 s.
+	WriteTimeout time.Duration
+	// HandshakeTimeout bounds Handshake, on top of its context; 0 means 10 s.
+	HandshakeTimeout time.Duration
 }
 
-// Conn is a framed connection used by both controller and node. Send is safe
-// for concurrent use; Recv must be called from one goroutine.
-type Conn struct{}
+const (
+	defaultWriteTimeout     = 10 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
+)
 
-// NewConn wraps nc.
-func NewConn(nc net.Conn, cfg Config) *Conn { return &Conn{} }
-
-// Dial connects to addr.
-func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) { return nil, errNotYet }
-
-func (c *Conn) Send(m Message) error   { return errNotYet }
-func (c *Conn) Recv() (Message, error) { return nil, errNotYet }
-func (c *Conn) Close() error           { return nil }
-func (c *Conn) BytesSent() int64       { return 0 }
-func (c *Conn) BytesReceived() int64   { return 0 }
-func (c *Conn) RemoteAddr() net.Addr   { return nil }
-
-// Handshake exchanges Hellos and, where either side holds a token, proves it
-// (each side that has a token challenges the other). It returns the peer's Hello.
-func (c *Conn) Handshake(ctx context.Context, self Hello, token string) (Hello, error) {
-	return Hello{}, errNotYet
+// withDefaults returns a copy of cfg with its defaults filled in.
+func (cfg Config) withDefaults() Config {
+	switch {
+	case cfg.MaxFrame <= 0:
+		cfg.MaxFrame = DefaultMaxFrame
+	case int64(cfg.MaxFrame) > maxFrameLimit:
+		cfg.MaxFrame = maxFrameLimit
+	}
+	if cfg.ReadTimeout < 0 {
+		cfg.ReadTimeout = 0
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = defaultHandshakeTimeout
+	}
+	return cfg
 }
