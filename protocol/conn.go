@@ -1,0 +1,323 @@
+package protocol
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	readBufferSize  = 8 << 10
+	writeBufferSize = 16 << 10
+	// eagerBody is the largest frame body allocated in full on the word
+	// of its length prefix; a larger body's buffer grows as its bytes
+	// arrive, so that a peer that announces a big frame and sends nothing
+	// costs little memory.
+	eagerBody = 16 << 10
+	// keepBuffer is the largest read or write buffer a Conn keeps for the
+	// next frame; a larger frame's buffer is dropped after use (on the
+	// read side it then backs the decoded message, uncopied).
+	keepBuffer = 256 << 10
+)
+
+// Conn is a framed connection used by both controller and node. Send is safe
+// for concurrent use; Recv must be called from one goroutine at a time;
+// Close may be called at any time, from any goroutine, any number of times.
+type Conn struct {
+	nc  net.Conn
+	cfg Config // defaults filled in
+
+	// Send side, guarded by wmu.
+	wmu     sync.Mutex
+	bw      *bufio.Writer
+	wbuf    []byte       // the frame being sent
+	werr    error        // sticky: after a failed write the stream is broken
+	waiting atomic.Int32 // Send calls queued on wmu: the last one flushes
+	sent    atomic.Int64
+
+	// Recv side, owned by the receiving goroutine.
+	br        *bufio.Reader
+	hdr       [4]byte
+	rbuf      []byte // reused for frames up to keepBuffer
+	rerr      error  // sticky: after a failed read the stream is out of step
+	maxFrame  int    // the limit now: lower during the handshake
+	lastScene string // interned TileJob.Scene
+	received  atomic.Int64
+
+	closed atomic.Bool
+}
+
+// NewConn wraps nc. The Conn owns nc from now on: Close closes it.
+func NewConn(nc net.Conn, cfg Config) *Conn {
+	cfg = cfg.withDefaults()
+	return &Conn{
+		nc:       nc,
+		cfg:      cfg,
+		bw:       bufio.NewWriterSize(nc, writeBufferSize),
+		br:       bufio.NewReaderSize(nc, readBufferSize),
+		maxFrame: cfg.MaxFrame,
+	}
+}
+
+// Dial connects to addr over TCP. It does not handshake: call Handshake next.
+func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: dial %s: %w", addr, err)
+	}
+	return NewConn(nc, cfg), nil
+}
+
+// Send writes m as one frame, within Config.WriteTimeout. Frames sent
+// together by concurrent callers share system calls: a Send that sees
+// another waiting leaves the flush to it. A nil return means the frame was
+// handed to the kernel or to a Send that will flush it. After a write fails
+// the connection is broken and every later Send returns the same error.
+func (c *Conn) Send(m Message) error {
+	c.lock()
+	defer c.wmu.Unlock()
+	if err := c.startWrite(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	err := c.write(m)
+	// Flush even when m was refused: frames of earlier Sends may be
+	// waiting in the buffer for this call to flush them.
+	if ferr := c.flushUnlessWaiting(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// SendBatch is Send for several messages: their frames go out back to back
+// and are flushed once, within one Config.WriteTimeout. A message that cannot
+// be encoded stops the batch (the frames before it are sent) and the error
+// says which.
+func (c *Conn) SendBatch(ms []Message) error {
+	c.lock()
+	defer c.wmu.Unlock()
+	if err := c.startWrite(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	var err error
+	for i, m := range ms {
+		if err = c.write(m); err != nil {
+			if c.werr == nil {
+				err = fmt.Errorf("protocol: send batch: message %d of %d: %w", i+1, len(ms), err)
+			}
+			break
+		}
+	}
+	if ferr := c.flushUnlessWaiting(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// lock takes c.wmu, counted as waiting while it waits.
+func (c *Conn) lock() {
+	c.waiting.Add(1)
+	c.wmu.Lock()
+	c.waiting.Add(-1)
+}
+
+// startWrite checks that the connection can be written and sets the
+// deadline of the writes to come. c.wmu must be held.
+func (c *Conn) startWrite(deadline time.Time) error {
+	if c.closed.Load() {
+		return fmt.Errorf("protocol: send: %w", ErrClosed)
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	if err := c.nc.SetWriteDeadline(deadline); err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// write encodes m and hands its frame to the buffered writer. An encoding
+// error leaves the connection usable. c.wmu must be held.
+func (c *Conn) write(m Message) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	b, kind, err := appendFrame(c.wbuf[:0], m)
+	if err != nil {
+		return err
+	}
+	if n := len(b) - 4; n > c.cfg.MaxFrame {
+		return fmt.Errorf("%w: %v of %d bytes, the limit is %d", ErrFrameTooLarge, kind, n, c.cfg.MaxFrame)
+	}
+	c.wbuf = b
+	n, err := c.bw.Write(b)
+	c.sent.Add(int64(n))
+	if cap(c.wbuf) > keepBuffer {
+		c.wbuf = nil
+	}
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// flushUnlessWaiting flushes unless another Send waits for c.wmu: that one
+// will. c.wmu must be held.
+func (c *Conn) flushUnlessWaiting() error {
+	if c.waiting.Load() > 0 {
+		return nil
+	}
+	return c.flush()
+}
+
+// flush writes out what is buffered. c.wmu must be held.
+func (c *Conn) flush() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if err := c.bw.Flush(); err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// writeFailed records err as the sticky write error. c.wmu must be held.
+func (c *Conn) writeFailed(err error) error {
+	if c.closed.Load() {
+		err = ErrClosed
+	}
+	c.werr = fmt.Errorf("protocol: send: %w", err)
+	return c.werr
+}
+
+// Recv reads and decodes the next frame, within Config.ReadTimeout. The
+// message never aliases memory that a later Recv reuses.
+//
+// A frame that does not decode returns an error matching ErrBadFrame and
+// leaves the stream in step: the next Recv reads the next frame. Any other
+// error (the peer closed, a timeout, a truncated frame, ErrFrameTooLarge,
+// ErrClosed) is final: every later Recv returns it, or ErrClosed once the
+// connection is closed. A length prefix over the limit also closes the
+// connection. A clean end of stream between frames
+// matches io.EOF.
+func (c *Conn) Recv() (Message, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("protocol: recv: %w", ErrClosed)
+	}
+	if c.rerr != nil {
+		return nil, c.rerr
+	}
+	if c.cfg.ReadTimeout > 0 {
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout)); err != nil {
+			return nil, c.readFailed(err)
+		}
+	}
+	p, owned, err := c.readFrame()
+	if err != nil {
+		return nil, err
+	}
+	return decodePayload(p, owned, &c.lastScene)
+}
+
+// readFrame reads one frame's payload. owned reports a buffer that will not
+// be reused, which the decoded message may keep.
+func (c *Conn) readFrame() (p []byte, owned bool, err error) {
+	if c.closed.Load() {
+		return nil, false, c.readFailed(ErrClosed)
+	}
+	k, err := io.ReadFull(c.br, c.hdr[:])
+	c.received.Add(int64(k))
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("truncated length prefix, %d of 4 bytes: %w", k, err)
+		}
+		return nil, false, c.readFailed(err)
+	}
+	n := binary.BigEndian.Uint32(c.hdr[:])
+	if uint64(n) > uint64(c.maxFrame) {
+		c.Close()
+		c.rerr = &frameTooLargeError{size: n, limit: c.maxFrame}
+		return nil, false, c.rerr
+	}
+	return c.readBody(int(n))
+}
+
+// frameTooLargeError refuses a length prefix; it costs one allocation.
+type frameTooLargeError struct {
+	size  uint32
+	limit int
+}
+
+func (e *frameTooLargeError) Error() string {
+	return fmt.Sprintf("%v: the length prefix announces %d bytes, the limit is %d", ErrFrameTooLarge, e.size, e.limit)
+}
+
+func (e *frameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
+
+// readBody reads n bytes of payload. The buffer grows as the bytes arrive.
+func (c *Conn) readBody(n int) (p []byte, owned bool, err error) {
+	if n <= cap(c.rbuf) {
+		p = c.rbuf[:0]
+	} else {
+		p = make([]byte, 0, min(n, max(eagerBody, 2*cap(c.rbuf))))
+	}
+	for len(p) < n {
+		if len(p) == cap(p) {
+			q := make([]byte, len(p), min(n, 2*cap(p)))
+			copy(q, p)
+			p = q
+		}
+		k, err := io.ReadFull(c.br, p[len(p):min(n, cap(p))])
+		c.received.Add(int64(k))
+		p = p[:len(p)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, false, c.readFailed(fmt.Errorf("truncated frame, %d of %d bytes: %w", len(p), n, err))
+		}
+	}
+	if cap(p) > keepBuffer {
+		return p, true, nil
+	}
+	c.rbuf = p
+	return p, false, nil
+}
+
+// readFailed records err as the sticky read error.
+func (c *Conn) readFailed(err error) error {
+	if c.closed.Load() {
+		err = ErrClosed
+	}
+	c.rerr = fmt.Errorf("protocol: recv: %w", err)
+	return c.rerr
+}
+
+// Close closes the connection. Blocked Send and Recv calls return
+// ErrClosed. Only the first call closes; later ones return nil.
+func (c *Conn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := c.nc.Close(); err != nil {
+		return fmt.Errorf("protocol: close: %w", err)
+	}
+	return nil
+}
+
+// BytesSent returns the bytes of all frames sent, length prefixes included.
+func (c *Conn) BytesSent() int64 { return c.sent.Load() }
+
+// BytesReceived returns the bytes of all frames received, length prefixes
+// included (and the part read of a frame that failed).
+func (c *Conn) BytesReceived() int64 { return c.received.Load() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
