@@ -2,7 +2,56 @@
 // length-prefixed MessagePack frames over TCP, a versioned and optionally
 // authenticated handshake, and a Conn type used by both sides.
 //
-// PROTOCOL.md in the repository root specifies every frame byte by byte.
+// PROTOCOL.md in the repository root specifies every message byte by byte,
+// well enough to write a client in another language; this comment
+// summarises it.
+//
+// # Framing
+//
+// Each frame is a four-byte, big-endian, unsigned length L followed by L
+// bytes of MessagePack. L counts the payload only. The payload is an array
+// of two elements, [kind, body]: kind is an unsigned integer (a Kind: 1
+// Hello, 2 Challenge, 3 Answer, 4 Scene, 5 TileJob, 6 TileResult, 7 Error,
+// 8 Cancel, 9 Ping, 10 Pong; append only) and body is a map from short
+// string keys to the message's fields (the msgpack struct tags of api.go).
+// A Ping with Seq 1 is the ten bytes
+//
+//	00 00 00 06   L = 6
+//	92            array of 2
+//	09            kind 9, Ping
+//	81            map of 1 entry
+//	a1 73         key "s"
+//	01            Seq = 1
+//
+// A receiver checks L against Config.MaxFrame (64 MiB by default;
+// HandshakeMaxFrame, 64 KiB, until the handshake succeeds) before it
+// allocates anything, and closes the connection with ErrFrameTooLarge when L
+// is larger. The buffer of a large frame grows as its bytes arrive.
+//
+// Decoding is strict: any integer form whose value fits the field, UTF-8
+// strings, bin for bytes, no nil, no trailing bytes, no key twice; unknown
+// kinds are errors (ErrBadFrame), unknown keys are checked and skipped.
+// Pixels travel as little-endian float32 RGB (EncodePixels, DecodePixels).
+//
+// # Handshake
+//
+// The controller dials and speaks first. Without a token: Hello out, Hello
+// back. With a token on both sides each challenges the other: the node sends
+// its Hello and a Challenge (32 random bytes); the controller answers with
+// an HMAC-SHA256 keyed with the token over the nonce, its role and both
+// Hellos, and sends its own Challenge; the node checks, then answers in
+// turn. The token never crosses the wire. A wrong answer, a token on one
+// side only, a version mismatch or a wrong role is refused with an Error
+// frame and the connection closes; both sides then report ErrUnauthorized,
+// ErrVersionMismatch or ErrHandshake.
+//
+// # Conn
+//
+// A Conn is used by both ends. Send is safe for concurrent use and
+// coalesces: frames queued by concurrent senders leave in one write. Recv is
+// called from one goroutine; what it returns never aliases a buffer it
+// reuses. Each Send and Recv has its own deadline (Config), Handshake honours
+// its context and a timeout, and Close is idempotent and unblocks both.
 //
 // protocol imports nothing of tessera.
 package protocol
