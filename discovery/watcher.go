@@ -157,7 +157,8 @@ type registryState struct {
 }
 
 // Run watches until ctx ends, then closes Events and returns nil. It runs
-// one round at once and then one every Interval. Run may be called once.
+// one round at once and then one every Interval: each browses mDNS and
+// lists every registry, in parallel. Run may be called once.
 func (w *Watcher) Run(ctx context.Context) error {
 	w.mu.Lock()
 	if w.ran {
@@ -171,6 +172,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	mdns := make(map[string]mdnsSeen)
 	regs := make([]registryState, len(w.cfg.Registries))
 	var browseFailing bool
+	// Rounds start every Interval (a slow round delays the next one).
+	tick := time.NewTicker(w.cfg.Interval)
+	defer tick.Stop()
 	for round := 1; ; round++ {
 		var (
 			wg      sync.WaitGroup
@@ -225,7 +229,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if !w.merge(ctx, mdns, regs) {
 			return nil
 		}
-		if !sleep(ctx, w.cfg.Interval) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
 			return nil
 		}
 	}
