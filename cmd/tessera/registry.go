@@ -146,4 +146,3 @@ func announceInterfaces(host string) (ifaces []string, why string) {
 	}
 	return nil, "no multicast interface has the address " + host
 }
-
