@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const cornell = "../../testdata/scenes/cornell.json"
+
+// runRenderCmd runs tessera render with args and returns the exit status,
+// stdout and stderr.
+func runRenderCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"render"}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRenderWritesImageAndStats(t *testing.T) {
+	dir := t.TempDir()
+	out, stats := filepath.Join(dir, "c.png"), filepath.Join(dir, "stats.json")
+	code, _, stderr := runRenderCmd(t, "-o", out, "-width", "24", "-height", "16", "-spp", "2", "-tile", "8",
+		"-local", "2", "-stats", stats, "-q", cornell)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("-q printed %q", stderr)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 24 || b.Dy() != 16 {
+		t.Errorf("image %v, want 24x16", b)
+	}
+	data, err := os.ReadFile(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"wallSeconds", "width", "height", "spp", "tiles", "samples", "rays", "raysPerSecond",
+		"retries", "duplicates", "bytesSent", "bytesReceived", "nodes"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("stats lack %q", k)
+		}
+	}
+	var st renderStats
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"size", st.Width == 24 && st.Height == 16 && st.SPP == 2},
+		{"tiles", st.Tiles == 6},
+		{"samples", st.Samples == 24*16*2},
+		{"rays at least one per sample", st.Rays >= st.Samples},
+		{"rate", st.WallSeconds > 0 && st.RaysPerSecond > 0},
+		{"one local node with every tile", len(st.Nodes) == 1 && st.Nodes[0].Source == "local" && st.Nodes[0].Tiles == 6 && st.Nodes[0].Rays == st.Rays},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: stats %s", c.name, data)
+		}
+	}
+}
+
+// TestRenderIsDeterministic: the PFM is byte-identical for 1 and 2 workers
+// and for tiles of 8 and 32.
+func TestRenderIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	var outs [][]byte
+	for i, args := range [][]string{{"-local", "1", "-tile", "8"}, {"-local", "2", "-tile", "32"}} {
+		out := filepath.Join(dir, "c"+string(rune('0'+i))+".pfm")
+		code, _, stderr := runRenderCmd(t, append(args, "-o", out, "-width", "20", "-height", "20", "-spp", "2", "-q", cornell)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, data)
+	}
+	if !bytes.HasPrefix(outs[0], []byte("PF\n20 20\n")) || !bytes.Equal(outs[0], outs[1]) {
+		t.Error("PFM output differs between 1 worker with tiles of 8 and 2 workers with tiles of 32")
+	}
+}
+
+func TestRenderExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("{\n  \"camera\": {\"from\": [0, 0, 1], \"to\": [0, 0, 0]},\n  \"objects\": [{\"type\": \"cube\"}]\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "x.png")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"bad scene", []string{"-o", out, bad}, 2, "bad.json: objects[0].type: expected \"sphere\", \"quad\", \"plane\" or \"mesh\", got \"cube\""},
+		{"missing scene", []string{"-o", out, filepath.Join(dir, "none.json")}, 2, "none.json"},
+		{"no scene", []string{"-o", out}, 2, "expected one scene file"},
+		{"bad flag", []string{"-spp", "many", cornell}, 2, "invalid value \"many\" for flag -spp"},
+		{"bad output", []string{"-o", filepath.Join(dir, "x.jpg"), cornell}, 2, "expected a file name ending in .png or .pfm"},
+		{"negative size", []string{"-width", "-3", "-o", out, cornell}, 2, "-width -3"},
+		{"size over the maximum", []string{"-width", "100000", "-o", out, "-q", cornell}, 2, "bad settings"},
+		{"bad -local", []string{"-local", "some", "-o", out, cornell}, 2, "-local \"some\""},
+		{"-local 0", []string{"-local", "0", "-o", out, cornell}, 1, "nothing can render"},
+		{"unwritable output", []string{"-o", filepath.Join(dir, "no", "such", "dir.png"), "-width", "4", "-height", "4", "-spp", "1", "-q", cornell}, 1, "no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runRenderCmd(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.want)
+			}
+			if tt.code == 2 && tt.name != "bad flag" && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("stderr has more than one line: %q", stderr)
+			}
+		})
+	}
+}
