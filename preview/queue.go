@@ -4,6 +4,9 @@ package preview
 // arguments and queue the work; one background goroutine at a time does it,
 // in call order. The goroutine starts when work arrives and ends when the
 // queue is empty, so an idle Server holds no goroutine; Close waits for it.
+// The queue is not bounded: it holds at most the tiles that arrive faster
+// than they are converted (about 80 µs per 32x32 tile), which a render
+// cannot sustain for long.
 
 // enqueue queues f and reports whether it did: after Shutdown or Close it
 // drops f, as nobody is watching any more.
@@ -35,18 +38,22 @@ func (s *Server) drain() {
 		}
 		s.qmu.Unlock()
 		for _, f := range work {
+			if s.stopped.Load() {
+				return // stopQueue set draining aside
+			}
 			f()
 		}
 	}
 }
 
-// stopQueue drops what is queued, refuses more and waits for the work in
+// stopQueue drops what is queued, refuses more and waits for the item in
 // hand to finish.
 func (s *Server) stopQueue() {
 	s.qmu.Lock()
 	s.qclosed = true
 	s.queue = nil
 	s.qmu.Unlock()
+	s.stopped.Store(true)
 	s.drainers.Wait()
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -72,8 +73,9 @@ type Server struct {
 
 	qmu      sync.Mutex // guards the work queue (queue.go)
 	queue    []func()
-	draining bool // a drain goroutine runs
-	qclosed  bool // Shutdown or Close: queue nothing more
+	draining bool        // a drain goroutine runs
+	qclosed  bool        // Shutdown or Close: queue nothing more
+	stopped  atomic.Bool // qclosed, for the drain goroutine between items
 	drainers sync.WaitGroup
 }
 
