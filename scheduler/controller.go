@@ -1,0 +1,226 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tessera/protocol"
+	"tessera/render"
+)
+
+// LocalAuto is Config.Local's "auto": no in-process node while remote nodes
+// work; one with every core when none is at work after Discover, or when
+// every one is lost.
+const LocalAuto = -1
+
+// Config configures a Controller. Scene, Bundle and Settings are required;
+// every other zero field takes the default written beside it.
+type Config struct {
+	Scene    *render.Scene   // for the in-process node, audits and arbitration
+	Bundle   *render.Bundle  // what is sent to nodes
+	Settings render.Settings // resolved: every field > 0 (see Scene.Resolve)
+	Tile     int             // tile side in pixels; default 32
+	Local    int             // in-process workers: LocalAuto, 0 (never render here) or N
+	Discover time.Duration   // how long to wait for remote nodes before LocalAuto renders here; default 1 s
+	Token    string          // the room's token; empty: no authentication
+	ID       string          // the controller's id in hellos; default a random one
+	Logger   zerolog.Logger  // the zero Logger discards
+	Clock    Clock           // default the wall clock
+
+	// Dial connects to a node; the default is protocol.Dial over TCP. The
+	// controller performs the handshake.
+	Dial func(ctx context.Context, addr string) (NodeConn, error)
+
+	// OnProgress and OnTile are called from Run's goroutine and must return
+	// quickly.
+	OnProgress func(Progress)
+	OnTile     func(TileEvent)
+}
+
+// tuning holds the controller's timings and limits. Tests shorten them.
+type tuning struct {
+	tick             time.Duration // how often deadlines are checked
+	ping             time.Duration // ping interval per node
+	live             time.Duration // a node silent this long is dropped
+	handshake        time.Duration // dial plus handshake
+	firstDeadline    time.Duration // no-progress deadline before a node has a measured speed
+	minDeadline      time.Duration // floor of the measured deadline
+	maxFailures      int           // failures before a node is excluded
+	maxWindow        int           // tiles in flight per node, at most
+	redialMin        time.Duration // backoff between dials of a lost node
+	redialMax        time.Duration
+	finishGrace      time.Duration // how long Run waits for Cancel frames to leave
+	progressInterval time.Duration
+}
+
+var defaultTuning = tuning{
+	tick:             100 * time.Millisecond,
+	ping:             time.Second,
+	live:             4 * time.Second,
+	handshake:        3 * time.Second,
+	firstDeadline:    15 * time.Second,
+	minDeadline:      time.Second,
+	maxFailures:      3,
+	maxWindow:        256,
+	redialMin:        250 * time.Millisecond,
+	redialMax:        5 * time.Second,
+	finishGrace:      time.Second,
+	progressInterval: ProgressInterval,
+}
+
+// Controller renders one image on every node it is given. Create it with
+// NewController, add nodes with AddNode (before or during Run), and call Run
+// once.
+type Controller struct {
+	cfg      Config
+	tune     tuning
+	log      zerolog.Logger
+	renderer TileRenderer   // the in-process renderer: cfg.Scene, or a fake in tests
+	scene    protocol.Scene // the frame every connection gets first
+	cores    int            // for LocalAuto
+
+	mu      sync.Mutex
+	ops     []nodeOp // AddNode and RemoveNode calls not yet taken by Run
+	started bool
+	ended   bool
+	wake    chan struct{} // capacity 1: ops waiting
+}
+
+// nodeOp is an AddNode or RemoveNode call.
+type nodeOp struct {
+	add  bool
+	cand Candidate // for add
+	id   string    // for remove
+}
+
+// NewController checks cfg and returns a Controller.
+func NewController(cfg Config) (*Controller, error) {
+	if cfg.Scene == nil {
+		return nil, fmt.Errorf("%w: Config.Scene is nil", ErrBadConfig)
+	}
+	cfg.Settings = cfg.Scene.Resolve(cfg.Settings)
+	return newController(cfg, cfg.Scene)
+}
+
+// newController is NewController with the in-process renderer given.
+func newController(cfg Config, r TileRenderer) (*Controller, error) {
+	set := cfg.Settings
+	switch {
+	case cfg.Bundle == nil:
+		return nil, fmt.Errorf("%w: Config.Bundle is nil", ErrBadConfig)
+	case set.Width < 1 || set.Height < 1 || set.SPP < 1 || set.MaxDepth < 1:
+		return nil, fmt.Errorf("%w: Config.Settings %+v not resolved: every field must be > 0", ErrBadConfig, set)
+	case cfg.Tile < 0:
+		return nil, fmt.Errorf("%w: Config.Tile is %d, want > 0", ErrBadConfig, cfg.Tile)
+	case cfg.Local < LocalAuto:
+		return nil, fmt.Errorf("%w: Config.Local is %d, want LocalAuto (-1), 0 or a number of workers", ErrBadConfig, cfg.Local)
+	case cfg.Discover < 0:
+		return nil, fmt.Errorf("%w: Config.Discover is %v, want >= 0", ErrBadConfig, cfg.Discover)
+	}
+	if cfg.Tile == 0 {
+		cfg.Tile = 32
+	}
+	if cfg.Discover == 0 {
+		cfg.Discover = time.Second
+	}
+	if cfg.ID == "" {
+		cfg.ID = randomID()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = func(ctx context.Context, addr string) (NodeConn, error) {
+			c, err := protocol.Dial(ctx, addr, protocol.Config{})
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	}
+	c := &Controller{
+		cfg:      cfg,
+		tune:     defaultTuning,
+		log:      cfg.Logger.With().Str("controller", cfg.ID).Logger(),
+		renderer: r,
+		scene:    sceneFrame(cfg.Bundle),
+		cores:    runtime.NumCPU(),
+		wake:     make(chan struct{}, 1),
+	}
+	return c, nil
+}
+
+// sceneFrame is the Scene message for b, files in name order.
+func sceneFrame(b *render.Bundle) protocol.Scene {
+	m := protocol.Scene{Hash: hashBundle(b), Main: b.Main, Files: make([]protocol.Blob, 0, len(b.Files))}
+	for name, data := range b.Files {
+		m.Files = append(m.Files, protocol.Blob{Name: name, Data: data})
+	}
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Name < m.Files[j].Name })
+	return m
+}
+
+// AddNode offers a node to render on. It may be called at any time, from
+// any goroutine; a node already known by its id (or, before its handshake,
+// by its address) is ignored, as is one excluded from this render.
+func (c *Controller) AddNode(cand Candidate) {
+	c.push(nodeOp{add: true, cand: cand})
+}
+
+// RemoveNode withdraws a node (by the id discovery gave, or the one its
+// handshake proved): its connection is closed and its tiles re-queued at
+// once. It may be called at any time, from any goroutine.
+func (c *Controller) RemoveNode(id string) {
+	c.push(nodeOp{id: id})
+}
+
+func (c *Controller) push(op nodeOp) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ops = append(c.ops, op)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeOps returns the pending AddNode and RemoveNode calls.
+func (c *Controller) takeOps() []nodeOp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ops := c.ops
+	c.ops = nil
+	return ops
+}
+
+// Run renders the image and returns it. It returns an error, with a Result
+// holding the partial image, when ctx is cancelled (ErrInterrupted: every
+// node is told to cancel its jobs) or when tiles are left and no node can
+// render them (ErrNoNodes). Run may be called once.
+func (c *Controller) Run(ctx context.Context) (*Result, error) {
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return nil, ErrAlreadyRun
+	}
+	c.started = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.ended = true
+		c.ops = nil
+		c.mu.Unlock()
+	}()
+	r := newRun(ctx, c)
+	return r.loop(ctx)
+}

@@ -1,0 +1,366 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tessera/protocol"
+	"tessera/render"
+)
+
+// answerAll answers every job of n on its first connection until stop.
+func answerAll(n *fakeNode, stop <-chan struct{}, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case j := <-n.jobc:
+				n.mu.Lock()
+				c := n.conns[len(n.conns)-1]
+				n.mu.Unlock()
+				c.reply(j)
+			case <-stop:
+				return
+			}
+		}
+	}()
+}
+
+func TestNodeJoiningMidRenderGetsTiles(t *testing.T) {
+	net := newFakeNet()
+	quiet := func(*fakeConn, protocol.TileJob) {}
+	first := net.add("first:1", &fakeNode{id: "first", cores: 1, onJob: quiet, jobc: make(chan protocol.TileJob, 64)})
+	net.add("late:1", &fakeNode{id: "late", cores: 1})
+	c := fakeController(t, net, Config{}, nil)
+	c.AddNode(Candidate{ID: "first", Addr: "first:1"})
+	done := runAsync(context.Background(), c)
+	<-first.jobc // the render is under way, its only node stuck
+	c.AddNode(Candidate{ID: "late", Addr: "late:1", Source: SourceMDNS})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	answerAll(first, stop, &wg)
+	r := await(t, done)
+	close(stop)
+	wg.Wait()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if n := nodeStats(t, r.res.Stats, "late"); n.Tiles == 0 || n.Source != SourceMDNS {
+		t.Errorf("late node %+v: want tiles, from mdns", n)
+	}
+}
+
+func TestSameNodeByThreeRoutesUsedOnce(t *testing.T) {
+	net := newFakeNet()
+	n := &fakeNode{id: "n1", cores: 1}
+	net.add("10.0.0.1:7701", n)
+	net.add("127.0.0.1:7701", n)
+	c := fakeController(t, net, Config{}, nil)
+	c.AddNode(Candidate{ID: "n1", Addr: "10.0.0.1:7701", Source: SourceMDNS})
+	c.AddNode(Candidate{ID: "n1", Addr: "10.0.0.1:7701", Source: SourceRegistry}) // same id: ignored
+	c.AddNode(Candidate{Addr: "127.0.0.1:7701", Source: SourceFlag})              // id proven in the handshake
+	r := await(t, runAsync(context.Background(), c))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if len(r.res.Stats.Nodes) != 1 || r.res.Stats.Nodes[0].Tiles != r.res.Stats.Tiles {
+		t.Errorf("stats nodes %+v: want one node with every tile", r.res.Stats.Nodes)
+	}
+	n.mu.Lock()
+	scenes := n.scenes
+	n.mu.Unlock()
+	if scenes > 2 {
+		t.Errorf("scene sent %d times to one node over at most 2 connections", scenes)
+	}
+}
+
+func TestEveryNodeLostLocalFinishes(t *testing.T) {
+	net := newFakeNet()
+	var once sync.Once
+	var doomed *fakeNode
+	doomed = net.add("doomed:1", &fakeNode{id: "doomed", cores: 2, onJob: func(c *fakeConn, j protocol.TileJob) {
+		c.reply(j)
+		once.Do(func() { go doomed.kill() }) // dies after its first tile
+	}})
+	c := fakeController(t, net, Config{Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
+	c.AddNode(Candidate{ID: "doomed", Addr: "doomed:1"})
+	r := await(t, runAsync(context.Background(), c))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if l := nodeStats(t, r.res.Stats, "local"); l.Source != SourceLocal || l.Tiles == 0 {
+		t.Errorf("local node %+v: want tiles, source local", l)
+	}
+}
+
+func TestLocalAutoWaitsForDiscover(t *testing.T) {
+	clk := newFakeClock()
+	c := fakeController(t, newFakeNet(), Config{Local: LocalAuto, Discover: 2 * time.Second, Clock: clk}, nil)
+	var mu sync.Mutex
+	tiles := 0
+	c.cfg.OnTile = func(TileEvent) { mu.Lock(); tiles++; mu.Unlock() }
+	done := runAsync(context.Background(), c)
+	clk.Advance(time.Second)
+	select {
+	case <-done:
+		t.Fatal("Run finished before Discover with no node")
+	default:
+	}
+	mu.Lock()
+	early := tiles
+	mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d tiles rendered before Discover", early)
+	}
+	var r runResult
+	waitFor(t, "the in-process node to render", 5*time.Second, func() bool {
+		clk.Advance(100 * time.Millisecond)
+		select {
+		case r = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+}
+
+func TestLocalZeroWithoutNodesFails(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(*fakeNet, *Controller) // before Run
+		lose  func(*fakeNet)              // once some tiles are in
+		want  string
+	}{
+		{name: "nothing offered", want: "no remote node reachable"},
+		{
+			name:  "unreachable",
+			setup: func(_ *fakeNet, c *Controller) { c.AddNode(Candidate{ID: "gone", Addr: "gone:1"}) },
+			want:  "no remote node reachable",
+		},
+		{
+			name: "lost mid-render",
+			setup: func(net *fakeNet, c *Controller) {
+				var n *fakeNode
+				k := 0
+				n = net.add("mortal:1", &fakeNode{id: "mortal", cores: 1, onJob: func(c *fakeConn, j protocol.TileJob) {
+					if k++; k <= 3 {
+						c.reply(j)
+						return
+					}
+					go n.kill()
+				}})
+				c.AddNode(Candidate{ID: "mortal", Addr: "mortal:1"})
+			},
+			want: "no remote node reachable",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			net := newFakeNet()
+			c := fakeController(t, net, Config{Local: 0, Discover: 20 * time.Millisecond}, nil)
+			if tc.setup != nil {
+				tc.setup(net, c)
+			}
+			r := await(t, runAsync(context.Background(), c))
+			if !errors.Is(r.err, ErrNoNodes) || !strings.Contains(r.err.Error(), tc.want) || !strings.Contains(r.err.Error(), "tiles missing") {
+				t.Fatalf("error %v: want ErrNoNodes saying %q and how many tiles are missing", r.err, tc.want)
+			}
+			if r.res == nil || r.res.Image == nil || r.res.Missing == 0 {
+				t.Fatalf("result %+v: want the partial image and the missing count", r.res)
+			}
+			// What was rendered is in the partial image.
+			want := fakeImage(c.cfg.Settings)
+			got := r.res.Stats.Tiles - r.res.Missing
+			n := 0
+			for _, rect := range tileGrid(want.Width, want.Height, c.cfg.Tile) {
+				if samePixels(r.res.Image.Tile(rect), want.Tile(rect)) {
+					n++
+				}
+			}
+			if n != got {
+				t.Errorf("%d tiles of the partial image are right, stats say %d are in", n, got)
+			}
+		})
+	}
+}
+
+func TestInterruptCancelsJobsAndKeepsPartialImage(t *testing.T) {
+	net := newFakeNet()
+	k := 0
+	n := net.add("n:1", &fakeNode{id: "n", cores: 2, jobc: make(chan protocol.TileJob, 64)})
+	n.onJob = func(c *fakeConn, j protocol.TileJob) {
+		if k++; k <= 2 {
+			c.reply(j)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	in := 0
+	cfg := Config{OnTile: func(TileEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if in++; in == 2 {
+			cancel() // SIGINT
+		}
+	}}
+	c := fakeController(t, net, cfg, nil)
+	c.AddNode(Candidate{ID: "n", Addr: "n:1"})
+	r := await(t, runAsync(ctx, c))
+	if !errors.Is(r.err, ErrInterrupted) || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("error %v: want ErrInterrupted wrapping context.Canceled", r.err)
+	}
+	if r.res.Missing != r.res.Stats.Tiles-2 {
+		t.Errorf("missing %d of %d, want all but 2", r.res.Missing, r.res.Stats.Tiles)
+	}
+	if n.live() != 0 {
+		t.Fatal("Run returned with its connection open")
+	}
+	n.settle() // the node has read everything sent before the close
+	if got, want := len(n.cancelled()), n.jobCount()-2; got != want {
+		t.Errorf("%d cancels for %d outstanding jobs", got, want)
+	}
+}
+
+func TestBlackHolesDoNotHoldTheRender(t *testing.T) {
+	net := newFakeNet()
+	net.add("mute:1", &fakeNode{id: "mute", noHandshake: true})
+	net.add("hole:1", &fakeNode{id: "hole", cores: 4, silent: true})
+	hole := net.nodes["hole:1"]
+	hole.jobc = make(chan protocol.TileJob, 64)
+	good := net.add("good:1", &fakeNode{id: "good", cores: 1})
+	c := fakeController(t, net, Config{Local: 0}, nil)
+	c.AddNode(Candidate{ID: "mute", Addr: "mute:1"})
+	c.AddNode(Candidate{ID: "hole", Addr: "hole:1"})
+	done := runAsync(context.Background(), c)
+	<-hole.jobc // the black hole took tiles first
+	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
+	start := time.Now()
+	r := await(t, done)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	// The render must not wait for the handshake timeout, the liveness
+	// timeout or the first progress deadline.
+	if d := time.Since(start); d >= c.tune.handshake {
+		t.Errorf("render took %v with black holes, want well under %v", d, c.tune.handshake)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if r.res.Stats.Duplicates == 0 {
+		t.Error("no duplicates: the black hole's tiles were not copied onto the good node")
+	}
+	if good.live() != 0 || hole.live() != 0 {
+		t.Error("connections left open")
+	}
+}
+
+func TestSilentNodeDroppedAndNamed(t *testing.T) {
+	net := newFakeNet()
+	hole := net.add("hole:1", &fakeNode{id: "hole", cores: 1, silent: true, jobc: make(chan protocol.TileJob, 64)})
+	clk := newFakeClock()
+	c := fakeController(t, net, Config{Local: 0, Clock: clk}, nil)
+	c.AddNode(Candidate{ID: "hole", Addr: "hole:1"})
+	done := runAsync(context.Background(), c)
+	<-hole.jobc
+	var r runResult
+	// It answers no ping: dropped after tune.live, redialled, dropped again
+	// until excluded; then, with Local 0, the render fails naming it.
+	waitFor(t, "the render to give up", 10*time.Second, func() bool {
+		clk.Advance(500 * time.Millisecond)
+		select {
+		case r = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(r.err, ErrNoNodes) || !strings.Contains(r.err.Error(), "hole (fake hole) excluded") {
+		t.Fatalf("error %v: want ErrNoNodes naming the excluded node", r.err)
+	}
+	if n := nodeStats(t, r.res.Stats, "hole"); n.Failures != 3 || !strings.Contains(n.Excluded, "no answer") {
+		t.Errorf("hole stats %+v: want 3 failures, excluded for not answering", n)
+	}
+}
+
+func TestRemoveNodeRequeuesAtOnce(t *testing.T) {
+	net := newFakeNet()
+	quiet := func(*fakeConn, protocol.TileJob) {}
+	stuck := net.add("stuck:1", &fakeNode{id: "stuck", cores: 1, onJob: quiet, jobc: make(chan protocol.TileJob, 64)})
+	net.add("good:1", &fakeNode{id: "good", cores: 1})
+	c := fakeController(t, net, Config{Local: 0}, nil)
+	c.AddNode(Candidate{ID: "stuck", Addr: "stuck:1"})
+	done := runAsync(context.Background(), c)
+	<-stuck.jobc
+	c.RemoveNode("stuck")
+	waitFor(t, "the removed node's connection to close", 5*time.Second, func() bool { return stuck.live() == 0 })
+	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
+	r := await(t, done)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if n := nodeStats(t, r.res.Stats, "stuck"); n.Failures != 0 || n.Tiles != 0 {
+		t.Errorf("removed node %+v: want no failure counted, no tile", n)
+	}
+	if r.res.Stats.Retries == 0 {
+		t.Error("the removed node's tiles were not re-queued")
+	}
+}
+
+func TestShutdownHandBackIsNoFailure(t *testing.T) {
+	net := newFakeNet()
+	leaving := net.add("leaving:1", &fakeNode{id: "leaving", cores: 2, jobc: make(chan protocol.TileJob, 64)})
+	leaving.onJob = func(c *fakeConn, j protocol.TileJob) {
+		c.send(protocol.Error{Code: protocol.CodeShutdown, Message: "node leaving is shutting down", Job: j.Job})
+	}
+	net.add("good:1", &fakeNode{id: "good", cores: 1})
+	c := fakeController(t, net, Config{Local: 0}, nil)
+	c.AddNode(Candidate{ID: "leaving", Addr: "leaving:1"})
+	done := runAsync(context.Background(), c)
+	<-leaving.jobc
+	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
+	r := await(t, done)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if n := nodeStats(t, r.res.Stats, "leaving"); n.Failures != 0 || n.Excluded != "" {
+		t.Errorf("node that handed its jobs back: %+v, want no failure", n)
+	}
+	if got := leaving.jobCount(); got > 4 {
+		t.Errorf("a draining node got %d jobs, want no more than its first window", got)
+	}
+}
+
+func TestRunTwice(t *testing.T) {
+	c := fakeController(t, newFakeNet(), Config{Local: 1}, nil)
+	if r := await(t, runAsync(context.Background(), c)); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := c.Run(context.Background()); !errors.Is(err, ErrAlreadyRun) {
+		t.Errorf("second Run: %v, want ErrAlreadyRun", err)
+	}
+	c.AddNode(Candidate{ID: "late", Addr: "late:1"}) // after the end: ignored, no panic
+}
+
+func TestLocalWorkersOnly(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		c := fakeController(t, newFakeNet(), Config{Local: workers, Settings: render.Settings{Width: 40, Height: 30, SPP: 2, MaxDepth: 2}, Tile: 7}, nil)
+		r := await(t, runAsync(context.Background(), c))
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	}
+}

@@ -1,0 +1,297 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tessera/protocol"
+)
+
+// sessState is a session's life.
+type sessState uint8
+
+const (
+	sessDialing sessState = iota
+	sessLive
+	sessClosed
+)
+
+// session is one connection to a node (or the in-process node). Fields are
+// owned by the run loop except where noted.
+type session struct {
+	rec    *nodeRec
+	state  sessState
+	ctx    context.Context // its goroutines stop when it is cancelled
+	cancel context.CancelFunc
+
+	conn       NodeConn
+	out        *outbox       // remote: frames to send
+	writerDone chan struct{} // remote: closed when the writer has stopped
+	local      *leaseQueue   // in-process: tiles for the workers
+
+	cores     int
+	window    int // tiles in flight at most
+	windowCap int // lowered when the node says busy
+	draining  bool
+	leases    map[uint64]*lease
+
+	lastHeard    atomic.Int64 // clock's UnixNano of the last frame; written by the reader
+	lastProgress time.Time    // last result, or when it got work while idle
+	pingSeq      uint64
+	pingAt       time.Time
+
+	results  int
+	avgNanos float64       // moving average of the render time of a tile
+	maxNanos int64         // slowest tile
+	rtt      time.Duration // smallest overhead seen on top of render time
+}
+
+func (r *run) newSession(rec *nodeRec) *session {
+	s := &session{rec: rec, leases: make(map[uint64]*lease), writerDone: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(r.ctx)
+	rec.sess = s
+	return s
+}
+
+// dial connects to rec in the background; the loop gets an evUp.
+func (r *run) dial(rec *nodeRec) {
+	s := r.newSession(rec)
+	r.dialing++
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithCancel(s.ctx)
+		defer cancel()
+		// The handshake deadline runs on the injected clock.
+		timer := r.clock.After(r.tune.handshake)
+		stopTimer := make(chan struct{})
+		defer close(stopTimer)
+		go func() {
+			select {
+			case <-timer:
+				cancel()
+			case <-stopTimer:
+			}
+		}()
+		ev := event{kind: evUp, s: s}
+		conn, err := r.cfg.Dial(ctx, rec.addr)
+		if err == nil {
+			ev.hello, err = conn.Handshake(ctx, r.self, r.cfg.Token)
+			if err != nil {
+				conn.Close()
+			}
+		}
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("handshake: %w", ctx.Err())
+			conn.Close()
+		}
+		if err != nil && errors.Is(err, context.Canceled) && s.ctx.Err() == nil {
+			err = fmt.Errorf("no handshake within %v: %w", r.tune.handshake, err)
+		}
+		ev.conn, ev.err = conn, err
+		if err != nil {
+			ev.conn = nil
+		}
+		if !r.post(ev) && ev.conn != nil {
+			ev.conn.Close()
+		}
+	}()
+}
+
+// reader turns a node's frames into events.
+func (r *run) reader(s *session) {
+	defer r.wg.Done()
+	for {
+		m, err := s.conn.Recv()
+		if err != nil {
+			garbage := !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, protocol.ErrClosed) &&
+				(errors.Is(err, protocol.ErrBadFrame) || errors.Is(err, protocol.ErrFrameTooLarge))
+			r.post(event{kind: evDown, s: s, err: err, garbage: garbage})
+			return
+		}
+		s.lastHeard.Store(r.clock.Now().UnixNano())
+		var ev event
+		switch m := m.(type) {
+		case protocol.TileResult:
+			ev = event{kind: evResult, s: s, job: m.Job, epoch: m.Epoch, rays: m.Rays, nanos: m.Nanos}
+			// The size is checked against the lease by the loop.
+			ev.pix, ev.err = protocol.DecodePixels(m.Pixels, len(m.Pixels)/protocol.BytesPerPixel)
+		case protocol.Error:
+			ev = event{kind: evError, s: s, job: m.Job, code: m.Code, msg: m.Message}
+		case protocol.Pong:
+			ev = event{kind: evPong, s: s, seq: m.Seq}
+		default:
+			r.post(event{kind: evDown, s: s, err: fmt.Errorf("unexpected %v from a node", m.Kind()), garbage: true})
+			return
+		}
+		if !r.post(ev) {
+			return
+		}
+	}
+}
+
+// writer sends a session's outbox; when it stops, the connection closes.
+func (r *run) writer(s *session) {
+	defer r.wg.Done()
+	defer close(s.writerDone)
+	if err := s.out.drain(s.conn.Send, s.ctx.Done()); err != nil {
+		r.log.Debug().Err(err).Str("node", s.rec.label()).Msg("send failed")
+	}
+	s.conn.Close() // the reader then reports the connection down
+}
+
+// startLocal starts the in-process node with the given workers.
+func (r *run) startLocal(workers int) {
+	rec := r.localRec()
+	s := r.newSession(rec)
+	s.state = sessLive
+	s.cores = workers
+	s.window = 2 * workers
+	s.windowCap = s.window
+	s.local = newLeaseQueue()
+	r.local = s
+	r.live = append(r.live, s)
+	r.log.Info().Int("workers", workers).Msg("in-process node started")
+	for range workers {
+		r.wg.Add(1)
+		go r.localWorker(s)
+	}
+}
+
+// localWorker renders the in-process node's tiles.
+func (r *run) localWorker(s *session) {
+	defer r.wg.Done()
+	for {
+		l := s.local.pop(s.ctx)
+		if l == nil {
+			return
+		}
+		rect := r.tiles[l.tile].rect // immutable
+		pix := make([]float32, 3*rect.Dx()*rect.Dy())
+		start := time.Now()
+		rays, err := r.c.renderer.RenderTile(s.ctx, r.set, rect, pix)
+		ev := event{kind: evResult, s: s, job: l.job, epoch: l.epoch, pix: pix, rays: rays, nanos: time.Since(start).Nanoseconds()}
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			ev = event{kind: evError, s: s, job: l.job, code: protocol.CodeInternal, msg: err.Error()}
+		}
+		if !r.post(ev) {
+			return
+		}
+	}
+}
+
+// checker renders tiles in-process for audits and arbitrations.
+func (r *run) checker() {
+	defer r.wg.Done()
+	for {
+		select {
+		case ck := <-r.checks:
+			rect := r.tiles[ck.tile].rect
+			pix := make([]float32, 3*rect.Dx()*rect.Dy())
+			rays, err := r.c.renderer.RenderTile(r.ctx, r.set, rect, pix)
+			if !r.post(event{kind: evChecked, check: ck, pix: pix, rays: rays, err: err}) {
+				return
+			}
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// noteSpeed learns from a result: render time and overhead, and resizes the
+// window so that the node stays busy through the round trip (Little's law:
+// in flight = cores * (render + overhead) / render, with a margin).
+func (s *session) noteSpeed(nanos int64, latency time.Duration, maxWindow int) {
+	s.results++
+	if nanos < 0 {
+		nanos = 0
+	}
+	if s.results == 1 {
+		s.avgNanos = float64(nanos)
+	} else {
+		s.avgNanos += 0.2 * (float64(nanos) - s.avgNanos)
+	}
+	s.maxNanos = max(s.maxNanos, nanos)
+	if over := latency - time.Duration(nanos); over > 0 && (s.rtt == 0 || over < s.rtt) {
+		s.rtt = over
+	}
+	if s.rec.local {
+		return
+	}
+	render := max(s.avgNanos, 1000)
+	need := float64(s.cores) * (1 + float64(s.rtt)/render) * 1.5
+	s.window = min(max(int(need)+1, s.cores+1), maxWindow, s.windowCap)
+}
+
+// noteRTT learns from a pong.
+func (s *session) noteRTT(d time.Duration) {
+	if d > 0 && (s.rtt == 0 || d < s.rtt) {
+		s.rtt = d
+	}
+}
+
+// deadline is how long the session may hold tiles without returning one:
+// generous before it has a measured speed, then a multiple of its slowest
+// tile and of its average pace, never under tune.minDeadline.
+func (s *session) deadline(tune *tuning) time.Duration {
+	if s.results == 0 {
+		return tune.firstDeadline
+	}
+	pace := time.Duration(s.avgNanos * 10 / float64(s.cores))
+	return max(tune.minDeadline, 4*time.Duration(s.maxNanos), pace) + s.rtt
+}
+
+// leaseQueue hands the in-process node's tiles to its workers.
+type leaseQueue struct {
+	mu   sync.Mutex
+	q    []*lease
+	wake chan struct{} // capacity 1
+}
+
+func newLeaseQueue() *leaseQueue { return &leaseQueue{wake: make(chan struct{}, 1)} }
+
+func (lq *leaseQueue) push(l *lease) {
+	lq.mu.Lock()
+	lq.q = append(lq.q, l)
+	lq.mu.Unlock()
+	select {
+	case lq.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop waits for a lease; nil when ctx is done.
+func (lq *leaseQueue) pop(ctx context.Context) *lease {
+	for {
+		lq.mu.Lock()
+		if len(lq.q) > 0 {
+			l := lq.q[0]
+			lq.q[0] = nil
+			lq.q = lq.q[1:]
+			more := len(lq.q) > 0
+			lq.mu.Unlock()
+			if more { // pass the wake-up on to another worker
+				select {
+				case lq.wake <- struct{}{}:
+				default:
+				}
+			}
+			return l
+		}
+		lq.mu.Unlock()
+		select {
+		case <-lq.wake:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}

@@ -1,0 +1,61 @@
+// Package scheduler decides who renders what: the controller that cuts an
+// image into tiles and hands them to nodes, and the node's executor that runs
+// tile jobs on a pool of workers.
+//
+// # Controller
+//
+// A Controller renders one image. Tiles are queued centre outwards (a good
+// preview). Each node connection holds a window of tiles in flight, started
+// at twice its cores and resized from its measured speed and round trip so
+// that the network latency is hidden.
+//
+// Every tile is handed out under a lease: a job id unique to the render and
+// the tile's epoch. A result is accepted only for a live lease whose epoch is
+// the tile's current epoch; anything else is dropped as stale. A tile's pixels
+// are written into the image when its first valid result arrives, and never
+// again, with one exception: pixels later proven wrong (see Trust) are
+// replaced by the right ones.
+//
+// A node that disconnects, stops answering pings, returns an error, returns a
+// result of the wrong size, or makes no progress within a deadline derived
+// from its own measured speed has its tiles re-queued at once (the front of
+// the queue) with a new epoch; after a few such failures it is excluded for
+// the rest of the render. A node that speaks garbage is excluded at once.
+//
+// Endgame: when the queue is empty and a node has idle capacity, tiles still
+// outstanding elsewhere are duplicated onto it, oldest lease first, at most
+// two copies at a time. The first result wins; when the second copy arrives
+// the two are compared bit for bit.
+//
+// Trust. The controller holds the scene, so its own render of a tile is the
+// reference. The first tile of every remote node is audited: rendered again
+// in-process and compared. A mismatch (an audit, or two copies of a
+// duplicated tile that differ, arbitrated by a third render in-process) marks
+// the node that disagrees with the reference as lying: it is excluded, and
+// every tile it contributed is cleared from the image and rendered again. The
+// render ends only when no audit or arbitration is pending, so the final image
+// equals the local render even with a node that lies on its first tile or on
+// a duplicated one.
+//
+// Nodes may be added and removed at any time (AddNode, RemoveNode); the id
+// proven in the handshake deduplicates nodes that arrive by several routes.
+// The scene is sent once per connection. With Local set to LocalAuto an
+// in-process node starts when no remote node is at work after Discover, or
+// when every remote node is lost.
+//
+// # Node
+//
+// A Node serves the protocol to any number of controllers. Tile jobs from
+// all connections share one pool of workers, round robin between
+// connections, so that two controllers each get half of the node. Scenes are
+// cached by content hash, verified on arrival and bounded in bytes with
+// least-recently-used eviction. Every resource a peer can make the node hold
+// is bounded: connections (MaxConns), jobs per connection (MaxInFlight), the
+// handshake's duration, frame size, tile size, samples and path depth. A peer
+// that breaks the protocol is disconnected; the node never panics on input.
+// Shutdown hands queued jobs back to their controllers at once (an Error frame
+// with code "shutdown" and the job id) and finishes or cancels the tiles
+// in flight by the context's deadline.
+//
+// Neither side prints: logs go to the zerolog.Logger of the Config.
+package scheduler

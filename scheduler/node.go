@@ -1,0 +1,411 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tessera/protocol"
+	"tessera/render"
+)
+
+// NodeConfig configures a Node. The zero value is valid: every zero field
+// takes the default written beside it.
+type NodeConfig struct {
+	ID       string // unique node id in hellos; default a random one
+	Name     string // human name in hellos; default the ID
+	Workers  int    // render goroutines; default runtime.NumCPU()
+	Token    string // the room's token; empty: no authentication
+	Software string // software version in hellos
+
+	MaxSceneBytes int64 // bytes of scene files the cache keeps; default 512 MiB
+	MaxConns      int   // open connections, handshaking ones included; default 64
+	MaxInFlight   int   // jobs queued or running per connection; default 256
+	MaxTilePixels int   // pixels of one tile job; default 1<<20
+	MaxImageSide  int   // width or height of a job's image; default 65536
+	MaxSPP        int   // samples per pixel of a job; default 65536
+	MaxPathDepth  int   // MaxDepth of a job; default 1024
+	MaxFrame      int   // largest frame accepted; default the protocol's (64 MiB)
+
+	HandshakeTimeout time.Duration // a peer that has not finished the handshake by then is closed; default 5 s
+	IdleTimeout      time.Duration // a connection silent this long is closed (controllers ping every second); default 60 s
+
+	Limits render.Limits  // what a scene may cost to load
+	Logger zerolog.Logger // the zero Logger discards
+}
+
+// Node defaults.
+const (
+	DefaultMaxSceneBytes    = 512 << 20
+	DefaultMaxConns         = 64
+	DefaultMaxInFlight      = 256
+	DefaultMaxTilePixels    = 1 << 20
+	DefaultMaxImageSide     = 1 << 16
+	DefaultMaxSPP           = 1 << 16
+	DefaultMaxPathDepth     = 1024
+	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+)
+
+// scenesPerConn bounds the scenes one connection holds on to (the cache may
+// evict them; a connection keeps using those it sent).
+const scenesPerConn = 4
+
+// concurrentLoads bounds the scenes being loaded at once on a node.
+const concurrentLoads = 2
+
+func (cfg NodeConfig) withDefaults() NodeConfig {
+	if cfg.ID == "" {
+		cfg.ID = randomID()
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.ID
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&cfg.MaxConns, DefaultMaxConns)
+	def(&cfg.MaxInFlight, DefaultMaxInFlight)
+	def(&cfg.MaxTilePixels, DefaultMaxTilePixels)
+	def(&cfg.MaxImageSide, DefaultMaxImageSide)
+	def(&cfg.MaxSPP, DefaultMaxSPP)
+	def(&cfg.MaxPathDepth, DefaultMaxPathDepth)
+	if cfg.MaxSceneBytes == 0 {
+		cfg.MaxSceneBytes = DefaultMaxSceneBytes
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	return cfg
+}
+
+func (cfg NodeConfig) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"Workers", int64(cfg.Workers)}, {"MaxConns", int64(cfg.MaxConns)},
+		{"MaxInFlight", int64(cfg.MaxInFlight)}, {"MaxTilePixels", int64(cfg.MaxTilePixels)},
+		{"MaxImageSide", int64(cfg.MaxImageSide)}, {"MaxSPP", int64(cfg.MaxSPP)},
+		{"MaxPathDepth", int64(cfg.MaxPathDepth)}, {"MaxSceneBytes", cfg.MaxSceneBytes},
+		{"MaxFrame", int64(cfg.MaxFrame)},
+		{"HandshakeTimeout", int64(cfg.HandshakeTimeout)}, {"IdleTimeout", int64(cfg.IdleTimeout)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%w: NodeConfig.%s is %d, want >= 0", ErrBadConfig, f.name, f.v)
+		}
+	}
+	return nil
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// nodeState is a Node's lifecycle.
+type nodeState uint8
+
+const (
+	nodeServing nodeState = iota
+	nodeShuttingDown
+	nodeClosed
+)
+
+// Node executes tile jobs for any number of controllers. Create it with
+// NewNode, serve listeners with Serve, stop it with Shutdown or Close.
+type Node struct {
+	cfg NodeConfig
+	log zerolog.Logger
+
+	// Seams for tests; set by NewNode to the real thing.
+	newConn func(net.Conn) NodeConn
+	load    func(*render.Bundle, render.Limits) (TileRenderer, error)
+	hash    func(*render.Bundle) string
+
+	ctx    context.Context // cancelled by Close: every job and connection
+	cancel context.CancelFunc
+	loads  chan struct{} // semaphore of concurrentLoads
+
+	mu        sync.Mutex
+	work      *sync.Cond // signalled when a connection becomes ready or the workers must stop
+	state     nodeState
+	listeners map[net.Listener]struct{}
+	conns     map[*nodeConn]struct{}
+	nconns    int           // accepted and not yet closed, handshaking ones included
+	ready     []*nodeConn   // connections with queued jobs, in round-robin order
+	running   int           // jobs being rendered
+	idle      chan struct{} // closed when running drops to zero during shutdown
+	noConns   chan struct{} // closed when nconns drops to zero during shutdown
+	cache     sceneCache
+	started   bool // workers started
+	stopWork  bool // workers must return
+
+	counters []workerCounters // one per worker: no shared counter on the hot path
+	wg       sync.WaitGroup   // workers, connections, loads
+}
+
+// workerCounters are one worker's totals, padded to a cache line.
+type workerCounters struct {
+	jobs atomic.Uint64
+	rays atomic.Uint64
+	_    [48]byte
+}
+
+// NewNode checks cfg and returns a Node that serves nothing yet.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	n := &Node{
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str("node", cfg.ID).Logger(),
+		load:      loadScene,
+		hash:      hashBundle,
+		loads:     make(chan struct{}, concurrentLoads),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*nodeConn]struct{}),
+		cache:     newSceneCache(cfg.MaxSceneBytes),
+		counters:  make([]workerCounters, cfg.Workers),
+	}
+	n.newConn = func(nc net.Conn) NodeConn {
+		return protocol.NewConn(nc, protocol.Config{MaxFrame: cfg.MaxFrame, ReadTimeout: cfg.IdleTimeout, HandshakeTimeout: cfg.HandshakeTimeout})
+	}
+	n.work = sync.NewCond(&n.mu)
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	return n, nil
+}
+
+// ID returns the node's id, as its hellos carry it.
+func (n *Node) ID() string { return n.cfg.ID }
+
+func (n *Node) hello() protocol.Hello {
+	return protocol.Hello{
+		Version:  protocol.Version,
+		Role:     protocol.RoleNode,
+		ID:       n.cfg.ID,
+		Name:     n.cfg.Name,
+		Cores:    n.cfg.Workers,
+		Software: n.cfg.Software,
+	}
+}
+
+// Serve accepts connections on l until Shutdown or Close, when it returns
+// ErrServerClosed; any other error of l.Accept that is not temporary ends it
+// too. Serve may be called for several listeners at once. l is closed when
+// Serve returns.
+func (n *Node) Serve(l net.Listener) error {
+	defer l.Close()
+	n.mu.Lock()
+	if n.state != nodeServing {
+		n.mu.Unlock()
+		return ErrServerClosed
+	}
+	n.listeners[l] = struct{}{}
+	n.startWorkersLocked()
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.listeners, l)
+		n.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if n.stopped() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors and the like: wait and retry, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			n.log.Warn().Err(err).Dur("retryIn", backoff).Msg("accept failed")
+			select {
+			case <-time.After(backoff):
+			case <-n.ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		n.mu.Lock()
+		switch {
+		case n.state != nodeServing:
+			n.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		case n.nconns >= n.cfg.MaxConns:
+			n.mu.Unlock()
+			n.refuse(nc)
+			continue
+		}
+		n.nconns++
+		n.wg.Add(1)
+		n.mu.Unlock()
+		go n.serveConn(nc)
+	}
+}
+
+// refuse answers a connection over MaxConns with an Error frame naming the
+// limit, and closes it. The frame is tiny and the socket fresh, so this does
+// not block the accept loop; a deadline makes sure.
+func (n *Node) refuse(nc net.Conn) {
+	n.log.Warn().Str("remote", nc.RemoteAddr().String()).Int("MaxConns", n.cfg.MaxConns).Msg("connection refused: limit reached")
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c := n.newConn(nc)
+	_ = c.Send(protocol.Error{Code: protocol.CodeBusy, Message: fmt.Sprintf("node %s: connection limit MaxConns=%d reached", n.cfg.ID, n.cfg.MaxConns)})
+	c.Close()
+}
+
+func (n *Node) stopped() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state != nodeServing
+}
+
+// Shutdown stops the node gracefully: it stops accepting, hands every queued
+// job back to its controller at once (Error "shutdown" with the job id,
+// so that the controller re-queues it elsewhere), lets the tiles being
+// rendered finish until ctx is done and cancels the rest (handing them back
+// the same way), then closes every connection. It returns ctx's error if the
+// deadline cut tiles short.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	if n.state != nodeServing {
+		n.mu.Unlock()
+		n.Close()
+		return nil
+	}
+	n.state = nodeShuttingDown
+	n.closeListenersLocked()
+	for c := range n.conns {
+		n.handBackQueuedLocked(c)
+	}
+	n.ready = n.ready[:0]
+	var idle chan struct{}
+	if n.running > 0 {
+		n.idle = make(chan struct{})
+		idle = n.idle
+	}
+	n.mu.Unlock()
+
+	var err error
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+			n.mu.Lock()
+			for c := range n.conns {
+				for _, j := range c.jobs {
+					if j.state == jobRunning {
+						j.stop(stopShutdown)
+					}
+				}
+			}
+			n.mu.Unlock()
+			<-idle // cancelled tiles end at their next check of ctx
+		}
+	}
+	// Every writer sends its hand-backs, then closes its connection; wait for
+	// that (bounded by ctx), then close what is left.
+	n.mu.Lock()
+	var gone chan struct{}
+	if n.nconns > 0 {
+		n.noConns = make(chan struct{})
+		gone = n.noConns
+	}
+	for c := range n.conns {
+		if c.established {
+			c.out.close()
+		} else {
+			c.cancel()
+		}
+	}
+	n.mu.Unlock()
+	if gone != nil {
+		select {
+		case <-gone:
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
+	}
+	n.Close()
+	return err
+}
+
+// Close stops the node at once: listeners and connections closed, jobs
+// cancelled. It waits for every goroutine of the node and may be called any
+// number of times.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	n.state = nodeClosed
+	n.closeListenersLocked()
+	n.stopWork = true
+	n.work.Broadcast()
+	n.mu.Unlock()
+	n.cancel()
+	n.wg.Wait()
+	return nil
+}
+
+func (n *Node) closeListenersLocked() {
+	for l := range n.listeners {
+		l.Close()
+	}
+}
+
+// NodeCounters are a node's counters, for a debug endpoint.
+type NodeCounters struct {
+	Goroutines  int    `json:"goroutines"` // of the whole process
+	Conns       int    `json:"conns"`      // open connections, handshaking ones included
+	Workers     int    `json:"workers"`
+	JobsQueued  int    `json:"jobsQueued"`
+	JobsRunning int    `json:"jobsRunning"`
+	JobsDone    uint64 `json:"jobsDone"`
+	Rays        uint64 `json:"rays"`
+	Scenes      int    `json:"scenes"`     // in the cache
+	SceneBytes  int64  `json:"sceneBytes"` // in the cache
+}
+
+// Counters returns the node's counters.
+func (n *Node) Counters() NodeCounters {
+	s := NodeCounters{Goroutines: runtime.NumGoroutine(), Workers: n.cfg.Workers}
+	for i := range n.counters {
+		s.JobsDone += n.counters[i].jobs.Load()
+		s.Rays += n.counters[i].rays.Load()
+	}
+	n.mu.Lock()
+	s.Conns = n.nconns
+	s.JobsRunning = n.running
+	for c := range n.conns {
+		s.JobsQueued += c.nqueued
+	}
+	s.Scenes = n.cache.lru.Len()
+	s.SceneBytes = n.cache.bytes
+	n.mu.Unlock()
+	return s
+}

@@ -1,0 +1,371 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"net"
+
+	"tessera/protocol"
+	"tessera/render"
+)
+
+// controlFrames is how many frames beyond results a connection's outbox
+// holds (pongs, errors) before the node decides the peer does not read.
+const controlFrames = 256
+
+// nodeConn is one controller's connection to a node.
+type nodeConn struct {
+	n      *Node
+	fc     NodeConn
+	remote string
+	ctx    context.Context // cancelled when the connection closes: its running jobs stop
+	cancel context.CancelFunc
+	out    *outbox
+	peer   protocol.Hello // after the handshake
+
+	// Guarded by Node.mu.
+	established bool            // handshake done
+	dropped     bool            // closed and forgotten
+	jobs        map[uint64]*job // waiting, queued and running
+	queue       []*job          // queued jobs from qhead on, cancelled ones skipped
+	qhead       int
+	nqueued     int
+	inReady     bool          // in Node.ready
+	scenes      []*sceneEntry // the scenes this connection sent, oldest first
+}
+
+// serveConn runs one connection: handshake, then frames until it closes.
+func (n *Node) serveConn(nc net.Conn) {
+	defer n.wg.Done()
+	c := &nodeConn{
+		n:      n,
+		fc:     n.newConn(nc),
+		remote: nc.RemoteAddr().String(),
+		out:    newOutbox(n.cfg.MaxInFlight + controlFrames),
+		jobs:   make(map[uint64]*job),
+	}
+	c.ctx, c.cancel = context.WithCancel(n.ctx)
+	n.mu.Lock()
+	n.conns[c] = struct{}{}
+	n.mu.Unlock()
+	defer n.dropConn(c)
+	log := n.log.With().Str("remote", c.remote).Logger()
+
+	hctx, cancel := context.WithTimeout(c.ctx, n.cfg.HandshakeTimeout)
+	peer, err := c.fc.Handshake(hctx, n.hello(), n.cfg.Token)
+	cancel()
+	if err != nil {
+		log.Info().Err(err).Msg("handshake failed")
+		return
+	}
+	if peer.Role != protocol.RoleController {
+		log.Info().Str("role", string(peer.Role)).Msg("peer is not a controller")
+		_ = c.fc.Send(protocol.Error{Code: protocol.CodeBadFrame, Message: fmt.Sprintf("node %s serves controllers, not %q", n.cfg.ID, peer.Role)})
+		return
+	}
+	c.peer = peer
+	n.mu.Lock()
+	serving := n.state == nodeServing
+	c.established = serving
+	n.mu.Unlock()
+	if !serving {
+		_ = c.fc.Send(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID)})
+		return
+	}
+	log = log.With().Str("controller", peer.ID).Logger()
+	log.Debug().Msg("controller connected")
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		if err := c.out.drain(c.fc.Send, c.ctx.Done()); err != nil {
+			log.Info().Err(err).Msg("send failed")
+		}
+		c.fc.Close() // ends the reader too
+	}()
+	if err := n.readLoop(c); err != nil {
+		log.Info().Err(err).Msg("connection dropped")
+	}
+	n.dropConn(c)
+	<-writerDone
+}
+
+// readLoop handles frames until the connection fails or the peer breaks the
+// protocol. It returns nil when the peer simply closed.
+func (n *Node) readLoop(c *nodeConn) error {
+	for {
+		m, err := c.fc.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || c.ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		switch m := m.(type) {
+		case protocol.TileJob:
+			n.handleJob(c, m)
+		case *protocol.TileJob:
+			n.handleJob(c, *m)
+		case protocol.Scene:
+			n.handleScene(c, &m)
+		case *protocol.Scene:
+			n.handleScene(c, m)
+		case protocol.Cancel:
+			n.cancelJob(c, m.Job)
+		case *protocol.Cancel:
+			n.cancelJob(c, m.Job)
+		case protocol.Ping:
+			if !c.out.push(protocol.Pong{Seq: m.Seq}) {
+				return errors.New("controller does not read its pongs")
+			}
+		case *protocol.Ping:
+			if !c.out.push(protocol.Pong{Seq: m.Seq}) {
+				return errors.New("controller does not read its pongs")
+			}
+		case protocol.Error, *protocol.Error:
+			n.log.Debug().Interface("error", m).Msg("controller reported an error")
+		default:
+			_ = c.fc.Send(protocol.Error{Code: protocol.CodeBadFrame, Message: fmt.Sprintf("node %s: unexpected %T from a controller", n.cfg.ID, m)})
+			return fmt.Errorf("unexpected %T", m)
+		}
+	}
+}
+
+// dropConn forgets a closed connection: its queued jobs are dropped and its
+// running ones cancelled.
+func (n *Node) dropConn(c *nodeConn) {
+	n.mu.Lock()
+	if c.dropped {
+		n.mu.Unlock()
+		return
+	}
+	c.dropped = true
+	delete(n.conns, c)
+	n.nconns--
+	for _, j := range c.jobs {
+		if j.state == jobRunning {
+			j.stop(stopGone)
+		} else {
+			c.dequeueLocked(j)
+		}
+	}
+	c.queue, c.qhead = nil, 0
+	if n.nconns == 0 && n.noConns != nil {
+		close(n.noConns)
+		n.noConns = nil
+	}
+	n.mu.Unlock()
+	c.cancel()
+	c.fc.Close()
+}
+
+// handBackQueuedLocked answers every job of c not yet running with
+// "shutdown", so its controller renders it elsewhere at once.
+func (n *Node) handBackQueuedLocked(c *nodeConn) {
+	for _, j := range c.jobs {
+		if j.state == jobRunning {
+			continue
+		}
+		c.dequeueLocked(j)
+		c.out.push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+	}
+}
+
+// checkJob refuses a job that is malformed (CodeBadJob) or over one of the
+// node's limits (CodeLimit), saying which.
+func (n *Node) checkJob(m protocol.TileJob) (protocol.Code, error) {
+	if err := m.Validate(); err != nil {
+		return protocol.CodeBadJob, fmt.Errorf("node %s: %w", n.cfg.ID, err)
+	}
+	cfg := &n.cfg
+	var err error
+	switch {
+	case m.Width > cfg.MaxImageSide || m.Height > cfg.MaxImageSide:
+		err = fmt.Errorf("image %dx%d exceeds limit MaxImageSide=%d", m.Width, m.Height, cfg.MaxImageSide)
+	case m.Pixels() > cfg.MaxTilePixels:
+		err = fmt.Errorf("tile of %d pixels exceeds limit MaxTilePixels=%d", m.Pixels(), cfg.MaxTilePixels)
+	case m.SPP > cfg.MaxSPP:
+		err = fmt.Errorf("%d samples per pixel exceed limit MaxSPP=%d", m.SPP, cfg.MaxSPP)
+	case m.MaxDepth > cfg.MaxPathDepth:
+		err = fmt.Errorf("path depth %d exceeds limit MaxPathDepth=%d", m.MaxDepth, cfg.MaxPathDepth)
+	default:
+		return "", nil
+	}
+	return protocol.CodeLimit, fmt.Errorf("node %s: job %d: %w", cfg.ID, m.Job, err)
+}
+
+// handleJob validates a tile job and queues it.
+func (n *Node) handleJob(c *nodeConn, m protocol.TileJob) {
+	reply := func(code protocol.Code, msg string) {
+		c.out.push(protocol.Error{Code: code, Message: msg, Job: m.Job})
+	}
+	if code, err := n.checkJob(m); err != nil {
+		reply(code, err.Error())
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.state != nodeServing:
+		reply(protocol.CodeShutdown, fmt.Sprintf("node %s is shutting down", n.cfg.ID))
+		return
+	case len(c.jobs) >= n.cfg.MaxInFlight:
+		reply(protocol.CodeBusy, fmt.Sprintf("node %s: job %d: limit MaxInFlight=%d jobs per connection reached", n.cfg.ID, m.Job, n.cfg.MaxInFlight))
+		return
+	case c.jobs[m.Job] != nil:
+		reply(protocol.CodeBadJob, fmt.Sprintf("node %s: job %d is already in flight", n.cfg.ID, m.Job))
+		return
+	}
+	e := c.sceneLocked(m.Scene)
+	if e == nil {
+		reply(protocol.CodeUnknownScene, fmt.Sprintf("node %s: job %d: unknown scene %q (send it first)", n.cfg.ID, m.Job, m.Scene))
+		return
+	}
+	j := &job{
+		id:    m.Job,
+		epoch: m.Epoch,
+		conn:  c,
+		entry: e,
+		set:   render.Settings{Width: m.Width, Height: m.Height, SPP: m.SPP, MaxDepth: m.MaxDepth},
+		rect:  image.Rect(m.X0, m.Y0, m.X1, m.Y1),
+	}
+	switch e.state {
+	case sceneReady:
+		c.jobs[j.id] = j
+		n.enqueueLocked(j)
+	case sceneLoading:
+		c.jobs[j.id] = j
+		j.state = jobWaiting
+		e.waiters = append(e.waiters, j)
+	default:
+		reply(protocol.CodeBadScene, fmt.Sprintf("node %s: job %d: scene %q failed to load: %v", n.cfg.ID, m.Job, m.Scene, e.err))
+	}
+}
+
+// cancelJob withdraws a job: dropped if not started, cancelled if running.
+func (n *Node) cancelJob(c *nodeConn, id uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	j := c.jobs[id]
+	switch {
+	case j == nil:
+	case j.state == jobRunning:
+		j.stop(stopCancel)
+	default:
+		c.dequeueLocked(j)
+	}
+}
+
+// sceneLocked finds a scene this connection sent, or one in the cache.
+func (c *nodeConn) sceneLocked(hash string) *sceneEntry {
+	for _, e := range c.scenes {
+		if e.hash == hash && e.state != sceneFailed {
+			return e
+		}
+	}
+	return c.n.cache.get(hash)
+}
+
+// addSceneLocked remembers that c sent e, forgetting its oldest scene past
+// scenesPerConn.
+func (c *nodeConn) addSceneLocked(e *sceneEntry) {
+	if len(c.scenes) == scenesPerConn {
+		c.scenes = append(c.scenes[:0], c.scenes[1:]...)
+	}
+	c.scenes = append(c.scenes, e)
+}
+
+// handleScene takes a scene: known already (by this connection or the
+// cache), or loaded in the background, so that the connection keeps
+// answering pings while a big scene builds.
+func (n *Node) handleScene(c *nodeConn, m *protocol.Scene) {
+	n.mu.Lock()
+	if e := c.sceneLocked(m.Hash); e != nil {
+		present := false
+		for _, have := range c.scenes {
+			present = present || have == e
+		}
+		if !present {
+			c.addSceneLocked(e)
+		}
+		n.mu.Unlock()
+		return
+	}
+	if n.state == nodeClosed {
+		n.mu.Unlock()
+		return
+	}
+	var size int64
+	for _, f := range m.Files {
+		size += int64(len(f.Data))
+	}
+	e := &sceneEntry{hash: m.Hash, size: size, state: sceneLoading}
+	n.cache.byHash[m.Hash] = e
+	c.addSceneLocked(e)
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go n.loadEntry(c, e, m)
+}
+
+// loadEntry builds a scene, then queues or refuses the jobs that waited for it.
+func (n *Node) loadEntry(c *nodeConn, e *sceneEntry, m *protocol.Scene) {
+	defer n.wg.Done()
+	var scene TileRenderer
+	var err error
+	select {
+	case n.loads <- struct{}{}:
+		scene, err = n.buildScene(m)
+		<-n.loads
+	case <-n.ctx.Done():
+		err = fmt.Errorf("node %s is closing", n.cfg.ID)
+	}
+
+	n.mu.Lock()
+	waiters := e.waiters
+	e.waiters = nil
+	if err != nil {
+		e.state, e.err = sceneFailed, err
+		n.cache.remove(e)
+	} else {
+		e.state, e.scene = sceneReady, scene
+		n.cache.loaded(e)
+	}
+	for _, j := range waiters {
+		if j.state != jobWaiting {
+			continue // cancelled, or its connection closed
+		}
+		if err != nil {
+			j.conn.dequeueLocked(j)
+			j.conn.out.push(protocol.Error{Code: protocol.CodeBadScene, Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})
+			continue
+		}
+		n.enqueueLocked(j)
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Warn().Err(err).Str("controller", c.peer.ID).Msg("bad scene")
+		c.out.push(protocol.Error{Code: protocol.CodeBadScene, Message: err.Error()})
+	}
+}
+
+// buildScene checks a scene frame against its hash and loads it.
+func (n *Node) buildScene(m *protocol.Scene) (TileRenderer, error) {
+	b := &render.Bundle{Main: m.Main, Files: make(map[string][]byte, len(m.Files))}
+	for _, f := range m.Files {
+		if _, dup := b.Files[f.Name]; dup {
+			return nil, fmt.Errorf("node %s: scene %q: file %q appears twice", n.cfg.ID, m.Hash, f.Name)
+		}
+		b.Files[f.Name] = f.Data
+	}
+	if got := n.hash(b); got != m.Hash {
+		return nil, fmt.Errorf("node %s: scene hash mismatch: frame says %q, content hashes to %q", n.cfg.ID, m.Hash, got)
+	}
+	s, err := n.load(b, n.cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: scene %q: %w", n.cfg.ID, m.Hash, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,202 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"time"
+
+	"tessera/protocol"
+	"tessera/render"
+)
+
+// jobState is where a tile job is on a node.
+type jobState uint8
+
+const (
+	jobWaiting jobState = iota // its scene is loading
+	jobQueued                  // in its connection's queue
+	jobRunning                 // a worker renders it
+	jobDone                    // finished, cancelled or dropped
+)
+
+// stopReason says why a running job was cancelled, which decides what the
+// controller is told.
+type stopReason uint8
+
+const (
+	stopNone     stopReason = iota
+	stopCancel              // the controller sent Cancel: nothing to say
+	stopGone                // the connection closed: nobody to tell
+	stopShutdown            // the node is stopping: hand the job back
+)
+
+// job is one tile job on a node. Its fields after the first block are
+// guarded by Node.mu.
+type job struct {
+	id    uint64
+	epoch uint32
+	conn  *nodeConn
+	entry *sceneEntry
+	set   render.Settings
+	rect  image.Rectangle
+
+	state   jobState
+	cancel  context.CancelFunc // while running
+	stopped stopReason
+}
+
+// stop cancels a running job, remembering the first reason.
+func (j *job) stop(r stopReason) {
+	if j.stopped == stopNone {
+		j.stopped = r
+	}
+	if j.cancel != nil {
+		j.cancel()
+	}
+}
+
+// enqueueLocked appends j to its connection's queue and makes the connection
+// ready if it was not.
+func (n *Node) enqueueLocked(j *job) {
+	c := j.conn
+	j.state = jobQueued
+	c.queue = append(c.queue, j)
+	c.nqueued++
+	if !c.inReady {
+		c.inReady = true
+		n.ready = append(n.ready, c)
+	}
+	n.work.Signal()
+}
+
+// popLocked takes the first queued job of c, skipping cancelled ones.
+func (c *nodeConn) popLocked() *job {
+	for c.qhead < len(c.queue) {
+		j := c.queue[c.qhead]
+		c.queue[c.qhead] = nil
+		c.qhead++
+		if j.state == jobQueued {
+			c.nqueued--
+			return j
+		}
+	}
+	c.queue, c.qhead = c.queue[:0], 0
+	return nil
+}
+
+// dequeueLocked removes a waiting or queued job of c.
+func (c *nodeConn) dequeueLocked(j *job) {
+	if j.state == jobQueued {
+		c.nqueued--
+	}
+	j.state = jobDone
+	delete(c.jobs, j.id)
+}
+
+func (n *Node) startWorkersLocked() {
+	if n.started {
+		return
+	}
+	n.started = true
+	for i := range n.counters {
+		n.wg.Add(1)
+		go n.worker(&n.counters[i])
+	}
+}
+
+// worker renders jobs until the node closes.
+func (n *Node) worker(w *workerCounters) {
+	defer n.wg.Done()
+	var scratch []float32
+	for {
+		j, ctx := n.next()
+		if j == nil {
+			return
+		}
+		scratch = n.runJob(ctx, w, j, scratch)
+	}
+}
+
+// next waits for a job: one job from the connection at the head of the ready
+// list, which then goes to the back of the list if it has more. That is round
+// robin between connections, whatever each one has queued.
+func (n *Node) next() (*job, context.Context) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for {
+		if n.stopWork {
+			return nil, nil
+		}
+		if len(n.ready) == 0 {
+			n.work.Wait()
+			continue
+		}
+		c := n.ready[0]
+		n.ready[0] = nil
+		n.ready = n.ready[1:]
+		j := c.popLocked()
+		if c.nqueued > 0 {
+			n.ready = append(n.ready, c)
+		} else {
+			c.inReady = false
+		}
+		if j == nil {
+			continue
+		}
+		j.state = jobRunning
+		n.running++
+		ctx, cancel := context.WithCancel(c.ctx)
+		j.cancel = cancel
+		return j, ctx
+	}
+}
+
+// runJob renders j and sends its result, or tells the controller why not.
+// scratch is the worker's pixel buffer, returned grown as needed.
+func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []float32) []float32 {
+	size := 3 * j.rect.Dx() * j.rect.Dy()
+	if cap(scratch) < size {
+		scratch = make([]float32, size)
+	}
+	dst := scratch[:size]
+	start := time.Now()
+	rays, err := j.entry.scene.RenderTile(ctx, j.set, j.rect, dst)
+	nanos := time.Since(start).Nanoseconds()
+
+	n.mu.Lock()
+	c := j.conn
+	j.state = jobDone
+	if c.jobs[j.id] == j {
+		delete(c.jobs, j.id)
+	}
+	n.running--
+	if n.running == 0 && n.idle != nil {
+		close(n.idle)
+		n.idle = nil
+	}
+	stopped := j.stopped
+	n.mu.Unlock()
+	j.cancel()
+
+	if err != nil {
+		switch stopped {
+		case stopCancel, stopGone:
+		case stopShutdown:
+			c.out.push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+		default:
+			n.log.Error().Err(err).Uint64("job", j.id).Msg("tile failed")
+			c.out.push(protocol.Error{Code: protocol.CodeInternal, Message: fmt.Sprintf("node %s: job %d: %v", n.cfg.ID, j.id, err), Job: j.id})
+		}
+		return scratch
+	}
+	w.jobs.Add(1)
+	w.rays.Add(rays)
+	res := protocol.TileResult{Job: j.id, Epoch: j.epoch, Pixels: protocol.EncodePixels(dst), Rays: rays, Nanos: nanos}
+	if !c.out.push(res) && stopped == stopNone {
+		// The controller does not read what it asked for: let it go.
+		n.log.Warn().Str("controller", c.peer.ID).Msg("controller does not read its results; closing")
+		c.cancel()
+	}
+	return scratch
+}

@@ -1,0 +1,424 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"image"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tessera/protocol"
+	"tessera/render"
+)
+
+// recordingRender is a fakeRender that records the jobs it renders and can
+// hold each tile until the test lets it go.
+type recordingRender struct {
+	gate     chan struct{} // nil: no wait
+	mu       sync.Mutex
+	order    []int // Width of each job rendered (tests give each controller its own)
+	started  chan image.Rectangle
+	canceled atomic.Int32
+}
+
+func (r *recordingRender) RenderTile(ctx context.Context, set render.Settings, rect image.Rectangle, dst []float32) (uint64, error) {
+	if r.started != nil {
+		r.started <- rect
+	}
+	if r.gate != nil {
+		select {
+		case <-r.gate:
+		case <-ctx.Done():
+			r.canceled.Add(1)
+			return 0, ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	r.order = append(r.order, set.Width)
+	r.mu.Unlock()
+	fillTile(dst, rect, set)
+	return uint64(rect.Dx() * rect.Dy()), nil
+}
+
+// startFakeNode serves a Node whose scenes all render with rr.
+func startFakeNode(t *testing.T, cfg NodeConfig, rr TileRenderer) (*Node, string, *atomic.Int32) {
+	t.Helper()
+	n, err := NewNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := new(atomic.Int32)
+	n.load = func(*render.Bundle, render.Limits) (TileRenderer, error) {
+		loads.Add(1)
+		return rr, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- n.Serve(l) }()
+	t.Cleanup(func() {
+		n.Close()
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve: %v, want ErrServerClosed", err)
+		}
+	})
+	return n, l.Addr().String(), loads
+}
+
+// controllerConn dials addr and handshakes as a controller.
+func controllerConn(t *testing.T, addr, token string) *protocol.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := protocol.Dial(ctx, addr, protocol.Config{ReadTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Handshake(ctx, protocol.Hello{Role: protocol.RoleController, ID: "test-controller"}, token); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func send(t *testing.T, c *protocol.Conn, msgs ...protocol.Message) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := c.Send(m); err != nil {
+			t.Fatalf("send %T: %v", m, err)
+		}
+	}
+}
+
+func recv(t *testing.T, c *protocol.Conn) protocol.Message {
+	t.Helper()
+	m, err := c.Recv()
+	if err != nil {
+		t.Fatalf("recv: %v", err)
+	}
+	return m
+}
+
+// job is a valid tile job of the fake scene.
+func testJob(id uint64, w int, r image.Rectangle) protocol.TileJob {
+	return protocol.TileJob{Job: id, Scene: sceneFrame(testBundle()).Hash, Width: w, Height: 16, SPP: 1, MaxDepth: 1,
+		X0: r.Min.X, Y0: r.Min.Y, X1: r.Max.X, Y1: r.Max.Y, Epoch: uint32(id % 5)}
+}
+
+func TestNodeServesJobsAndPings(t *testing.T) {
+	_, addr, _ := startFakeNode(t, NodeConfig{Workers: 2}, &recordingRender{})
+	c := controllerConn(t, addr, "")
+	send(t, c, sceneFrame(testBundle()))
+	want := map[uint64]protocol.TileJob{}
+	for i := range 6 {
+		j := testJob(uint64(i+1), 32, image.Rect(i*4, 0, i*4+4, 3))
+		want[j.Job] = j
+		send(t, c, j)
+	}
+	send(t, c, protocol.Ping{Seq: 42})
+	pong := false
+	for len(want) > 0 || !pong {
+		switch m := recv(t, c).(type) {
+		case protocol.TileResult:
+			j, ok := want[m.Job]
+			if !ok {
+				t.Fatalf("result for unknown or repeated job %d", m.Job)
+			}
+			delete(want, m.Job)
+			if m.Epoch != j.Epoch || string(m.Pixels) != string(jobPixels(j)) || m.Rays != uint64(j.Pixels()) {
+				t.Errorf("job %d: wrong result (epoch %d rays %d)", m.Job, m.Epoch, m.Rays)
+			}
+		case protocol.Pong:
+			pong = m.Seq == 42
+		default:
+			t.Fatalf("unexpected %#v", m)
+		}
+	}
+}
+
+// Two controllers on a one-worker node take turns, whoever queued first.
+func TestNodeRoundRobinBetweenConnections(t *testing.T) {
+	rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 64)}
+	n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	a, b := controllerConn(t, addr, ""), controllerConn(t, addr, "")
+	send(t, a, sceneFrame(testBundle()))
+	send(t, b, sceneFrame(testBundle()))
+	const per = 10
+	for i := range per {
+		send(t, a, testJob(uint64(i+1), 100, image.Rect(0, 0, 1, 1)))
+	}
+	<-rr.started // a's first job holds the worker
+	for i := range per {
+		send(t, b, testJob(uint64(i+1), 200, image.Rect(0, 0, 1, 1)))
+	}
+	waitFor(t, "every job queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 2*per-1 })
+	go func() {
+		for i := range 2 * per {
+			rr.gate <- struct{}{}
+			if i < 2*per-1 {
+				<-rr.started
+			}
+		}
+	}()
+	for range per {
+		recv(t, a)
+		recv(t, b)
+	}
+	rr.mu.Lock()
+	order := append([]int(nil), rr.order...)
+	rr.mu.Unlock()
+	// After a's first job, b's ten are spread among a's: in any window of
+	// four consecutive jobs while both have work, each has at least one.
+	for i := 1; i+4 <= 2*per-2; i++ {
+		as := 0
+		for _, w := range order[i : i+4] {
+			if w == 100 {
+				as++
+			}
+		}
+		if as == 0 || as == 4 {
+			t.Fatalf("order %v: jobs %d..%d all from one controller", order, i, i+3)
+		}
+	}
+}
+
+func TestNodeRefusesBadRequests(t *testing.T) {
+	scene := sceneFrame(testBundle())
+	inside := image.Rect(0, 0, 4, 4)
+	for _, tc := range []struct {
+		name string
+		cfg  NodeConfig
+		msgs []protocol.Message
+		code protocol.Code
+		want string
+	}{
+		{name: "unknown scene", msgs: []protocol.Message{testJob(1, 32, inside)}, code: protocol.CodeUnknownScene, want: "unknown scene"},
+		{name: "rectangle outside", msgs: []protocol.Message{scene, testJob(1, 32, image.Rect(30, 0, 40, 4))}, code: protocol.CodeBadJob, want: "rectangle"},
+		{name: "spp over limit", cfg: NodeConfig{MaxSPP: 4}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.SPP = 5; return j }()}, code: protocol.CodeLimit, want: "MaxSPP=4"},
+		{name: "tile over limit", cfg: NodeConfig{MaxTilePixels: 8}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxTilePixels=8"},
+		{name: "depth over limit", cfg: NodeConfig{MaxPathDepth: 1}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.MaxDepth = 2; return j }()}, code: protocol.CodeLimit, want: "MaxPathDepth=1"},
+		{name: "image over limit", cfg: NodeConfig{MaxImageSide: 16}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxImageSide=16"},
+		{name: "scene hash wrong", msgs: []protocol.Message{protocol.Scene{Hash: "beef", Main: scene.Main, Files: scene.Files}}, code: protocol.CodeBadScene, want: "hash"},
+		{name: "scene file twice", msgs: []protocol.Message{protocol.Scene{Hash: scene.Hash, Main: scene.Main, Files: append(scene.Files, scene.Files...)}}, code: protocol.CodeBadScene, want: "twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr, _ := startFakeNode(t, tc.cfg, &recordingRender{})
+			c := controllerConn(t, addr, "")
+			send(t, c, tc.msgs...)
+			m, ok := recv(t, c).(protocol.Error)
+			if !ok || m.Code != tc.code || !strings.Contains(m.Message, tc.want) {
+				t.Fatalf("got %#v, want Error %s saying %q", m, tc.code, tc.want)
+			}
+			// The connection still works.
+			send(t, c, protocol.Ping{Seq: 7})
+			for {
+				if p, ok := recv(t, c).(protocol.Pong); ok && p.Seq == 7 {
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestNodeLimitsInFlightPerConnection(t *testing.T) {
+	rr := &recordingRender{gate: make(chan struct{})}
+	_, addr, _ := startFakeNode(t, NodeConfig{Workers: 1, MaxInFlight: 3}, rr)
+	c := controllerConn(t, addr, "")
+	send(t, c, sceneFrame(testBundle()))
+	for i := range 4 {
+		send(t, c, testJob(uint64(i+1), 32, image.Rect(0, 0, 1, 1)))
+	}
+	m, ok := recv(t, c).(protocol.Error)
+	if !ok || m.Code != protocol.CodeBusy || m.Job != 4 || !strings.Contains(m.Message, "MaxInFlight=3") {
+		t.Fatalf("got %#v, want busy for job 4 naming MaxInFlight=3", m)
+	}
+	// Another connection has its own budget.
+	d := controllerConn(t, addr, "")
+	send(t, d, sceneFrame(testBundle()), testJob(1, 32, image.Rect(0, 0, 1, 1)))
+	close(rr.gate)
+	for range 3 {
+		if _, ok := recv(t, c).(protocol.TileResult); !ok {
+			t.Fatal("want the 3 accepted jobs' results")
+		}
+	}
+	if _, ok := recv(t, d).(protocol.TileResult); !ok {
+		t.Fatal("second connection: want its result")
+	}
+}
+
+func TestNodeDuplicateJobIDRefused(t *testing.T) {
+	rr := &recordingRender{gate: make(chan struct{})}
+	_, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	c := controllerConn(t, addr, "")
+	j := testJob(9, 32, image.Rect(0, 0, 2, 2))
+	send(t, c, sceneFrame(testBundle()), j, j)
+	m, ok := recv(t, c).(protocol.Error)
+	if !ok || m.Code != protocol.CodeBadJob || m.Job != 9 || !strings.Contains(m.Message, "already in flight") {
+		t.Fatalf("got %#v, want bad-job for the repeated id", m)
+	}
+	close(rr.gate)
+	if r, ok := recv(t, c).(protocol.TileResult); !ok || r.Job != 9 {
+		t.Fatalf("want the first job's result, got %#v", r)
+	}
+}
+
+func TestNodeCancel(t *testing.T) {
+	rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 8)}
+	n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	c := controllerConn(t, addr, "")
+	send(t, c, sceneFrame(testBundle()))
+	send(t, c, testJob(1, 32, image.Rect(0, 0, 1, 1)), testJob(2, 32, image.Rect(1, 0, 2, 1)), testJob(3, 32, image.Rect(2, 0, 3, 1)))
+	<-rr.started                                                 // job 1 runs
+	send(t, c, protocol.Cancel{Job: 2}, protocol.Cancel{Job: 1}) // one queued, one running
+	waitFor(t, "the running job to stop", 5*time.Second, func() bool { return rr.canceled.Load() == 1 })
+	<-rr.started // job 3
+	rr.gate <- struct{}{}
+	if r, ok := recv(t, c).(protocol.TileResult); !ok || r.Job != 3 {
+		t.Fatalf("got %#v, want only job 3's result", r)
+	}
+	if got := n.Counters().JobsDone; got != 1 {
+		t.Errorf("jobs done %d, want 1", got)
+	}
+}
+
+func TestNodeDropsJobsOfAClosedConnection(t *testing.T) {
+	rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 8)}
+	n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	c := controllerConn(t, addr, "")
+	send(t, c, sceneFrame(testBundle()))
+	for i := range 4 {
+		send(t, c, testJob(uint64(i+1), 32, image.Rect(i, 0, i+1, 1)))
+	}
+	<-rr.started
+	c.Close()
+	waitFor(t, "the running tile to be cancelled and the queue dropped", 5*time.Second, func() bool {
+		k := n.Counters()
+		return rr.canceled.Load() == 1 && k.JobsQueued == 0 && k.JobsRunning == 0 && k.Conns == 0
+	})
+	if k := n.Counters(); k.JobsDone != 0 {
+		t.Errorf("%d jobs done for a controller that left", k.JobsDone)
+	}
+}
+
+func TestNodeSceneCache(t *testing.T) {
+	small := testBundle()
+	other := &render.Bundle{Main: "other.json", Files: map[string][]byte{"other.json": []byte(`{"x":1}`)}}
+	_, addr, loads := startFakeNode(t, NodeConfig{MaxSceneBytes: 8}, &recordingRender{})
+	ping := func(c *protocol.Conn) { // a Pong comes after every earlier frame was handled
+		t.Helper()
+		send(t, c, protocol.Ping{Seq: 1})
+		for {
+			if _, ok := recv(t, c).(protocol.Pong); ok {
+				return
+			}
+		}
+	}
+	a := controllerConn(t, addr, "")
+	send(t, a, sceneFrame(small))
+	job := testJob(1, 32, image.Rect(0, 0, 1, 1))
+	send(t, a, job)
+	recv(t, a)
+	b := controllerConn(t, addr, "")
+	send(t, b, sceneFrame(small), job) // cached: not loaded again
+	recv(t, b)
+	if got := loads.Load(); got != 1 {
+		t.Fatalf("scene loaded %d times for two connections, want 1", got)
+	}
+	send(t, b, sceneFrame(other)) // over the 8-byte bound with the first: evicts it
+	ping(b)
+	waitFor(t, "the second scene to load", 5*time.Second, func() bool { return loads.Load() == 2 })
+	c := controllerConn(t, addr, "")
+	send(t, c, job) // the evicted scene is unknown to a new connection...
+	if m, ok := recv(t, c).(protocol.Error); !ok || m.Code != protocol.CodeUnknownScene {
+		t.Fatalf("got %#v, want unknown-scene for an evicted scene", m)
+	}
+	send(t, a, job) // ...but the connection that sent it keeps it
+	if _, ok := recv(t, a).(protocol.TileResult); !ok {
+		t.Fatal("want a result on the connection that sent the evicted scene")
+	}
+}
+
+func TestNodeMaxConnsAndHandshakeDeadline(t *testing.T) {
+	n, addr, _ := startFakeNode(t, NodeConfig{MaxConns: 2, HandshakeTimeout: 200 * time.Millisecond}, &recordingRender{})
+	a := controllerConn(t, addr, "")
+	mute, err := net.Dial("tcp", addr) // says nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	// The third connection is refused with an error naming the limit.
+	third, err := protocol.Dial(context.Background(), addr, protocol.Config{ReadTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	m, err := third.Recv()
+	if e, ok := m.(protocol.Error); err != nil || !ok || e.Code != protocol.CodeBusy || !strings.Contains(e.Message, "MaxConns=2") {
+		t.Fatalf("third connection got %#v, %v: want busy naming MaxConns=2", m, err)
+	}
+	// The mute one is closed at the handshake deadline, freeing its place.
+	_ = mute.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := mute.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("a connection that never said hello is still open after 5 s")
+			}
+			break
+		}
+	}
+	waitFor(t, "the mute connection to be forgotten", 5*time.Second, func() bool { return n.Counters().Conns == 1 })
+	b := controllerConn(t, addr, "")
+	send(t, a, protocol.Ping{Seq: 1})
+	send(t, b, protocol.Ping{Seq: 2})
+	recv(t, a)
+	recv(t, b)
+}
+
+func TestNodeToken(t *testing.T) {
+	_, addr, _ := startFakeNode(t, NodeConfig{Token: "room-42"}, &recordingRender{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, tok := range []string{"", "wrong"} {
+		c, err := protocol.Dial(ctx, addr, protocol.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Handshake(ctx, protocol.Hello{Role: protocol.RoleController, ID: "intruder"}, tok)
+		c.Close()
+		if err == nil {
+			t.Fatalf("token %q: handshake succeeded", tok)
+		}
+	}
+	c := controllerConn(t, addr, "room-42")
+	send(t, c, protocol.Ping{Seq: 3})
+	if p, ok := recv(t, c).(protocol.Pong); !ok || p.Seq != 3 {
+		t.Fatalf("got %#v, want pong", p)
+	}
+}
+
+func TestNodeUnexpectedFrameCloses(t *testing.T) {
+	_, addr, _ := startFakeNode(t, NodeConfig{}, &recordingRender{})
+	c := controllerConn(t, addr, "")
+	send(t, c, protocol.TileResult{Job: 1})
+	if m, ok := recv(t, c).(protocol.Error); !ok || m.Code != protocol.CodeBadFrame {
+		t.Fatalf("got %#v, want bad-frame", m)
+	}
+	if _, err := c.Recv(); err == nil {
+		t.Fatal("connection still open after a bad frame")
+	}
+}
+
+func TestNewNodeBadConfig(t *testing.T) {
+	for _, cfg := range []NodeConfig{{Workers: -1}, {MaxConns: -1}, {HandshakeTimeout: -time.Second}, {MaxSceneBytes: -5}} {
+		if _, err := NewNode(cfg); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("NewNode(%+v): %v, want ErrBadConfig", cfg, err)
+		}
+	}
+}

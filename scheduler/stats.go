@@ -1,0 +1,91 @@
+package scheduler
+
+import (
+	"image"
+	"time"
+
+	"tessera/render"
+)
+
+// Source says how the controller learnt of a node. The values appear in
+// stats JSON.
+type Source string
+
+const (
+	SourceMDNS     Source = "mdns"
+	SourceRegistry Source = "registry"
+	SourceFlag     Source = "flag"  // given on the command line (-nodes)
+	SourceLocal    Source = "local" // the in-process node
+)
+
+// Candidate is a node the controller may render on.
+type Candidate struct {
+	ID     string // node id as discovery saw it; may be empty (a -nodes address): the handshake proves the real one
+	Name   string
+	Addr   string // host:port
+	Source Source
+}
+
+// Progress is reported after tiles arrive (at most every ProgressInterval)
+// and once at the end.
+type Progress struct {
+	Done    int           // tiles in the image
+	Total   int           // tiles in all
+	Rays    uint64        // rays of the tiles in the image
+	Nodes   int           // nodes at work: remote connections, plus the in-process node when it runs
+	Elapsed time.Duration // since Run started
+}
+
+// ProgressInterval is the shortest time between two OnProgress calls.
+const ProgressInterval = 100 * time.Millisecond
+
+// TileEvent is a tile written into the image: Pixels as RenderTile writes
+// them (linear RGB, row-major). The receiver may keep Pixels but must not
+// modify them.
+type TileEvent struct {
+	Rect   image.Rectangle
+	Pixels []float32
+	NodeID string
+}
+
+// Result is what Run returns, also when it fails: the image with every tile
+// rendered so far (missing ones black), the stats, and how many tiles are
+// missing.
+type Result struct {
+	Image   *render.Image
+	Stats   Stats
+	Missing int
+}
+
+// Stats is the -stats JSON of tessera render: SPEC's fields, plus the
+// mismatches found by comparing pixels and, per node, its failures and why it
+// was excluded.
+type Stats struct {
+	WallSeconds   float64     `json:"wallSeconds"`
+	Width         int         `json:"width"`
+	Height        int         `json:"height"`
+	SPP           int         `json:"spp"`
+	Tiles         int         `json:"tiles"`
+	Samples       int64       `json:"samples"`       // width * height * spp
+	Rays          uint64      `json:"rays"`          // of the tiles in the image
+	RaysPerSecond float64     `json:"raysPerSecond"` // rays / wallSeconds
+	Retries       int         `json:"retries"`       // tiles handed out again after a lease was lost
+	Duplicates    int         `json:"duplicates"`    // endgame copies of outstanding tiles
+	Mismatches    int         `json:"mismatches"`    // pixel comparisons that differed (audits and duplicates)
+	BytesSent     int64       `json:"bytesSent"`
+	BytesReceived int64       `json:"bytesReceived"`
+	Nodes         []NodeStats `json:"nodes"`
+}
+
+// NodeStats is one node's part of a render.
+type NodeStats struct {
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Addr     string  `json:"addr"`
+	Source   Source  `json:"source"`
+	Tiles    int     `json:"tiles"`              // tiles of the final image it rendered
+	Rays     uint64  `json:"rays"`               // rays of those tiles
+	Seconds  float64 `json:"seconds"`            // render time it reported, over every result it sent
+	Failures int     `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
+	Excluded string  `json:"excluded,omitempty"` // why it was excluded, if it was
+}
