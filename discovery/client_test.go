@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -354,5 +355,57 @@ func TestHeartbeatGivesUpOnInvalidRecord(t *testing.T) {
 	err := (&RegistryClient{Addr: addr}).Heartbeat(ctx, Record{ID: "n1", Addr: ":7701", Cores: 0})
 	if !errors.Is(err, ErrBadRequest) || ctx.Err() != nil {
 		t.Errorf("Heartbeat with cores 0: %v (ctx %v), want ErrBadRequest at once", err, ctx.Err())
+	}
+}
+
+// TestRegistryServerTimeouts: a client that stalls in its headers, or idles
+// on a keep-alive connection, is disconnected. (The test shortens the
+// timeouts; the production values are checked to be set.)
+func TestRegistryServerTimeouts(t *testing.T) {
+	r := newTestRegistry(t, RegistryConfig{})
+	if r.srv.ReadHeaderTimeout == 0 || r.srv.ReadTimeout == 0 || r.srv.WriteTimeout == 0 || r.srv.IdleTimeout == 0 || r.srv.MaxHeaderBytes == 0 {
+		t.Fatalf("server timeouts not all set: %+v", r.srv)
+	}
+	tests := []struct {
+		name string
+		send string // then the client stalls
+	}{
+		{name: "stalled headers", send: "PUT /v1/nodes/n1 HTTP/1.1\r\nHost: x\r\n"},
+		{name: "idle keep-alive", send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newTestRegistry(t, RegistryConfig{})
+			r.srv.ReadHeaderTimeout, r.srv.IdleTimeout = 100*time.Millisecond, 100*time.Millisecond
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- r.Serve(l) }()
+			defer func() {
+				if err := r.Shutdown(context.Background()); err != nil {
+					t.Error(err)
+				}
+				<-served
+			}()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte(tt.send)); err != nil {
+				t.Fatal(err)
+			}
+			// The server must close the connection: reading ends with EOF
+			// (after any answer) well before this deadline.
+			if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, c)
+			if err != nil {
+				t.Errorf("connection not closed by the server: %v", err)
+			}
+		})
 	}
 }
