@@ -631,3 +631,25 @@ func TestDial(t *testing.T) {
 		}
 	})
 }
+
+// FuzzRecv feeds arbitrary bytes to a Conn: Recv never panics, ends with an
+// error, and reports every byte it consumed.
+func FuzzRecv(f *testing.F) {
+	all, _ := stream(f, smallMessages())
+	f.Add(all)
+	f.Add(all[:len(all)-3])
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0xc1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, _ := readerConn(bytes.NewReader(data), Config{MaxFrame: 1 << 20})
+		for range len(data) + 1 {
+			if _, err := c.Recv(); err != nil && !errors.Is(err, ErrBadFrame) {
+				if c.BytesReceived() > int64(len(data)) {
+					t.Fatalf("BytesReceived %d of %d bytes", c.BytesReceived(), len(data))
+				}
+				return
+			}
+		}
+		t.Fatalf("Recv did not end within %d calls", len(data)+1)
+	})
+}
