@@ -34,8 +34,8 @@ const (
 	bvhBins      = 16 // SAH bins per axis
 	bvhLeafMax   = 4  // a node of up to this many primitives may become a leaf
 	bvhLeafHard  = 64 // a node of more primitives is always split if it can be
-	bvhSAHDepth  = 48 // below this depth, split at the median to bound the tree's depth
-	bvhStackSize = 96 // traversal stack: bvhSAHDepth + log2(max primitives) fits
+	bvhSAHDepth  = 36 // below this depth, split at the median to bound the tree's depth
+	bvhStackSize = 64 // traversal stack: bvhSAHDepth + log2(2^27 primitives) fits
 	traverseCost = 1.0
 )
 

@@ -29,6 +29,7 @@ type tracer struct {
 	s        *sceneData
 	maxDepth int
 	rays     uint64 // counted here, per call, and summed by the caller
+	stack    traversalStack
 }
 
 // radiance estimates the radiance arriving along r with path tracing:
@@ -46,7 +47,7 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 	var sf surface
 	for depth := 1; ; depth++ {
 		tr.rays++
-		if !s.intersect(&r, math.Inf(1), &h) {
+		if !s.intersectWith(&tr.stack, &r, math.Inf(1), &h) {
 			l = l.Add(beta.Mul(s.background))
 			break
 		}
@@ -87,7 +88,7 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 				if !fcos.IsZero() {
 					tr.rays++
 					sr := Ray{Origin: offsetAlong(sf.p, ng, ls.wi), Dir: ls.wi}
-					if !s.occluded(&sr, ls.dist*(1-1e-6)) {
+					if !s.occludedWith(&tr.stack, &sr, ls.dist*(1-1e-6)) {
 						w := powerHeuristic(ls.pdf, bpdf)
 						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
 					}

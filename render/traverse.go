@@ -38,23 +38,34 @@ func safeInv(x float64) float32 {
 }
 
 // enter2 returns the distances at which the ray enters the boxes of n's two
-// children and whether it does so before tmax (slab test). It has no
-// branches, which data-dependent comparisons would mispredict half the time,
-// and the two computations are independent, which keeps the pipelines full.
+// children and whether it does so before tmax (slab test).
+//
+// It has no branches, which data-dependent comparisons would mispredict
+// half the time, and compares distances as the integers of their bits: for
+// floats that are not NaN (safeInv sees to that), the order of non-negative
+// values is the order of their bits, and every negative value has a
+// negative integer. The entry distance is clamped at 0 and the exit distance
+// is compared with it, so only the order among non-negative values matters.
+// Integer min and max are single conditional moves.
+//
 // A box of zero thickness (an axis-aligned triangle's) is entered: the test
-// is tn <= tf, and boxes are rounded outwards anyway.
+// is entry <= exit, and boxes are rounded outwards anyway.
 func (r *rayBox) enter2(n *bvhNode, tmax float32) (t0, t1 float32, in0, in1 bool) {
 	nx, ny, nz := r.neg[0]&1, r.neg[1]&1, r.neg[2]&1
 	fx, fy, fz := 1-nx, 1-ny, 1-nz
 	a, b := &n.box[0], &n.box[1]
 	ox, oy, oz := r.o[0], r.o[1], r.o[2]
 	ix, iy, iz := r.inv[0], r.inv[1], r.inv[2]
-	an := max(0, (a[nx][0]-ox)*ix, (a[ny][1]-oy)*iy, (a[nz][2]-oz)*iz)
-	bn := max(0, (b[nx][0]-ox)*ix, (b[ny][1]-oy)*iy, (b[nz][2]-oz)*iz)
-	af := min(tmax, (a[fx][0]-ox)*ix, (a[fy][1]-oy)*iy, (a[fz][2]-oz)*iz)
-	bf := min(tmax, (b[fx][0]-ox)*ix, (b[fy][1]-oy)*iy, (b[fz][2]-oz)*iz)
-	return an, bn, an <= af, bn <= bf
+	tm := bits(tmax)
+	an := max(0, bits((a[nx][0]-ox)*ix), bits((a[ny][1]-oy)*iy), bits((a[nz][2]-oz)*iz))
+	bn := max(0, bits((b[nx][0]-ox)*ix), bits((b[ny][1]-oy)*iy), bits((b[nz][2]-oz)*iz))
+	af := min(tm, bits((a[fx][0]-ox)*ix), bits((a[fy][1]-oy)*iy), bits((a[fz][2]-oz)*iz))
+	bf := min(tm, bits((b[fx][0]-ox)*ix), bits((b[fy][1]-oy)*iy), bits((b[fz][2]-oz)*iz))
+	return math.Float32frombits(uint32(an)), math.Float32frombits(uint32(bn)), an <= af, bn <= bf
 }
+
+// bits returns the bits of f as a signed integer.
+func bits(f float32) int32 { return int32(math.Float32bits(f)) }
 
 // boxSlack widens the float64 distance a box is compared with, so that the
 // float32 box test never culls a box that holds a nearer hit.
@@ -67,9 +78,18 @@ type stackEntry struct {
 	t   float32
 }
 
+// traversalStack holds the subtrees a traversal left for later. A tracer
+// keeps one, so that no traversal has to clear one of its own.
+type traversalStack [bvhStackSize]stackEntry
+
 // intersect finds the nearest surface along r at a distance in (0, tmax).
-// It allocates nothing.
 func (s *sceneData) intersect(r *Ray, tmax float64, h *hit) bool {
+	var stack traversalStack
+	return s.intersectWith(&stack, r, tmax, h)
+}
+
+// intersectWith is intersect with the caller's stack. It allocates nothing.
+func (s *sceneData) intersectWith(stack *traversalStack, r *Ray, tmax float64, h *hit) bool {
 	o, d := r.Origin, r.Dir
 	h.prim, h.t = -1, tmax
 	for i := range s.planes {
@@ -82,7 +102,6 @@ func (s *sceneData) intersect(r *Ray, tmax float64, h *hit) bool {
 		return h.prim != -1
 	}
 	rb := newRayBox(o, d)
-	var stack [bvhStackSize]stackEntry
 	sp := 0
 	ref := int32(0)
 	for {
@@ -135,6 +154,12 @@ func (s *sceneData) intersect(r *Ray, tmax float64, h *hit) bool {
 
 // occluded reports whether any surface lies along r at a distance in (0, tmax).
 func (s *sceneData) occluded(r *Ray, tmax float64) bool {
+	var stack traversalStack
+	return s.occludedWith(&stack, r, tmax)
+}
+
+// occludedWith is occluded with the caller's stack. It allocates nothing.
+func (s *sceneData) occludedWith(stack *traversalStack, r *Ray, tmax float64) bool {
 	o, d := r.Origin, r.Dir
 	for i := range s.planes {
 		if _, ok := s.planes[i].intersect(o, d, 0, tmax); ok {
@@ -147,7 +172,6 @@ func (s *sceneData) occluded(r *Ray, tmax float64) bool {
 	}
 	rb := newRayBox(o, d)
 	tb := float32(tmax * boxSlack)
-	var stack [bvhStackSize]int32
 	sp := 0
 	ref := int32(0)
 	for {
@@ -155,7 +179,7 @@ func (s *sceneData) occluded(r *Ray, tmax float64) bool {
 			n := &nodes[ref]
 			_, _, in0, in1 := rb.enter2(n, tb)
 			if in0 && in1 {
-				stack[sp] = n.child[1]
+				stack[sp].ref = n.child[1]
 				sp++
 				ref = n.child[0]
 				continue
@@ -185,6 +209,6 @@ func (s *sceneData) occluded(r *Ray, tmax float64) bool {
 			return false
 		}
 		sp--
-		ref = stack[sp]
+		ref = stack[sp].ref
 	}
 }
