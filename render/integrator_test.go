@@ -41,6 +41,7 @@ func TestWhiteFurnace(t *testing.T) {
 	}{
 		{"diffuse", `{"type": "diffuse", "albedo": [1, 1, 1]}`, 4, 1e-6, true},
 		{"dielectric", `{"type": "dielectric", "ior": 1.5}`, 16, 0.03, false},
+		{"mirror", `{"type": "metal", "albedo": [1, 1, 1], "roughness": 0}`, 2, 1e-6, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
