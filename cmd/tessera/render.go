@@ -78,13 +78,22 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderFlags, error) {
 	fs.StringVar(&f.local, "local", "auto", "workers of the in-process node: auto (all cores) or N")
 	fs.StringVar(&f.statsFile, "stats", "", "write statistics as JSON to this file")
 	fs.BoolVar(&f.quiet, "q", false, "no progress bar")
-	if err := parseFlags(fs, args); err != nil {
-		return nil, err
+	// Flags may also follow the scene file (tessera render scene.json -o x.png).
+	var scenes []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		scenes = append(scenes, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
-		return nil, badInput(fmt.Errorf("expected one scene file, got %d arguments (see tessera render -h)", fs.NArg()))
+	if len(scenes) != 1 {
+		return nil, badInput(fmt.Errorf("expected one scene file, got %d (%s) (see tessera render -h)", len(scenes), strings.Join(scenes, " ")))
 	}
-	f.scene = fs.Arg(0)
+	f.scene = scenes[0]
 	switch ext := strings.ToLower(filepath.Ext(f.out)); ext {
 	case ".png", ".pfm":
 	default:

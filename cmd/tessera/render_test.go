@@ -24,8 +24,9 @@ func runRenderCmd(t *testing.T, args ...string) (int, string, string) {
 func TestRenderWritesImageAndStats(t *testing.T) {
 	dir := t.TempDir()
 	out, stats := filepath.Join(dir, "c.png"), filepath.Join(dir, "stats.json")
-	code, _, stderr := runRenderCmd(t, "-o", out, "-width", "24", "-height", "16", "-spp", "2", "-tile", "8",
-		"-local", "2", "-stats", stats, "-q", cornell)
+	// Flags before and after the scene file.
+	code, _, stderr := runRenderCmd(t, "-o", out, "-width", "24", "-height", "16", "-spp", "2", cornell, "-tile", "8",
+		"-local", "2", "-stats", stats, "-q")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -118,6 +119,7 @@ func TestRenderExitStatus(t *testing.T) {
 		{"bad scene", []string{"-o", out, bad}, 2, "bad.json: objects[0].type: expected \"sphere\", \"quad\", \"plane\" or \"mesh\", got \"cube\""},
 		{"missing scene", []string{"-o", out, filepath.Join(dir, "none.json")}, 2, "none.json"},
 		{"no scene", []string{"-o", out}, 2, "expected one scene file"},
+		{"two scenes", []string{"-o", out, cornell, "-q", cornell}, 2, "expected one scene file, got 2"},
 		{"bad flag", []string{"-spp", "many", cornell}, 2, "invalid value \"many\" for flag -spp"},
 		{"bad output", []string{"-o", filepath.Join(dir, "x.jpg"), cornell}, 2, "expected a file name ending in .png or .pfm"},
 		{"negative size", []string{"-width", "-3", "-o", out, cornell}, 2, "-width -3"},
