@@ -442,7 +442,8 @@ func refusal(err error) bool {
 // down handles a lost connection.
 func (r *run) down(s *session, err error, blame failKind) {
 	rec := s.rec
-	busy := len(s.leases) > 0
+	// Work lost is a failure, unless the node said it was shutting down.
+	busy := len(s.leases) > 0 && !s.draining
 	r.closeSession(s, false)
 	switch {
 	case blame == failGarbage:

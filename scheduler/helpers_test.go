@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"image"
 	"net"
 	"testing"
 	"time"
@@ -34,9 +35,18 @@ func localRender(t testing.TB, s *render.Scene, set render.Settings) *render.Ima
 // startNode serves a Node on 127.0.0.1:0 until the test ends.
 func startNode(t testing.TB, cfg NodeConfig) (*Node, string) {
 	t.Helper()
+	return startNodeWith(t, cfg, nil)
+}
+
+// startNodeWith is startNode with a hook to change the node before it serves.
+func startNodeWith(t testing.TB, cfg NodeConfig, hook func(*Node)) (*Node, string) {
+	t.Helper()
 	n, err := NewNode(cfg)
 	if err != nil {
 		t.Fatalf("NewNode: %v", err)
+	}
+	if hook != nil {
+		hook(n)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,4 +95,34 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// slowScenes makes a node render every tile no faster than d: a slower
+// machine, so that tests can act while a render is under way.
+func slowScenes(d time.Duration) func(*Node) {
+	return func(n *Node) {
+		n.load = func(b *render.Bundle, lim render.Limits) (TileRenderer, error) {
+			s, err := render.LoadBundle(b, lim)
+			if err != nil {
+				return nil, err
+			}
+			return slowRender{s: s, d: d}, nil
+		}
+	}
+}
+
+type slowRender struct {
+	s *render.Scene
+	d time.Duration
+}
+
+func (r slowRender) RenderTile(ctx context.Context, set render.Settings, rect image.Rectangle, dst []float32) (uint64, error) {
+	t := time.NewTimer(r.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return r.s.RenderTile(ctx, set, rect, dst)
 }

@@ -272,8 +272,7 @@ func (n *Node) Serve(l net.Listener) error {
 // not block the accept loop; a deadline makes sure.
 func (n *Node) refuse(nc net.Conn) {
 	n.log.Warn().Str("remote", nc.RemoteAddr().String()).Int("MaxConns", n.cfg.MaxConns).Msg("connection refused: limit reached")
-	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-	c := n.newConn(nc)
+	c := protocol.NewConn(nc, protocol.Config{WriteTimeout: time.Second})
 	_ = c.Send(protocol.Error{Code: protocol.CodeBusy, Message: fmt.Sprintf("node %s: connection limit MaxConns=%d reached", n.cfg.ID, n.cfg.MaxConns)})
 	c.Close()
 }
@@ -301,7 +300,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.closeListenersLocked()
 	for c := range n.conns {
 		n.handBackQueuedLocked(c)
+		c.inReady = false
 	}
+	clear(n.ready)
 	n.ready = n.ready[:0]
 	var idle chan struct{}
 	if n.running > 0 {

@@ -337,6 +337,11 @@ func (n *Node) loadEntry(c *nodeConn, e *sceneEntry, m *protocol.Scene) {
 		if j.state != jobWaiting {
 			continue // cancelled, or its connection closed
 		}
+		if n.state != nodeServing {
+			j.conn.dequeueLocked(j)
+			j.conn.out.push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+			continue
+		}
 		if err != nil {
 			j.conn.dequeueLocked(j)
 			j.conn.out.push(protocol.Error{Code: protocol.CodeBadScene, Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})
