@@ -57,10 +57,10 @@ func (r *rayBox) enter2(n *bvhNode, tmax float32) (t0, t1 float32, in0, in1 bool
 	ox, oy, oz := r.o[0], r.o[1], r.o[2]
 	ix, iy, iz := r.inv[0], r.inv[1], r.inv[2]
 	tm := bits(tmax)
-	an := max(0, bits((a[nx][0]-ox)*ix), bits((a[ny][1]-oy)*iy), bits((a[nz][2]-oz)*iz))
-	bn := max(0, bits((b[nx][0]-ox)*ix), bits((b[ny][1]-oy)*iy), bits((b[nz][2]-oz)*iz))
-	af := min(tm, bits((a[fx][0]-ox)*ix), bits((a[fy][1]-oy)*iy), bits((a[fz][2]-oz)*iz))
-	bf := min(tm, bits((b[fx][0]-ox)*ix), bits((b[fy][1]-oy)*iy), bits((b[fz][2]-oz)*iz))
+	an := max(0, int32(math.Float32bits((a[nx][0]-ox)*ix)), int32(math.Float32bits((a[ny][1]-oy)*iy)), int32(math.Float32bits((a[nz][2]-oz)*iz)))
+	bn := max(0, int32(math.Float32bits((b[nx][0]-ox)*ix)), int32(math.Float32bits((b[ny][1]-oy)*iy)), int32(math.Float32bits((b[nz][2]-oz)*iz)))
+	af := min(tm, int32(math.Float32bits((a[fx][0]-ox)*ix)), int32(math.Float32bits((a[fy][1]-oy)*iy)), int32(math.Float32bits((a[fz][2]-oz)*iz)))
+	bf := min(tm, int32(math.Float32bits((b[fx][0]-ox)*ix)), int32(math.Float32bits((b[fy][1]-oy)*iy)), int32(math.Float32bits((b[fz][2]-oz)*iz)))
 	return math.Float32frombits(uint32(an)), math.Float32frombits(uint32(bn)), an <= af, bn <= bf
 }
 
