@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,23 +35,66 @@ var (
 	ErrUnsignedResponse = errors.New("registry answer not signed with our token")
 )
 
-// bodyHash returns hex(SHA-256(body)).
-func bodyHash(body []byte) string {
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+type mac = [sha256.Size]byte
+
+// macKey computes the HMAC-SHA256s of one token. It reuses keyed HMAC
+// states and a scratch buffer: the registry checks and signs every request.
+type macKey struct{ pool sync.Pool }
+
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum mac
 }
 
-// requestMAC returns HMAC-SHA256(token, METHOD\nPATH\nTS\nhex(sha256(body))).
-func requestMAC(token, method, path string, ts int64, body []byte) []byte {
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte(method))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(path))
-	m.Write([]byte{'\n'})
-	m.Write(strconv.AppendInt(nil, ts, 10))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(bodyHash(body)))
-	return m.Sum(nil)
+func newMACKey(token string) *macKey {
+	k := &macKey{}
+	k.pool.New = func() any { return &macState{h: hmac.New(sha256.New, []byte(token))} }
+	return k
+}
+
+// sum returns the HMAC of the message that build appends to a buffer.
+func (k *macKey) sum(build func([]byte) []byte) mac {
+	st := k.pool.Get().(*macState)
+	st.buf = build(st.buf[:0])
+	st.h.Reset()
+	st.h.Write(st.buf)
+	out := mac(st.h.Sum(st.sum[:0]))
+	k.pool.Put(st)
+	return out
+}
+
+// appendBodyHash appends hex(SHA-256(body)).
+func appendBodyHash(b, body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return hex.AppendEncode(b, sum[:])
+}
+
+// request returns the MAC of a request:
+// METHOD "\n" PATH "\n" UNIX_SECONDS "\n" hex(SHA-256(body)).
+func (k *macKey) request(method, path string, ts int64, body []byte) mac {
+	return k.sum(func(b []byte) []byte {
+		b = append(b, method...)
+		b = append(b, '\n')
+		b = append(b, path...)
+		b = append(b, '\n')
+		b = strconv.AppendInt(b, ts, 10)
+		b = append(b, '\n')
+		return appendBodyHash(b, body)
+	})
+}
+
+// response returns the MAC of an answer:
+// "response\n" STATUS "\n" hex(request signature) "\n" hex(SHA-256(body)).
+func (k *macKey) response(status int, requestSig, body []byte) mac {
+	return k.sum(func(b []byte) []byte {
+		b = append(b, "response\n"...)
+		b = strconv.AppendInt(b, int64(status), 10)
+		b = append(b, '\n')
+		b = hex.AppendEncode(b, requestSig)
+		b = append(b, '\n')
+		return appendBodyHash(b, body)
+	})
 }
 
 // SignRequest returns the Authorization header value for a request:
@@ -57,15 +102,16 @@ func requestMAC(token, method, path string, ts int64, body []byte) []byte {
 // over METHOD "\n" PATH "\n" UNIX_SECONDS "\n" hex(SHA-256(body)).
 func SignRequest(token, method, path string, now time.Time, body []byte) string {
 	ts := now.Unix()
-	return AuthScheme + " ts=" + strconv.FormatInt(ts, 10) + ",sig=" + hex.EncodeToString(requestMAC(token, method, path, ts, body))
+	m := newMACKey(token).request(method, path, ts, body)
+	return AuthScheme + " ts=" + strconv.FormatInt(ts, 10) + ",sig=" + hex.EncodeToString(m[:])
 }
 
 // parseAuthorization splits "Tessera ts=N,sig=HEX".
-func parseAuthorization(h string) (ts int64, sig []byte, err error) {
+func parseAuthorization(h string) (ts int64, sig mac, err error) {
 	const want = "want \"" + AuthScheme + " ts=UNIX_SECONDS,sig=HEX\""
 	scheme, params, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, AuthScheme) {
-		return 0, nil, fmt.Errorf("%w: Authorization scheme is not %s (%s)", ErrUnauthorized, AuthScheme, want)
+		return 0, sig, fmt.Errorf("%w: Authorization scheme is not %s (%s)", ErrUnauthorized, AuthScheme, want)
 	}
 	var tsText, sigText string
 	for part := range strings.SplitSeq(params, ",") {
@@ -76,16 +122,15 @@ func parseAuthorization(h string) (ts int64, sig []byte, err error) {
 		case "sig":
 			sigText = v
 		default:
-			return 0, nil, fmt.Errorf("%w: Authorization has an unknown parameter %q (%s)", ErrUnauthorized, k, want)
+			return 0, sig, fmt.Errorf("%w: Authorization has an unknown parameter %q (%s)", ErrUnauthorized, k, want)
 		}
 	}
 	ts, err = strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: Authorization timestamp %q is not a number of seconds (%s)", ErrUnauthorized, tsText, want)
+		return 0, sig, fmt.Errorf("%w: Authorization timestamp %q is not a number of seconds (%s)", ErrUnauthorized, tsText, want)
 	}
-	sig, err = hex.DecodeString(sigText)
-	if err != nil || len(sig) != sha256.Size {
-		return 0, nil, fmt.Errorf("%w: Authorization signature is not %d hex digits (%s)", ErrUnauthorized, 2*sha256.Size, want)
+	if n, err := hex.Decode(sig[:], []byte(sigText)); err != nil || n != len(sig) || len(sigText) != 2*len(sig) {
+		return 0, sig, fmt.Errorf("%w: Authorization signature is not %d hex digits (%s)", ErrUnauthorized, 2*sha256.Size, want)
 	}
 	return ts, sig, nil
 }
@@ -94,18 +139,26 @@ func parseAuthorization(h string) (ts int64, sig []byte, err error) {
 // token and the registry's clock now. It returns the signature (to bind the
 // response to) or an error wrapping ErrUnauthorized that says what was wrong.
 func VerifyRequest(token, authorization, method, path string, now time.Time, body []byte) ([]byte, error) {
-	if authorization == "" {
-		return nil, fmt.Errorf("%w: missing Authorization header: this registry requires signed writes (-token)", ErrUnauthorized)
-	}
-	ts, sig, err := parseAuthorization(authorization)
+	sig, err := newMACKey(token).verifyRequest(authorization, method, path, now, body)
 	if err != nil {
 		return nil, err
 	}
-	if skew := now.Sub(time.Unix(ts, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
-		return nil, fmt.Errorf("%w: timestamp %d is %v away from the registry's clock (limit %v)", ErrUnauthorized, ts, skew.Truncate(time.Second).Abs(), MaxClockSkew)
+	return sig[:], nil
+}
+
+func (k *macKey) verifyRequest(authorization, method, path string, now time.Time, body []byte) (mac, error) {
+	if authorization == "" {
+		return mac{}, fmt.Errorf("%w: missing Authorization header: this registry requires signed writes (-token)", ErrUnauthorized)
 	}
-	if !hmac.Equal(sig, requestMAC(token, method, path, ts, body)) {
-		return nil, fmt.Errorf("%w: signature does not match (wrong token?)", ErrUnauthorized)
+	ts, sig, err := parseAuthorization(authorization)
+	if err != nil {
+		return mac{}, err
+	}
+	if skew := now.Sub(time.Unix(ts, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return mac{}, fmt.Errorf("%w: timestamp %d is %v away from the registry's clock (limit %v)", ErrUnauthorized, ts, skew.Truncate(time.Second).Abs(), MaxClockSkew)
+	}
+	if want := k.request(method, path, ts, body); !hmac.Equal(sig[:], want[:]) {
+		return mac{}, fmt.Errorf("%w: signature does not match (wrong token?)", ErrUnauthorized)
 	}
 	return sig, nil
 }
@@ -115,18 +168,8 @@ func VerifyRequest(token, authorization, method, path string, now time.Time, bod
 // hex(SHA-256(body)))). Binding the request's signature makes an answer
 // valid for that one request only.
 func SignResponse(token string, status int, requestSig, body []byte) string {
-	return hex.EncodeToString(responseMAC(token, status, requestSig, body))
-}
-
-func responseMAC(token string, status int, requestSig, body []byte) []byte {
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("response\n"))
-	m.Write(strconv.AppendInt(nil, int64(status), 10))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(hex.EncodeToString(requestSig)))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(bodyHash(body)))
-	return m.Sum(nil)
+	m := newMACKey(token).response(status, requestSig, body)
+	return hex.EncodeToString(m[:])
 }
 
 // VerifyResponse checks an answer's Tessera-Signature header value. The
@@ -136,7 +179,8 @@ func VerifyResponse(token string, header string, status int, requestSig, body []
 		return fmt.Errorf("%w: the answer has no %s header (the registry runs without a token)", ErrUnsignedResponse, ResponseSignatureHeader)
 	}
 	got, err := hex.DecodeString(header)
-	if err != nil || !hmac.Equal(got, responseMAC(token, status, requestSig, body)) {
+	want := newMACKey(token).response(status, requestSig, body)
+	if err != nil || !hmac.Equal(got, want[:]) {
 		return fmt.Errorf("%w: the %s header does not match (the registry has another token)", ErrUnsignedResponse, ResponseSignatureHeader)
 	}
 	return nil
@@ -149,5 +193,5 @@ func sigFromAuthorization(h string) []byte {
 	if err != nil {
 		return nil
 	}
-	return sig
+	return sig[:]
 }

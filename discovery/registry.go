@@ -59,6 +59,7 @@ type RegistryConfig struct {
 type Registry struct {
 	cfg RegistryConfig
 	srv *http.Server
+	key *macKey // of cfg.Token; nil without a token
 
 	mu        sync.Mutex
 	nodes     map[string]Record
@@ -87,6 +88,9 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	r := &Registry{
 		cfg:   cfg,
 		nodes: make(map[string]Record),
+	}
+	if cfg.Token != "" {
+		r.key = newMACKey(cfg.Token)
 	}
 	r.srv = &http.Server{
 		Handler:           r,

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,10 +48,11 @@ type errorAnswer struct {
 // call is one request being answered: it carries the request's verified
 // signature so that the answer can be signed.
 type call struct {
-	r   *Registry
-	w   http.ResponseWriter
-	req *http.Request
-	sig []byte // the request's valid signature; nil when unsigned
+	r      *Registry
+	w      http.ResponseWriter
+	req    *http.Request
+	sig    mac  // the request's valid signature,
+	signed bool // if it had one
 }
 
 // ServeHTTP answers the API v1, /healthz, the page and its assets.
@@ -139,9 +141,10 @@ func (c *call) node(id string) {
 	}
 }
 
+var tooLarge = fmt.Sprintf("request body over the limit of %d bytes", MaxBodyBytes)
+
 // readBody reads at most MaxBodyBytes (413 beyond).
 func (c *call) readBody() ([]byte, bool) {
-	tooLarge := fmt.Sprintf("request body over the limit of %d bytes", MaxBodyBytes)
 	if c.req.ContentLength > MaxBodyBytes {
 		c.fail(http.StatusRequestEntityTooLarge, tooLarge)
 		return nil, false
@@ -169,13 +172,13 @@ func (c *call) authenticate(body []byte) bool {
 	if auth == "" && c.req.Method == http.MethodGet {
 		return true // reads stay open
 	}
-	sig, err := VerifyRequest(c.r.cfg.Token, auth, c.req.Method, c.req.URL.EscapedPath(), c.r.cfg.Now(), body)
+	sig, err := c.r.key.verifyRequest(auth, c.req.Method, c.req.URL.EscapedPath(), c.r.cfg.Now(), body)
 	if err != nil {
 		c.w.Header().Set("WWW-Authenticate", AuthScheme)
 		c.fail(http.StatusUnauthorized, err.Error())
 		return false
 	}
-	c.sig = sig
+	c.sig, c.signed = sig, true
 	return true
 }
 
@@ -273,8 +276,9 @@ func (c *call) write(status int, body []byte) {
 		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}
 	h["Cache-Control"] = noStore
-	if c.sig != nil {
-		h[ResponseSignatureHeader] = []string{SignResponse(c.r.cfg.Token, status, c.sig, body)}
+	if c.signed {
+		m := c.r.key.response(status, c.sig[:], body)
+		h[ResponseSignatureHeader] = []string{hex.EncodeToString(m[:])}
 	}
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body) // a write error means the client went away
