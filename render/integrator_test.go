@@ -230,3 +230,26 @@ func TestRenderTileArguments(t *testing.T) {
 		}
 	})
 }
+
+// TestRenderTileAllocatesNothing: the per-ray path (traversal, shading,
+// sampling) allocates nothing, whatever the scene.
+func TestRenderTileAllocatesNothing(t *testing.T) {
+	for _, name := range []string{"cornell", "spheres"} {
+		t.Run(name, func(t *testing.T) {
+			s, _, err := LoadFile("../testdata/scenes/"+name+".json", Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]float32, 8*8*3)
+			set := Settings{Width: 32, Height: 32, SPP: 2}
+			allocs := testing.AllocsPerRun(5, func() {
+				if _, err := s.RenderTile(context.Background(), set, image.Rect(8, 8, 16, 16), dst); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per tile, want 0", allocs)
+			}
+		})
+	}
+}

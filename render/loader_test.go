@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -245,6 +246,28 @@ func TestLoaderReadsEveryFeature(t *testing.T) {
 				t.Errorf("transformed triangle spans %v..%v, want (1,0,-2)..(1,1,0)", lo, hi)
 			}
 		}
+	}
+}
+
+func TestJPEGTexture(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 255, 255, 255, 255
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadFiles(t, map[string]string{
+		"scene.json": sceneWith(`"j": {"type": "diffuse", "texture": "white.jpg", "albedo": [0.5, 0.5, 0.5]}`, ""),
+		"white.jpg":  buf.String(),
+	}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.albedoAt(&s.materials[0], &surface{u: 0.3, v: 0.6})
+	if !nearVec(got, V(0.5, 0.5, 0.5), 0.01) {
+		t.Errorf("albedo %v, want the white texture times 0.5", got)
 	}
 }
 
