@@ -263,7 +263,8 @@ func runHeartbeat(t *testing.T, c *RegistryClient, rec Record) (stop func() erro
 
 func TestHeartbeatRefreshesAndDeregisters(t *testing.T) {
 	var m methodCounter
-	r, addr := serveRegistry(t, RegistryConfig{TTL: 300 * time.Millisecond}, m.wrap)
+	const ttl = time.Second // heartbeats every ~333 ms
+	r, addr := serveRegistry(t, RegistryConfig{TTL: ttl}, m.wrap)
 	stop := runHeartbeat(t, &RegistryClient{Addr: addr}, Record{ID: "n1", Addr: ":7701", Cores: 2})
 	var seen []time.Time
 	waitFor(t, 5*time.Second, "three distinct heartbeats", func() bool {
@@ -274,7 +275,7 @@ func TestHeartbeatRefreshesAndDeregisters(t *testing.T) {
 	})
 	// Every heartbeat came before the TTL ran out: the record never lapsed.
 	for i := 1; i < len(seen); i++ {
-		if gap := seen[i].Sub(seen[i-1]); gap > 300*time.Millisecond {
+		if gap := seen[i].Sub(seen[i-1]); gap > ttl {
 			t.Errorf("heartbeat gap %v exceeds the TTL", gap)
 		}
 	}
