@@ -164,36 +164,41 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 	rays, err := j.entry.scene.RenderTile(ctx, j.set, j.rect, dst)
 	nanos := time.Since(start).Nanoseconds()
 
-	n.mu.Lock()
 	c := j.conn
+	var reply protocol.Message
+	if err == nil {
+		w.jobs.Add(1)
+		w.rays.Add(rays)
+		reply = protocol.TileResult{Job: j.id, Epoch: j.epoch, Pixels: protocol.EncodePixels(dst), Rays: rays, Nanos: nanos}
+	}
+
+	n.mu.Lock()
 	j.state = jobDone
 	if c.jobs[j.id] == j {
 		delete(c.jobs, j.id)
 	}
+	stopped := j.stopped
+	if err != nil {
+		switch stopped {
+		case stopCancel, stopGone:
+		case stopShutdown:
+			reply = protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id}
+		default:
+			n.log.Error().Err(err).Uint64("job", j.id).Msg("tile failed")
+			reply = protocol.Error{Code: protocol.CodeInternal, Message: fmt.Sprintf("node %s: job %d: %v", n.cfg.ID, j.id, err), Job: j.id}
+		}
+	}
+	// Queued before the job counts as finished, so that Shutdown, once no
+	// job runs, closes outboxes that hold every answer.
+	lost := reply != nil && !c.out.push(reply)
 	n.running--
 	if n.running == 0 && n.idle != nil {
 		close(n.idle)
 		n.idle = nil
 	}
-	stopped := j.stopped
 	n.mu.Unlock()
 	j.cancel()
-
-	if err != nil {
-		switch stopped {
-		case stopCancel, stopGone:
-		case stopShutdown:
-			c.out.push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
-		default:
-			n.log.Error().Err(err).Uint64("job", j.id).Msg("tile failed")
-			c.out.push(protocol.Error{Code: protocol.CodeInternal, Message: fmt.Sprintf("node %s: job %d: %v", n.cfg.ID, j.id, err), Job: j.id})
-		}
-		return scratch
-	}
-	w.jobs.Add(1)
-	w.rays.Add(rays)
-	res := protocol.TileResult{Job: j.id, Epoch: j.epoch, Pixels: protocol.EncodePixels(dst), Rays: rays, Nanos: nanos}
-	if !c.out.push(res) && stopped == stopNone {
+	if lost && stopped == stopNone {
 		// The controller does not read what it asked for: let it go.
 		n.log.Warn().Str("controller", c.peer.ID).Msg("controller does not read its results; closing")
 		c.cancel()
