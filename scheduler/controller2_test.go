@@ -364,3 +364,72 @@ func TestLocalWorkersOnly(t *testing.T) {
 		sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
 	}
 }
+
+// The in-process node is the reference: a remote copy of a duplicated tile
+// that differs from it is wrong, without arbitration.
+func TestDuplicateAgainstLocalDistrustsRemote(t *testing.T) {
+	net := newFakeNet()
+	quiet := func(*fakeConn, protocol.TileJob) {}
+	liar := net.add("liar:1", &fakeNode{id: "liar", cores: 1, onJob: quiet, jobc: make(chan protocol.TileJob, 64)})
+	gate := make(chan struct{})
+	accepted := make(chan TileEvent, 64)
+	cfg := Config{Local: 1, Settings: render.Settings{Width: 16, Height: 8, SPP: 1, MaxDepth: 1}, OnTile: func(e TileEvent) { accepted <- e }}
+	c := fakeController(t, net, cfg, &fakeRender{gate: gate})
+	c.AddNode(Candidate{ID: "liar", Addr: "liar:1"})
+	done := runAsync(context.Background(), c)
+	j := <-liar.jobc // a copy of a tile the gated local worker holds
+	liar.conns[0].replyPix(j, make([]byte, len(jobPixels(j))))
+	if e := <-accepted; e.NodeID != "liar" {
+		t.Fatalf("first tile in by %s, want the liar's copy", e.NodeID)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case gate <- struct{}{}:
+			case <-accepted:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	r := await(t, done)
+	close(stop)
+	wg.Wait()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if l := nodeStats(t, r.res.Stats, "liar"); !strings.Contains(l.Excluded, "wrong pixels") || l.Tiles != 0 {
+		t.Errorf("liar %+v: want excluded for wrong pixels, no tile", l)
+	}
+	if r.res.Stats.Mismatches != 1 {
+		t.Errorf("mismatches %d, want 1", r.res.Stats.Mismatches)
+	}
+}
+
+func TestBusyNodeShrinksItsWindow(t *testing.T) {
+	net := newFakeNet()
+	k := 0
+	n := net.add("small:1", &fakeNode{id: "small", cores: 4})
+	n.onJob = func(c *fakeConn, j protocol.TileJob) {
+		if k++; k > 2 && k <= 5 { // MaxInFlight of 2
+			c.send(protocol.Error{Code: protocol.CodeBusy, Message: "limit MaxInFlight=2 jobs per connection reached", Job: j.Job})
+			return
+		}
+		c.reply(j)
+	}
+	c := fakeController(t, net, Config{}, nil)
+	c.AddNode(Candidate{ID: "small", Addr: "small:1"})
+	r := await(t, runAsync(context.Background(), c))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if s := nodeStats(t, r.res.Stats, "small"); s.Failures != 0 || s.Tiles != r.res.Stats.Tiles {
+		t.Errorf("busy node %+v: want no failure and every tile", s)
+	}
+}

@@ -48,18 +48,19 @@ type lease struct {
 // nodeRec is one node across its connections in this render: identity,
 // failures, trust and totals.
 type nodeRec struct {
-	key      string // the id (proven, or as discovery gave it), or "addr " + Addr before a handshake proves one
-	id       string
-	name     string
-	addr     string
-	source   Source
-	local    bool
-	sess     *session // current connection (dialing or live), if any
-	removed  bool     // RemoveNode: do not dial again
-	excluded string   // why it is excluded; "" while it is not
-	failures int
-	audited  bool // its first tile was sent for an audit
-	alias    bool // a second route to a node known under another key: dropped
+	key        string // the id (proven, or as discovery gave it), or "addr " + Addr before a handshake proves one
+	id         string
+	name       string
+	addr       string
+	source     Source
+	local      bool
+	sess       *session // current connection (dialing or live), if any
+	removed    bool     // RemoveNode: do not dial again
+	excluded   string   // why it is excluded; "" while it is not
+	failures   int
+	audited    bool // its first tile was sent for an audit
+	distrusted bool // it returned wrong pixels
+	alias      bool // a second route to a node known under another key: dropped
 
 	backoff  time.Duration
 	nextDial time.Time
@@ -775,12 +776,13 @@ func (r *run) checked(ev event) {
 		r.log.Error().Err(ev.err).Stringer("tile", t.rect).Msg("in-process check failed; claims not judged")
 	} else {
 		for _, cl := range ck.claims {
-			if !samePixels(cl.pix, ev.pix) {
-				if len(ck.claims) == 1 {
-					r.stats.Mismatches++
-				}
-				r.distrust(cl.rec, fmt.Sprintf("returned wrong pixels for tile %v (checked in-process)", t.rect))
+			if samePixels(cl.pix, ev.pix) {
+				continue
 			}
+			if len(ck.claims) == 1 && !cl.rec.distrusted { // an audit; compare counts a duplicate's
+				r.stats.Mismatches++
+			}
+			r.distrust(cl.rec, fmt.Sprintf("returned wrong pixels for tile %v (checked in-process)", t.rect))
 		}
 		if t.state != tileDone { // its pixels were wrong and are gone: here are the right ones
 			r.accept(ck.tile, r.localRec(), ev.pix, ev.rays)
@@ -795,6 +797,7 @@ func (r *run) distrust(rec *nodeRec, reason string) {
 	if rec.local {
 		return
 	}
+	rec.distrusted = true
 	r.exclude(rec, reason)
 	n := 0
 	for i := range r.tiles {
