@@ -37,36 +37,6 @@ func safeInv(x float64) float32 {
 	return v
 }
 
-// enter2 returns the distances at which the ray enters the boxes of n's two
-// children and whether it does so before tmax (slab test).
-//
-// It has no branches, which data-dependent comparisons would mispredict
-// half the time, and compares distances as the integers of their bits: for
-// floats that are not NaN (safeInv sees to that), the order of non-negative
-// values is the order of their bits, and every negative value has a
-// negative integer. The entry distance is clamped at 0 and the exit distance
-// is compared with it, so only the order among non-negative values matters.
-// Integer min and max are single conditional moves.
-//
-// A box of zero thickness (an axis-aligned triangle's) is entered: the test
-// is entry <= exit, and boxes are rounded outwards anyway.
-func (r *rayBox) enter2(n *bvhNode, tmax float32) (t0, t1 float32, in0, in1 bool) {
-	nx, ny, nz := r.neg[0]&1, r.neg[1]&1, r.neg[2]&1
-	fx, fy, fz := 1-nx, 1-ny, 1-nz
-	a, b := &n.box[0], &n.box[1]
-	ox, oy, oz := r.o[0], r.o[1], r.o[2]
-	ix, iy, iz := r.inv[0], r.inv[1], r.inv[2]
-	tm := bits(tmax)
-	an := max(0, int32(math.Float32bits((a[nx][0]-ox)*ix)), int32(math.Float32bits((a[ny][1]-oy)*iy)), int32(math.Float32bits((a[nz][2]-oz)*iz)))
-	bn := max(0, int32(math.Float32bits((b[nx][0]-ox)*ix)), int32(math.Float32bits((b[ny][1]-oy)*iy)), int32(math.Float32bits((b[nz][2]-oz)*iz)))
-	af := min(tm, int32(math.Float32bits((a[fx][0]-ox)*ix)), int32(math.Float32bits((a[fy][1]-oy)*iy)), int32(math.Float32bits((a[fz][2]-oz)*iz)))
-	bf := min(tm, int32(math.Float32bits((b[fx][0]-ox)*ix)), int32(math.Float32bits((b[fy][1]-oy)*iy)), int32(math.Float32bits((b[fz][2]-oz)*iz)))
-	return math.Float32frombits(uint32(an)), math.Float32frombits(uint32(bn)), an <= af, bn <= bf
-}
-
-// bits returns the bits of f as a signed integer.
-func bits(f float32) int32 { return int32(math.Float32bits(f)) }
-
 // boxSlack widens the float64 distance a box is compared with, so that the
 // float32 box test never culls a box that holds a nearer hit.
 const boxSlack = 1 + 1e-6
@@ -97,59 +67,8 @@ func (s *sceneData) intersectWith(stack *traversalStack, r *Ray, tmax float64, h
 			h.t, h.prim, h.a, h.b = t, int32(-i-2), 0, 0
 		}
 	}
-	nodes, leaves, prims := s.bvh.nodes, s.bvh.leaves, s.prims
-	if len(nodes) == 0 {
-		return h.prim != -1
-	}
-	rb := newRayBox(o, d)
-	sp := 0
-	ref := int32(0)
-	for {
-		if ref >= 0 {
-			n := &nodes[ref]
-			t0, t1, in0, in1 := rb.enter2(n, float32(h.t*boxSlack))
-			if in0 && in1 {
-				a, b := n.child[0], n.child[1]
-				if t1 < t0 {
-					a, b, t1 = b, a, t0
-				}
-				stack[sp] = stackEntry{ref: b, t: t1}
-				sp++
-				ref = a
-				continue
-			}
-			if in0 {
-				ref = n.child[0]
-				continue
-			}
-			if in1 {
-				ref = n.child[1]
-				continue
-			}
-		} else {
-			l := leaves[-ref-1]
-			for i := l.first; i < l.first+l.count; i++ {
-				p := &prims[i]
-				if p.kind == primSphere {
-					if t, ok := p.intersectSphere(o, d, 0, h.t); ok {
-						h.t, h.prim, h.a, h.b = t, i, 0, 0
-					}
-				} else if t, a, b, ok := p.intersectPlanar(o, d, 0, h.t); ok {
-					h.t, h.prim, h.a, h.b = t, i, a, b
-				}
-			}
-		}
-		for {
-			if sp == 0 {
-				return h.prim != -1
-			}
-			sp--
-			if e := stack[sp]; e.t <= float32(h.t*boxSlack) {
-				ref = e.ref
-				break
-			}
-		}
-	}
+	s.traverse(stack, o, d, h, false)
+	return h.prim != -1
 }
 
 // occluded reports whether any surface lies along r at a distance in (0, tmax).
@@ -166,22 +85,59 @@ func (s *sceneData) occludedWith(stack *traversalStack, r *Ray, tmax float64) bo
 			return true
 		}
 	}
+	h := hit{t: tmax, prim: -1}
+	return s.traverse(stack, o, d, &h, true)
+}
+
+// traverse walks the BVH for the ray (o, d), nearest children first,
+// skipping subtrees that start beyond the nearest hit so far (h.t, which
+// holds the maximum distance on entry). It records the nearest hit in h, or
+// with anyHit returns true at the first hit found. It allocates nothing.
+//
+// The box test computes the entry and exit distances of both children of a
+// node with no branches, which data-dependent comparisons would mispredict
+// half the time: it compares distances as the integers of their bits. For
+// floats that are not NaN (safeInv sees to that), the order of non-negative
+// values is the order of their bits and every negative value has a negative
+// integer; the entry distance is clamped at 0 and the exit distance compared
+// with it, so only the order among non-negative values matters, and integer
+// min and max are single conditional moves. A box of zero thickness (an
+// axis-aligned triangle's) is entered: the test is entry <= exit, and boxes
+// are rounded outwards anyway. The test is written out here rather than
+// called: a call would make the loop spill and reload its state at every
+// node (13% of the time on the Cornell box).
+func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit bool) bool {
 	nodes, leaves, prims := s.bvh.nodes, s.bvh.leaves, s.prims
 	if len(nodes) == 0 {
 		return false
 	}
 	rb := newRayBox(o, d)
-	tb := float32(tmax * boxSlack)
+	ox, oy, oz := rb.o[0], rb.o[1], rb.o[2]
+	ix, iy, iz := rb.inv[0], rb.inv[1], rb.inv[2]
+	nx, ny, nz := rb.neg[0]&1, rb.neg[1]&1, rb.neg[2]&1 // near faces
+	fx, fy, fz := 1-nx, 1-ny, 1-nz                      // far faces
 	sp := 0
 	ref := int32(0)
 	for {
 		if ref >= 0 {
 			n := &nodes[ref]
-			_, _, in0, in1 := rb.enter2(n, tb)
+			a, b := &n.box[0], &n.box[1]
+			tm := int32(math.Float32bits(float32(h.t * boxSlack)))
+			an := max(0, int32(math.Float32bits((a[nx][0]-ox)*ix)), int32(math.Float32bits((a[ny][1]-oy)*iy)), int32(math.Float32bits((a[nz][2]-oz)*iz)))
+			bn := max(0, int32(math.Float32bits((b[nx][0]-ox)*ix)), int32(math.Float32bits((b[ny][1]-oy)*iy)), int32(math.Float32bits((b[nz][2]-oz)*iz)))
+			af := min(tm, int32(math.Float32bits((a[fx][0]-ox)*ix)), int32(math.Float32bits((a[fy][1]-oy)*iy)), int32(math.Float32bits((a[fz][2]-oz)*iz)))
+			bf := min(tm, int32(math.Float32bits((b[fx][0]-ox)*ix)), int32(math.Float32bits((b[fy][1]-oy)*iy)), int32(math.Float32bits((b[fz][2]-oz)*iz)))
+			in0, in1 := an <= af, bn <= bf
 			if in0 && in1 {
-				stack[sp].ref = n.child[1]
+				// Both: the nearer now, the other later. The bits of
+				// non-negative floats order like the floats.
+				c0, c1, tfar := n.child[0], n.child[1], bn
+				if bn < an {
+					c0, c1, tfar = c1, c0, an
+				}
+				stack[sp] = stackEntry{ref: c1, t: math.Float32frombits(uint32(tfar))}
 				sp++
-				ref = n.child[0]
+				ref = c0
 				continue
 			}
 			if in0 {
@@ -197,18 +153,29 @@ func (s *sceneData) occludedWith(stack *traversalStack, r *Ray, tmax float64) bo
 			for i := l.first; i < l.first+l.count; i++ {
 				p := &prims[i]
 				if p.kind == primSphere {
-					if _, ok := p.intersectSphere(o, d, 0, tmax); ok {
+					if t, ok := p.intersectSphere(o, d, 0, h.t); ok {
+						if anyHit {
+							return true
+						}
+						h.t, h.prim, h.a, h.b = t, i, 0, 0
+					}
+				} else if t, a, b, ok := p.intersectPlanar(o, d, 0, h.t); ok {
+					if anyHit {
 						return true
 					}
-				} else if _, _, _, ok := p.intersectPlanar(o, d, 0, tmax); ok {
-					return true
+					h.t, h.prim, h.a, h.b = t, i, a, b
 				}
 			}
 		}
-		if sp == 0 {
-			return false
+		for {
+			if sp == 0 {
+				return h.prim >= 0
+			}
+			sp--
+			if e := stack[sp]; e.t <= float32(h.t*boxSlack) {
+				ref = e.ref
+				break
+			}
 		}
-		sp--
-		ref = stack[sp].ref
 	}
 }
