@@ -16,7 +16,7 @@ type Settings struct {
 	Width    int // pixels
 	Height   int // pixels
 	SPP      int // samples per pixel
-	MaxDepth int // longest path, in bounces
+	MaxDepth int // longest path: surface vertices, the light's included (2: direct light only)
 }
 
 // Limits bound what a scene may cost to load. A zero field means the default

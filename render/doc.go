@@ -6,7 +6,28 @@
 // depends only on the scene, the Settings and the pixel's coordinates. Every
 // sample is seeded from (x, y, sample index), so a pixel comes out the same
 // whether its tile is 1x1, 32x32 or the whole image, whichever worker or node
-// renders it, and in whatever order tiles finish.
+// renders it, and in whatever order tiles finish (on one CPU architecture:
+// another may round differently).
+//
+// A scene travels as a Bundle: the scene file and every file it references,
+// keyed by path relative to the scene file's directory. ReadBundle gathers
+// one from disk, LoadBundle builds a Scene from the bytes alone, and Hash
+// names the content. A Scene is immutable and safe for concurrent use:
+// RenderTile may run on any number of goroutines at once, and allocates
+// nothing. Render renders a whole image in this process.
+//
+// Errors: a scene that does not load returns a *LoadError naming the file
+// and the place (JSON path such as objects[3].material, or OBJ/MTL line);
+// one that exceeds Limits wraps a *LimitError (errors.Is(err, ErrLimit)).
+// Settings that cannot be rendered return ErrBadSettings, a bad rectangle
+// ErrBadTile. The package never prints and never panics on bad input.
+//
+// Integrator: unidirectional path tracing with next-event estimation of
+// every emissive sphere, quad and triangle, combined with BSDF sampling by
+// multiple importance sampling (power heuristic), and Russian roulette after
+// three bounces. Settings.MaxDepth counts the surface vertices of a path,
+// the light's included: 1 shows only lights, 2 direct lighting. The scene's
+// background is a uniform radiance seen by escaping rays.
 //
 // render imports nothing of tessera and does no networking.
 package render
