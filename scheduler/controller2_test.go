@@ -433,3 +433,25 @@ func TestBusyNodeShrinksItsWindow(t *testing.T) {
 		t.Errorf("busy node %+v: want no failure and every tile", s)
 	}
 }
+
+// A node announced at an address that does not answer, and reached by
+// another: the working route is used, under the proven id.
+func TestSecondRouteTakesOverADeadOne(t *testing.T) {
+	net := newFakeNet()
+	net.add("live:1", &fakeNode{id: "n", cores: 1})
+	c := fakeController(t, net, Config{Local: 0}, nil)
+	c.AddNode(Candidate{ID: "n", Addr: "dead:1", Source: SourceMDNS})
+	done := runAsync(context.Background(), c)
+	c.AddNode(Candidate{Addr: "live:1", Source: SourceFlag})
+	r := await(t, done)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if len(r.res.Stats.Nodes) != 1 {
+		t.Fatalf("stats nodes %+v: want the one node", r.res.Stats.Nodes)
+	}
+	if n := r.res.Stats.Nodes[0]; n.ID != "n" || n.Addr != "live:1" || n.Tiles != r.res.Stats.Tiles {
+		t.Errorf("node stats %+v: want n at live:1 with every tile", n)
+	}
+}

@@ -62,25 +62,24 @@ func (r *run) newSession(rec *nodeRec) *session {
 // dial connects to rec in the background; the loop gets an evUp.
 func (r *run) dial(rec *nodeRec) {
 	s := r.newSession(rec)
+	addr := rec.addr
 	r.dialing++
-	r.wg.Add(1)
+	r.wg.Add(2)
+	ctx, cancel := context.WithCancel(s.ctx)
+	timer := r.clock.After(r.tune.handshake) // the deadline runs on the injected clock
 	go func() {
 		defer r.wg.Done()
-		ctx, cancel := context.WithCancel(s.ctx)
+		select {
+		case <-timer:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
 		defer cancel()
-		// The handshake deadline runs on the injected clock.
-		timer := r.clock.After(r.tune.handshake)
-		stopTimer := make(chan struct{})
-		defer close(stopTimer)
-		go func() {
-			select {
-			case <-timer:
-				cancel()
-			case <-stopTimer:
-			}
-		}()
 		ev := event{kind: evUp, s: s}
-		conn, err := r.cfg.Dial(ctx, rec.addr)
+		conn, err := r.cfg.Dial(ctx, addr)
 		if err == nil {
 			ev.hello, err = conn.Handshake(ctx, r.self, r.cfg.Token)
 			if err != nil {
@@ -137,11 +136,11 @@ func (r *run) reader(s *session) {
 }
 
 // writer sends a session's outbox; when it stops, the connection closes.
-func (r *run) writer(s *session) {
+func (r *run) writer(s *session, label string) {
 	defer r.wg.Done()
 	defer close(s.writerDone)
 	if err := s.out.drain(s.conn.Send, s.ctx.Done()); err != nil {
-		r.log.Debug().Err(err).Str("node", s.rec.label()).Msg("send failed")
+		r.log.Debug().Err(err).Str("node", label).Msg("send failed")
 	}
 	s.conn.Close() // the reader then reports the connection down
 }

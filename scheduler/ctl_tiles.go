@@ -1,0 +1,242 @@
+package scheduler
+
+// The controller's tiles: the queue, leases and results.
+
+import (
+	"fmt"
+	"image"
+	"time"
+
+	"tessera/protocol"
+)
+
+// tileState is where a tile is in the render.
+type tileState uint8
+
+const (
+	tileQueued tileState = iota // waiting in the queue
+	tileLeased                  // out on one node or more
+	tileDone                    // in the image
+)
+
+// tile is one rectangle of the image and its leases.
+type tile struct {
+	rect   image.Rectangle
+	state  tileState
+	epoch  uint32
+	leases []*lease  // live leases: one, or two in the endgame
+	by     *nodeRec  // who rendered the pixels in the image
+	rays   uint64    // of the pixels in the image
+	pix    []float32 // the pixels in the image, kept while another copy or a check is pending
+	checks int       // audits or arbitrations pending
+}
+
+// lease is a tile handed to a session under a job id and the tile's epoch.
+type lease struct {
+	job   uint64
+	tile  int
+	epoch uint32
+	s     *session
+	sent  time.Time
+}
+
+// revoke ends a lease without a result; its tile goes back to the queue if
+// no other copy is out.
+func (r *run) revoke(l *lease) {
+	delete(l.s.leases, l.job)
+	t := &r.tiles[l.tile]
+	t.dropLease(l)
+	if t.state == tileLeased && len(t.leases) == 0 {
+		r.requeue(l.tile)
+	}
+	t.tidy()
+}
+
+// tidy forgets the pixels kept for comparison once nothing is left to compare.
+func (t *tile) tidy() {
+	if len(t.leases) == 0 && t.checks == 0 {
+		t.pix = nil
+	}
+}
+
+func (t *tile) dropLease(l *lease) {
+	for i, x := range t.leases {
+		if x == l {
+			t.leases = append(t.leases[:i], t.leases[i+1:]...)
+			return
+		}
+	}
+}
+
+// requeue puts tile i back at the front of the queue under a new epoch.
+func (r *run) requeue(i int) {
+	t := &r.tiles[i]
+	t.state = tileQueued
+	t.epoch++
+	r.retry = append(r.retry, i)
+	r.stats.Retries++
+}
+
+// nextTile takes the next queued tile, re-queued ones first; -1 if none.
+func (r *run) nextTile() int {
+	for len(r.retry) > 0 {
+		i := r.retry[0]
+		r.retry = r.retry[1:]
+		if r.tiles[i].state == tileQueued {
+			return i
+		}
+	}
+	for r.next < len(r.order) {
+		i := r.order[r.next]
+		r.next++
+		if r.tiles[i].state == tileQueued {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *run) queueEmpty() bool {
+	for len(r.retry) > 0 && r.tiles[r.retry[0]].state != tileQueued {
+		r.retry = r.retry[1:]
+	}
+	for r.next < len(r.order) && r.tiles[r.order[r.next]].state != tileQueued {
+		r.next++
+	}
+	return len(r.retry) == 0 && r.next == len(r.order)
+}
+
+// dispatch fills the windows of the live sessions, one tile each in turn,
+// then duplicates outstanding tiles onto idle ones when the queue is empty.
+func (r *run) dispatch() {
+	for more := true; more; {
+		more = false
+		for _, s := range r.live {
+			if s.draining || len(s.leases) >= s.window {
+				continue
+			}
+			i := r.nextTile()
+			if i < 0 {
+				r.endgame()
+				return
+			}
+			r.lease(s, i)
+			more = true
+		}
+	}
+	if r.queueEmpty() {
+		r.endgame()
+	}
+}
+
+// endgame gives a session with idle workers a copy of the tile that has been
+// out longest on another node alone.
+func (r *run) endgame() {
+	for _, s := range r.live {
+		for !s.draining && len(s.leases) < s.cores {
+			var oldest *lease
+			for _, o := range r.live {
+				if o == s {
+					continue
+				}
+				for _, l := range o.leases {
+					t := &r.tiles[l.tile]
+					if t.state == tileLeased && len(t.leases) == 1 && (oldest == nil || l.sent.Before(oldest.sent)) {
+						oldest = l
+					}
+				}
+			}
+			if oldest == nil {
+				break
+			}
+			r.lease(s, oldest.tile)
+			r.stats.Duplicates++
+		}
+	}
+}
+
+// lease hands tile i to s.
+func (r *run) lease(s *session, i int) {
+	t := &r.tiles[i]
+	r.nextJob++
+	now := r.clock.Now()
+	l := &lease{job: r.nextJob, tile: i, epoch: t.epoch, s: s, sent: now}
+	if len(s.leases) == 0 {
+		s.lastProgress = now
+	}
+	s.leases[l.job] = l
+	t.leases = append(t.leases, l)
+	t.state = tileLeased
+	if s.rec.local {
+		s.local.push(l)
+		return
+	}
+	s.out.push(protocol.TileJob{
+		Job: l.job, Scene: r.c.scene.Hash,
+		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, MaxDepth: r.set.MaxDepth,
+		X0: t.rect.Min.X, Y0: t.rect.Min.Y, X1: t.rect.Max.X, Y1: t.rect.Max.Y,
+		Epoch: l.epoch,
+	})
+}
+
+// result1 takes one tile result.
+func (r *run) result1(ev event) {
+	s, rec := ev.s, ev.s.rec
+	l := s.leases[ev.job]
+	if l == nil {
+		// Revoked (timeout, cancel, reset) or never issued: stale.
+		r.log.Debug().Str("node", rec.label()).Uint64("job", ev.job).Msg("stale result dropped")
+		return
+	}
+	now := r.clock.Now()
+	s.lastProgress = now
+	delete(s.leases, l.job)
+	t := &r.tiles[l.tile]
+	t.dropLease(l)
+	want := 3 * t.rect.Dx() * t.rect.Dy()
+	bad := ""
+	switch {
+	case ev.epoch != l.epoch:
+		bad = fmt.Sprintf("result for job %d carries epoch %d, its lease has %d", ev.job, ev.epoch, l.epoch)
+	case ev.err != nil:
+		bad = fmt.Sprintf("result for tile %v: %v", t.rect, ev.err)
+	case len(ev.pix) != want:
+		bad = fmt.Sprintf("result for tile %v has %d values, want %d", t.rect, len(ev.pix), want)
+	}
+	if bad != "" {
+		if t.state == tileLeased && len(t.leases) == 0 {
+			r.requeue(l.tile)
+		}
+		r.strike(rec, "wrong result rejected: "+bad)
+		return
+	}
+	rec.nanos += ev.nanos
+	s.noteSpeed(ev.nanos, now.Sub(l.sent), r.tune.maxWindow)
+	if t.state == tileDone {
+		r.compare(l.tile, rec, ev.pix, ev.rays)
+	} else {
+		r.accept(l.tile, rec, ev.pix, ev.rays)
+		if !rec.local && !rec.audited {
+			rec.audited = true
+			r.addCheck(l.tile, claim{rec: rec, pix: ev.pix})
+		}
+	}
+	t.tidy()
+}
+
+// accept writes a tile's pixels into the image.
+func (r *run) accept(i int, rec *nodeRec, pix []float32, rays uint64) {
+	t := &r.tiles[i]
+	t.state = tileDone
+	t.by = rec
+	t.rays = rays
+	r.done++
+	rec.tiles++
+	rec.rays += rays
+	r.stats.Rays += rays
+	putTile(r.img, t.rect, pix)
+	t.pix = pix // for comparisons; tidy forgets it
+	if r.cfg.OnTile != nil {
+		r.cfg.OnTile(TileEvent{Rect: t.rect, Pixels: pix, NodeID: rec.id})
+	}
+}
