@@ -25,6 +25,7 @@ type Limits struct {
 	MaxSceneBytes    int64 // scene JSON plus every mesh and texture, in bytes
 	MaxTriangles     int   // triangles over all meshes
 	MaxTexturePixels int   // width*height of any one texture
+	MaxJSONBytes     int64 // the scene JSON file alone: it is decoded into memory several times its size
 }
 
 // Scene is a loaded scene, immutable after loading and safe for concurrent use.

@@ -72,6 +72,7 @@ var DefaultLimits = Limits{
 	MaxSceneBytes:    256 << 20, // 256 MiB: scene JSON, meshes, MTL files and textures together
 	MaxTriangles:     5_000_000,
 	MaxTexturePixels: 64 << 20, // 64 Mi texels: an 8192x8192 texture
+	MaxJSONBytes:     16 << 20, // 16 MiB of JSON: about 100,000 objects
 }
 
 // withDefaults returns lim with every zero (or negative) field set to its default.
@@ -84,6 +85,9 @@ func (lim Limits) withDefaults() Limits {
 	}
 	if lim.MaxTexturePixels <= 0 {
 		lim.MaxTexturePixels = DefaultLimits.MaxTexturePixels
+	}
+	if lim.MaxJSONBytes <= 0 {
+		lim.MaxJSONBytes = DefaultLimits.MaxJSONBytes
 	}
 	return lim
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // fuzzLimits keep a fuzzed scene's memory small.
-var fuzzLimits = Limits{MaxSceneBytes: 1 << 20, MaxTriangles: 20000, MaxTexturePixels: 1 << 12}
+var fuzzLimits = Limits{MaxSceneBytes: 1 << 20, MaxTriangles: 20000, MaxTexturePixels: 1 << 12, MaxJSONBytes: 1 << 16}
 
 // fuzzRender renders a 4x4 corner of a scene that loaded, with settings
 // small enough for any scene, to check that odd geometry does not panic.

@@ -402,10 +402,11 @@ func TestLimits(t *testing.T) {
 		want string // "" for no error
 	}{
 		{"defaults", Limits{}, ""},
-		{"all at the limit", Limits{MaxSceneBytes: int64(total), MaxTriangles: 4, MaxTexturePixels: 200}, ""},
+		{"all at the limit", Limits{MaxSceneBytes: int64(total), MaxTriangles: 4, MaxTexturePixels: 200, MaxJSONBytes: int64(len(files["scene.json"]))}, ""},
 		{"bytes", Limits{MaxSceneBytes: int64(total - 1)}, "render: scene.json: " + itoa(total) + " bytes of scene files exceed limit MaxSceneBytes=" + itoa(total-1)},
 		{"triangles", Limits{MaxTriangles: 3}, "render: m.obj: line 7: 4 triangles exceed limit MaxTriangles=3"},
 		{"texture pixels", Limits{MaxTexturePixels: 199}, "render: scene.json: materials.tex.texture: texture \"t.png\": 200 pixels (20x10) exceed limit MaxTexturePixels=199"},
+		{"JSON bytes", Limits{MaxJSONBytes: int64(len(files["scene.json"]) - 1)}, "render: scene.json: " + itoa(len(files["scene.json"])) + " bytes of scene JSON exceed limit MaxJSONBytes=" + itoa(len(files["scene.json"])-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,6 +37,9 @@ func parseScene(src source, main string, lim Limits) (*sceneData, error) {
 	if err != nil {
 		return nil, &LoadError{File: main, Err: err}
 	}
+	if int64(len(data)) > lim.MaxJSONBytes {
+		return nil, &LoadError{File: main, Err: &LimitError{Limit: "MaxJSONBytes", What: "bytes of scene JSON", Value: int64(len(data)), Max: lim.MaxJSONBytes}}
+	}
 	v, err := decodeJSON(main, data)
 	if err != nil {
 		return nil, err
