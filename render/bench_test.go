@@ -54,7 +54,8 @@ func BenchmarkBVHBuild(b *testing.B) {
 }
 
 func BenchmarkRayTriangle(b *testing.B) {
-	p := tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
+	sh := tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
+	p := sh.prim()
 	rays := make([]Ray, 256)
 	rg := newRNG(5, 0)
 	for i := range rays {

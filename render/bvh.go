@@ -53,9 +53,9 @@ type buildInput struct {
 	nodes     []buildNode
 }
 
-// buildBVH builds a tree over prims and returns it with the order in which
-// the primitives must be stored (order[i] is the primitive that goes to slot i).
-func buildBVH(prims []prim) (bvh, []int32) {
+// buildBVH builds a tree over the shapes and returns it with the order in
+// which they must be stored (order[i] is the shape that goes to slot i).
+func buildBVH(prims []shape) (bvh, []int32) {
 	n := len(prims)
 	in := &buildInput{
 		lo:    make([]Vec, n),

@@ -241,7 +241,7 @@ func TestLoaderReadsEveryFeature(t *testing.T) {
 	// The scale [2,1,1] then a rotation of 90° about Y maps x to -z.
 	for i := range s.prims {
 		if s.materials[s.info[i].mat].name == "white" {
-			lo, hi := s.prims[i].bounds()
+			lo, hi := s.shapes[i].bounds()
 			if !nearVec(lo, V(1, 0, -2), 1e-9) || !nearVec(hi, V(1, 1, 0), 1e-9) {
 				t.Errorf("transformed triangle spans %v..%v, want (1,0,-2)..(1,1,0)", lo, hi)
 			}

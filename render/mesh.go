@@ -172,7 +172,7 @@ func (p *sceneParser) mesh(o *jobj) error {
 			info.tri = int32(len(sd.tris))
 			sd.tris = append(sd.tris, ts)
 		}
-		sd.prims = append(sd.prims, prim{kind: primTriangle, p: a, e1: e1, e2: e2})
+		sd.shapes = append(sd.shapes, shape{kind: primTriangle, p: a, e1: e1, e2: e2})
 		sd.info = append(sd.info, info)
 	}
 	return nil

@@ -7,8 +7,9 @@ import (
 
 // Scene fields. The public methods are in api.go.
 type sceneData struct {
-	prims      []prim     // in BVH leaf order
-	info       []primInfo // same order as prims
+	shapes     []shape    // in BVH leaf order once built
+	prims      []prim     // the shapes' intersection form, same order
+	info       []primInfo // same order
 	tris       []triShading
 	planes     []plane
 	bvh        bvh
@@ -31,13 +32,15 @@ type light struct {
 // finish builds the BVH over the primitives, reorders them to leaf order
 // and indexes the lights.
 func (s *sceneData) finish() {
-	tree, order := buildBVH(s.prims)
+	tree, order := buildBVH(s.shapes)
+	shapes := make([]shape, len(order))
 	prims := make([]prim, len(order))
 	info := make([]primInfo, len(order))
 	for slot, i := range order {
-		prims[slot], info[slot] = s.prims[i], s.info[i]
+		shapes[slot], info[slot] = s.shapes[i], s.info[i]
+		prims[slot] = shapes[slot].prim()
 	}
-	s.prims, s.info, s.bvh = prims, info, tree
+	s.shapes, s.prims, s.info, s.bvh = shapes, prims, info, tree
 
 	var power []float64
 	total := 0.0
@@ -89,7 +92,7 @@ type lightSample struct {
 // sampleLight chooses a point on a light as seen from p.
 func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 	l := &s.lights[s.pickLight(u0)]
-	pr := &s.prims[l.prim]
+	pr := &s.shapes[l.prim]
 	inf := &s.info[l.prim]
 	le := s.materials[inf.mat].emission
 	var q, n Vec
@@ -121,7 +124,7 @@ func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 }
 
 // sampleSphereLight samples the cone of directions a sphere subtends from p.
-func sampleSphereLight(pr *prim, p, le Vec, pick, u1, u2 float64) (lightSample, bool) {
+func sampleSphereLight(pr *shape, p, le Vec, pick, u1, u2 float64) (lightSample, bool) {
 	d := pr.p.Sub(p)
 	d2 := d.Dot(d)
 	r2 := pr.r * pr.r
@@ -151,7 +154,7 @@ func (s *sceneData) lightPdf(i int32, p, d Vec, t float64) float64 {
 		return 0
 	}
 	pick := s.lights[inf.light].pick
-	pr := &s.prims[i]
+	pr := &s.shapes[i]
 	if pr.kind == primSphere {
 		d2 := pr.p.Sub(p).Dot(pr.p.Sub(p))
 		r2 := pr.r * pr.r
@@ -189,7 +192,7 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 		sf.u, sf.v = q.Dot(pl.u), q.Dot(pl.v)
 		return
 	}
-	pr := &s.prims[h.prim]
+	pr := &s.shapes[h.prim]
 	inf := &s.info[h.prim]
 	sf.mat = inf.mat
 	switch pr.kind {

@@ -316,7 +316,7 @@ func (p *sceneParser) object(o *jobj) error {
 		if p.r.err != nil {
 			return p.r.err
 		}
-		sd.prims = append(sd.prims, prim{kind: primSphere, p: c, r: rad})
+		sd.shapes = append(sd.shapes, shape{kind: primSphere, p: c, r: rad})
 		sd.info = append(sd.info, primInfo{mat: mat, tri: -1, area: 4 * math.Pi * rad * rad})
 	case "quad":
 		o.require("corner", "a point")
@@ -334,7 +334,7 @@ func (p *sceneParser) object(o *jobj) error {
 		if p.r.err != nil {
 			return p.r.err
 		}
-		sd.prims = append(sd.prims, prim{kind: primQuad, p: c, e1: u, e2: v})
+		sd.shapes = append(sd.shapes, shape{kind: primQuad, p: c, e1: u, e2: v})
 		sd.info = append(sd.info, primInfo{n: cr.Scale(1 / area), mat: mat, tri: -1, area: area})
 	case "plane":
 		o.require("point", "a point on the plane")

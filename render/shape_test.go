@@ -7,11 +7,11 @@ import (
 )
 
 // testScene builds a scene of diffuse primitives (no file involved).
-func testScene(t testing.TB, prims []prim) *sceneData {
+func testScene(t testing.TB, prims []shape) *sceneData {
 	t.Helper()
 	sd := &sceneData{materials: []material{{kind: matDiffuse, albedo: defaultAlbedo, tex: -1}}}
 	for _, p := range prims {
-		sd.prims = append(sd.prims, p)
+		sd.shapes = append(sd.shapes, p)
 		n := p.e1.Cross(p.e2)
 		sd.info = append(sd.info, primInfo{n: n.Norm(), tri: -1, area: n.Len()})
 	}
@@ -19,16 +19,16 @@ func testScene(t testing.TB, prims []prim) *sceneData {
 	return sd
 }
 
-func tri(a, b, c Vec) prim { return prim{kind: primTriangle, p: a, e1: b.Sub(a), e2: c.Sub(a)} }
+func tri(a, b, c Vec) shape { return shape{kind: primTriangle, p: a, e1: b.Sub(a), e2: c.Sub(a)} }
 
 func TestIntersectPrimitives(t *testing.T) {
 	floor := tri(V(0, 0, 0), V(1, 0, 0), V(0, 0, 1))
-	quad := prim{kind: primQuad, p: V(0, 0, 0), e1: V(1, 0, 0), e2: V(0, 1, 0)}
-	sphere := prim{kind: primSphere, p: V(0, 0, 0), r: 1}
-	small := prim{kind: primSphere, p: V(1e6, 0, 0), r: 1e-3}
+	quad := shape{kind: primQuad, p: V(0, 0, 0), e1: V(1, 0, 0), e2: V(0, 1, 0)}
+	sphere := shape{kind: primSphere, p: V(0, 0, 0), r: 1}
+	small := shape{kind: primSphere, p: V(1e6, 0, 0), r: 1e-3}
 	tests := []struct {
 		name  string
-		p     prim
+		p     shape
 		o, d  Vec
 		hit   bool
 		wantT float64
@@ -54,7 +54,8 @@ func TestIntersectPrimitives(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, _, ok := tt.p.intersect(tt.o, tt.d, 0, math.Inf(1))
+			hot := tt.p.prim()
+			got, _, _, ok := hot.intersect(tt.o, tt.d, 0, math.Inf(1))
 			if ok != tt.hit {
 				t.Fatalf("hit = %v (t=%v), want %v", ok, got, tt.hit)
 			}
@@ -62,7 +63,7 @@ func TestIntersectPrimitives(t *testing.T) {
 				t.Errorf("t = %v, want %v", got, tt.wantT)
 			}
 			// The same primitive through a BVH of its own.
-			sd := testScene(t, []prim{tt.p})
+			sd := testScene(t, []shape{tt.p})
 			var h hit
 			r := Ray{Origin: tt.o, Dir: tt.d}
 			if ok := sd.intersect(&r, math.Inf(1), &h); ok != tt.hit {
@@ -81,8 +82,8 @@ func TestIntersectPrimitives(t *testing.T) {
 func TestAxisAlignedTrianglesAreHit(t *testing.T) {
 	// A closed cube of 12 axis-aligned triangles, and one alone.
 	c := [8]Vec{V(0, 0, 0), V(1, 0, 0), V(1, 1, 0), V(0, 1, 0), V(0, 0, 1), V(1, 0, 1), V(1, 1, 1), V(0, 1, 1)}
-	face := func(a, b, cc, d int) []prim { return []prim{tri(c[a], c[b], c[cc]), tri(c[a], c[cc], c[d])} }
-	var cube []prim
+	face := func(a, b, cc, d int) []shape { return []shape{tri(c[a], c[b], c[cc]), tri(c[a], c[cc], c[d])} }
+	var cube []shape
 	for _, f := range [][4]int{{0, 1, 2, 3}, {4, 5, 6, 7}, {0, 1, 5, 4}, {3, 2, 6, 7}, {0, 3, 7, 4}, {1, 2, 6, 5}} {
 		cube = append(cube, face(f[0], f[1], f[2], f[3])...)
 	}
@@ -109,7 +110,7 @@ func TestAxisAlignedTrianglesAreHit(t *testing.T) {
 			t.Fatalf("random ray from %v along %v escaped the closed box", o, d)
 		}
 	}
-	floor := testScene(t, []prim{tri(V(-1, 0, -1), V(1, 0, -1), V(1, 0, 1))})
+	floor := testScene(t, []shape{tri(V(-1, 0, -1), V(1, 0, -1), V(1, 0, 1))})
 	for _, d := range []Vec{V(0, -1, 0), V(0.3, -1, 0.1).Norm(), V(0.001, -1, 0).Norm()} {
 		r := Ray{Origin: V(0.5, 1, -0.2), Dir: d}
 		var h hit
@@ -120,7 +121,7 @@ func TestAxisAlignedTrianglesAreHit(t *testing.T) {
 }
 
 // loadTestOBJ parses an OBJ file of testdata into primitives.
-func loadTestOBJ(t testing.TB, path string) []prim {
+func loadTestOBJ(t testing.TB, path string) []shape {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -131,7 +132,7 @@ func loadTestOBJ(t testing.TB, path string) []prim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prims []prim
+	var prims []shape
 	for _, tr := range m.tris {
 		prims = append(prims, tri(m.v[tr.c[0].v], m.v[tr.c[1].v], m.v[tr.c[2].v]))
 	}
@@ -210,7 +211,7 @@ func TestBVHStructure(t *testing.T) {
 			l := sd.bvh.leaves[-ref-1]
 			for k := l.first; k < l.first+l.count; k++ {
 				seen[k]++
-				if plo, phi := sd.prims[k].bounds(); !contains(box, plo, phi) {
+				if plo, phi := sd.shapes[k].bounds(); !contains(box, plo, phi) {
 					t.Fatalf("leaf %d's box does not contain primitive %d", -ref-1, k)
 				}
 			}
@@ -240,13 +241,13 @@ func TestBVHStructure(t *testing.T) {
 }
 
 func TestBVHDegenerateInputs(t *testing.T) {
-	same := make([]prim, 300)
+	same := make([]shape, 300)
 	for i := range same {
 		same[i] = tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
 	}
 	tests := []struct {
 		name  string
-		prims []prim
+		prims []shape
 	}{
 		{"empty", nil},
 		{"one", same[:1]},
