@@ -107,7 +107,7 @@ func (p *prim) intersectSphere(o, d Vec, tmin, tmax float64) (float64, bool) {
 	f := o.Sub(p.n) // n is the centre
 	b := -f.Dot(d)
 	l := f.AddScaled(d, b) // f + b*d: the closest approach, without cancellation
-	r2 := p.w * p.w // w is the radius
+	r2 := p.w * p.w        // w is the radius
 	disc := r2 - l.Dot(l)
 	if disc < 0 {
 		return 0, false
