@@ -64,7 +64,7 @@ func BenchmarkLoopbackVsInProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	set := scene.Resolve(render.Settings{Width: 128, Height: 128, SPP: 16})
+	set := scene.Resolve(render.Settings{Width: 256, Height: 256, SPP: 4})
 	b.Run("inprocess", func(b *testing.B) {
 		benchRender(b, scene, bundle, set, 32, 1, nil)
 	})
@@ -83,7 +83,7 @@ func BenchmarkLoopbackRatio(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	set := scene.Resolve(render.Settings{Width: 128, Height: 128, SPP: 16})
+	set := scene.Resolve(render.Settings{Width: 256, Height: 256, SPP: 4})
 	_, addr := startNode(b, NodeConfig{ID: "bench-0", Workers: 1})
 	once := func(local int, addrs ...string) time.Duration {
 		c, err := NewController(Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 32, Local: local})
@@ -116,11 +116,11 @@ func BenchmarkTwoNodesSpeedup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	set := scene.Resolve(render.Settings{Width: 128, Height: 128, SPP: 16})
+	set := scene.Resolve(render.Settings{Width: 256, Height: 256, SPP: 4})
 	_, a := startNode(b, NodeConfig{ID: "bench-a", Workers: 1})
 	_, c2 := startNode(b, NodeConfig{ID: "bench-b", Workers: 1})
 	once := func(local int, addrs ...string) time.Duration {
-		c, err := NewController(Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 16, Local: local})
+		c, err := NewController(Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 32, Local: local})
 		if err != nil {
 			b.Fatal(err)
 		}

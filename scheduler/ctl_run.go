@@ -145,10 +145,12 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	tick := r.clock.After(r.tune.tick)
 	var err error
 	for err == nil && !r.finished() {
+		r.dispatch()
+		r.feedChecker()
+		r.progress(false)
 		select {
 		case <-ctx.Done():
 			err = fmt.Errorf("%w with %d of %d tiles missing: %w", ErrInterrupted, len(r.tiles)-r.done, len(r.tiles), context.Cause(ctx))
-			continue
 		case ev := <-r.events:
 			r.handle(ev)
 		drain: // take what else is there in one go
@@ -167,16 +169,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			tick = r.clock.After(r.tune.tick)
 			err = r.giveUp(now)
 		}
-		r.dispatch()
-		r.feedChecker()
-		r.progress(false)
 	}
 	r.finish()
-	res := r.result()
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return r.result(), err
 }
 
 // finished reports whether every tile is in the image and no check is pending.

@@ -34,8 +34,11 @@
 // the node that disagrees with the reference as lying: it is excluded, and
 // every tile it contributed is cleared from the image and rendered again. The
 // render ends only when no audit or arbitration is pending, so the final image
-// equals the local render even with a node that lies on its first tile or on
-// a duplicated one.
+// equals the local render even with a node that lies on its first tile, or on
+// a duplicated one whose other copy arrives before the end. (A node that lies
+// only now and then, on tiles nobody else renders, cannot be caught short of
+// rendering everything twice.) Checks run in-process even with Local 0: they
+// verify, they do not render the image.
 //
 // Nodes may be added and removed at any time (AddNode, RemoveNode); the id
 // proven in the handshake deduplicates nodes that arrive by several routes.
