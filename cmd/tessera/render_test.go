@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -141,5 +144,25 @@ func TestRenderExitStatus(t *testing.T) {
 				t.Errorf("stderr has more than one line: %q", stderr)
 			}
 		})
+	}
+}
+
+// TestRenderInterrupted: a canceled render still writes what it has, and
+// fails (exit status 1).
+func TestRenderInterrupted(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "partial.pfm")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stderr bytes.Buffer
+	err := runRender(ctx, []string{"-o", out, "-width", "16", "-height", "16", "-q", cornell}, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "interrupted after 0 of 1 tiles: partial image written to "+out) {
+		t.Fatalf("error %v, want an interruption", err)
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		t.Errorf("exit status %d, want 1", ee.code)
+	}
+	if data, err := os.ReadFile(out); err != nil || !bytes.HasPrefix(data, []byte("PF\n16 16\n")) {
+		t.Errorf("partial image: %v", err)
 	}
 }
