@@ -53,7 +53,9 @@ func ReadBundle(path string, lim Limits) (*Bundle, error) {
 	return b, err
 }
 
-// Hash is the hex SHA-256 of the bundle's names and contents, in name order.
+// Hash is the hex SHA-256 of the bundle's names and contents, in name order
+// (the main file's name first, every name and content prefixed with its
+// length): bundles with equal hashes hold the same files.
 func (b *Bundle) Hash() string { return bundleHash(b) }
 
 // LoadBundle parses and builds the scene (BVH included) from the bundle's
