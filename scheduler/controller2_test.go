@@ -455,3 +455,14 @@ func TestSecondRouteTakesOverADeadOne(t *testing.T) {
 		t.Errorf("node stats %+v: want n at live:1 with every tile", n)
 	}
 }
+
+// With Local > 0 the in-process node starts at once: the render needs no
+// tick of the clock (the fake one here never moves).
+func TestLocalStartsWithoutWaiting(t *testing.T) {
+	c := fakeController(t, newFakeNet(), Config{Local: 2, Clock: newFakeClock()}, nil)
+	r := await(t, runAsync(context.Background(), c))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+}
