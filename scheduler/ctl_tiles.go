@@ -129,27 +129,34 @@ func (r *run) dispatch() {
 	}
 }
 
-// endgame gives a session with idle workers a copy of the tile that has been
-// out longest on another node alone.
+// endgame gives a session with idle workers a copy of a tile outstanding on
+// another node alone: from the node with the most tiles per core still to
+// do, the one it was given last, which it would render last (a node renders
+// a connection's jobs in order).
 func (r *run) endgame() {
 	for _, s := range r.live {
 		for !s.draining && len(s.leases) < s.cores {
-			var oldest *lease
+			var pick *lease
+			var backlog float64
 			for _, o := range r.live {
 				if o == s {
 					continue
 				}
+				var newest *lease
 				for _, l := range o.leases {
 					t := &r.tiles[l.tile]
-					if t.state == tileLeased && len(t.leases) == 1 && (oldest == nil || l.sent.Before(oldest.sent)) {
-						oldest = l
+					if t.state == tileLeased && len(t.leases) == 1 && (newest == nil || l.job > newest.job) {
+						newest = l
 					}
 				}
+				if b := float64(len(o.leases)) / float64(o.cores); newest != nil && (pick == nil || b > backlog) {
+					pick, backlog = newest, b
+				}
 			}
-			if oldest == nil {
+			if pick == nil {
 				break
 			}
-			r.lease(s, oldest.tile)
+			r.lease(s, pick.tile)
 			r.stats.Duplicates++
 		}
 	}

@@ -23,8 +23,8 @@
 // the rest of the render. A node that speaks garbage is excluded at once.
 //
 // Endgame: when the queue is empty and a node has idle capacity, tiles still
-// outstanding elsewhere are duplicated onto it, oldest lease first, at most
-// two copies at a time. The first result wins; when the second copy arrives
+// outstanding elsewhere are duplicated onto it, at most two copies at a time:
+// first the tile the most loaded node would render last. The first result wins; when the second copy arrives
 // the two are compared bit for bit.
 //
 // Trust. The controller holds the scene, so its own render of a tile is the
