@@ -83,6 +83,7 @@ type Controller struct {
 	log      zerolog.Logger
 	renderer TileRenderer   // the in-process renderer: cfg.Scene, or a fake in tests
 	scene    protocol.Scene // the frame every connection gets first
+	noSend   string         // why the scene cannot be sent to nodes, if it cannot
 	cores    int            // for LocalAuto
 
 	mu      sync.Mutex
@@ -144,16 +145,30 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 			return c, nil
 		}
 	}
+	scene := sceneFrame(cfg.Bundle)
 	c := &Controller{
 		cfg:      cfg,
 		tune:     defaultTuning,
 		log:      cfg.Logger.With().Str("controller", cfg.ID).Logger(),
 		renderer: r,
-		scene:    sceneFrame(cfg.Bundle),
+		scene:    scene,
 		cores:    runtime.NumCPU(),
 		wake:     make(chan struct{}, 1),
 	}
+	if size := sceneFrameSize(scene); size > protocol.DefaultMaxFrame {
+		c.noSend = fmt.Sprintf("the scene's frame of %d MiB exceeds the protocol's frame limit of %d MiB", size>>20, protocol.DefaultMaxFrame>>20)
+	}
 	return c, nil
+}
+
+// sceneFrameSize is about the size of the Scene frame on the wire (the
+// MessagePack overhead of a few bytes per file is rounded up).
+func sceneFrameSize(m protocol.Scene) int {
+	n := len(m.Hash) + len(m.Main) + 64
+	for _, f := range m.Files {
+		n += len(f.Name) + len(f.Data) + 16
+	}
+	return n
 }
 
 // sceneFrame is the Scene message for b, files in name order.

@@ -466,3 +466,26 @@ func TestLocalStartsWithoutWaiting(t *testing.T) {
 	}
 	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
 }
+
+// A scene too big for one frame cannot go to nodes: each is excluded with a
+// reason that says so, and LocalAuto renders here.
+func TestSceneTooBigForTheWire(t *testing.T) {
+	net := newFakeNet()
+	n := net.add("n:1", &fakeNode{id: "n", cores: 1})
+	big := &render.Bundle{Main: "s.json", Files: map[string][]byte{"s.json": []byte("{}"), "huge.obj": make([]byte, protocol.DefaultMaxFrame)}}
+	c := fakeController(t, net, Config{Bundle: big, Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
+	c.AddNode(Candidate{ID: "n", Addr: "n:1"})
+	r := await(t, runAsync(context.Background(), c))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	if s := nodeStats(t, r.res.Stats, "n"); !strings.Contains(s.Excluded, "frame limit") {
+		t.Errorf("node %+v: want excluded for the frame limit", s)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.scenes != 0 || len(n.jobs) != 0 {
+		t.Errorf("node got %d scenes and %d jobs", n.scenes, len(n.jobs))
+	}
+}

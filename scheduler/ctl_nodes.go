@@ -151,6 +151,13 @@ func (r *run) up(ev event) {
 	if ev.hello.Name != "" {
 		rec.name = ev.hello.Name
 	}
+	if r.c.noSend != "" {
+		ev.conn.Close()
+		s.state = sessClosed
+		rec.sess = nil
+		r.exclude(rec, r.c.noSend)
+		return
+	}
 	rec.backoff = 0
 	now := r.clock.Now()
 	s.conn = ev.conn
