@@ -65,11 +65,7 @@ func TestSameNodeByThreeRoutesUsedOnce(t *testing.T) {
 	c.AddNode(Candidate{ID: "n1", Addr: "10.0.0.1:7701", Source: SourceMDNS})
 	c.AddNode(Candidate{ID: "n1", Addr: "10.0.0.1:7701", Source: SourceRegistry}) // same id: ignored
 	c.AddNode(Candidate{Addr: "127.0.0.1:7701", Source: SourceFlag})              // id proven in the handshake
-	r := await(t, runAsync(context.Background(), c))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if len(r.res.Stats.Nodes) != 1 || r.res.Stats.Nodes[0].Tiles != r.res.Stats.Tiles {
 		t.Errorf("stats nodes %+v: want one node with every tile", r.res.Stats.Nodes)
 	}
@@ -91,11 +87,7 @@ func TestEveryNodeLostLocalFinishes(t *testing.T) {
 	}})
 	c := fakeController(t, net, Config{Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
 	c.AddNode(Candidate{ID: "doomed", Addr: "doomed:1"})
-	r := await(t, runAsync(context.Background(), c))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if l := nodeStats(t, r.res.Stats, "local"); l.Source != SourceLocal || l.Tiles == 0 {
 		t.Errorf("local node %+v: want tiles, source local", l)
 	}
@@ -305,11 +297,7 @@ func TestRemoveNodeRequeuesAtOnce(t *testing.T) {
 	c.RemoveNode("stuck")
 	waitFor(t, "the removed node's connection to close", 5*time.Second, func() bool { return stuck.live() == 0 })
 	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
-	r := await(t, done)
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, done)
 	if n := nodeStats(t, r.res.Stats, "stuck"); n.Failures != 0 || n.Tiles != 0 {
 		t.Errorf("removed node %+v: want no failure counted, no tile", n)
 	}
@@ -330,11 +318,7 @@ func TestShutdownHandBackIsNoFailure(t *testing.T) {
 	done := runAsync(context.Background(), c)
 	<-leaving.jobc
 	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
-	r := await(t, done)
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, done)
 	if n := nodeStats(t, r.res.Stats, "leaving"); n.Failures != 0 || n.Excluded != "" {
 		t.Errorf("node that handed its jobs back: %+v, want no failure", n)
 	}
@@ -357,11 +341,7 @@ func TestRunTwice(t *testing.T) {
 func TestLocalWorkersOnly(t *testing.T) {
 	for _, workers := range []int{1, 3} {
 		c := fakeController(t, newFakeNet(), Config{Local: workers, Settings: render.Settings{Width: 40, Height: 30, SPP: 2, MaxDepth: 2}, Tile: 7}, nil)
-		r := await(t, runAsync(context.Background(), c))
-		if r.err != nil {
-			t.Fatal(r.err)
-		}
-		sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+		renderedRight(t, c, runAsync(context.Background(), c))
 	}
 }
 
@@ -424,11 +404,7 @@ func TestBusyNodeShrinksItsWindow(t *testing.T) {
 	}
 	c := fakeController(t, net, Config{}, nil)
 	c.AddNode(Candidate{ID: "small", Addr: "small:1"})
-	r := await(t, runAsync(context.Background(), c))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if s := nodeStats(t, r.res.Stats, "small"); s.Failures != 0 || s.Tiles != r.res.Stats.Tiles {
 		t.Errorf("busy node %+v: want no failure and every tile", s)
 	}
@@ -443,11 +419,7 @@ func TestSecondRouteTakesOverADeadOne(t *testing.T) {
 	c.AddNode(Candidate{ID: "n", Addr: "dead:1", Source: SourceMDNS})
 	done := runAsync(context.Background(), c)
 	c.AddNode(Candidate{Addr: "live:1", Source: SourceFlag})
-	r := await(t, done)
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, done)
 	if len(r.res.Stats.Nodes) != 1 {
 		t.Fatalf("stats nodes %+v: want the one node", r.res.Stats.Nodes)
 	}
@@ -460,11 +432,7 @@ func TestSecondRouteTakesOverADeadOne(t *testing.T) {
 // tick of the clock (the fake one here never moves).
 func TestLocalStartsWithoutWaiting(t *testing.T) {
 	c := fakeController(t, newFakeNet(), Config{Local: 2, Clock: newFakeClock()}, nil)
-	r := await(t, runAsync(context.Background(), c))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	renderedRight(t, c, runAsync(context.Background(), c))
 }
 
 // A scene too big for one frame cannot go to nodes: each is excluded with a
@@ -475,11 +443,7 @@ func TestSceneTooBigForTheWire(t *testing.T) {
 	big := &render.Bundle{Main: "s.json", Files: map[string][]byte{"s.json": []byte("{}"), "huge.obj": make([]byte, protocol.DefaultMaxFrame)}}
 	c := fakeController(t, net, Config{Bundle: big, Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
 	c.AddNode(Candidate{ID: "n", Addr: "n:1"})
-	r := await(t, runAsync(context.Background(), c))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if s := nodeStats(t, r.res.Stats, "n"); !strings.Contains(s.Excluded, "frame limit") {
 		t.Errorf("node %+v: want excluded for the frame limit", s)
 	}

@@ -101,11 +101,7 @@ func TestFakeNodesRenderEveryTileOnce(t *testing.T) {
 	c := fakeController(t, net, cfg, nil)
 	c.AddNode(Candidate{ID: "a", Addr: "a:1", Source: SourceMDNS})
 	c.AddNode(Candidate{ID: "b", Addr: "b:1", Source: SourceRegistry})
-	r := await(t, runAsync(context.Background(), c))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if r.res.Missing != 0 {
 		t.Errorf("Missing = %d", r.res.Missing)
 	}
@@ -261,11 +257,7 @@ func TestBadNodesExcluded(t *testing.T) {
 			// The bad node fails on its own first, then a good node comes.
 			waitFor(t, "the bad node to be dropped", 5*time.Second, func() bool { return bad.live() == 0 })
 			c.AddNode(Candidate{ID: "good", Addr: "good:1"})
-			r := await(t, done)
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+			r := renderedRight(t, c, done)
 			st := nodeStats(t, r.res.Stats, "bad")
 			if st.Excluded == "" || !strings.Contains(st.Excluded, tc.reason) {
 				t.Errorf("bad node stats %+v: want excluded for %q", st, tc.reason)

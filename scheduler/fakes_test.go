@@ -417,6 +417,17 @@ func await(t testing.TB, ch <-chan runResult) runResult {
 	return runResult{}
 }
 
+// renderedRight awaits a run that must succeed with fakeRender's image.
+func renderedRight(t testing.TB, c *Controller, done <-chan runResult) runResult {
+	t.Helper()
+	r := await(t, done)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	return r
+}
+
 // nodeStats finds a node's stats by id.
 func nodeStats(t testing.TB, st Stats, id string) NodeStats {
 	t.Helper()

@@ -44,31 +44,18 @@ func (r *recordingRender) RenderTile(ctx context.Context, set render.Settings, r
 	return uint64(rect.Dx() * rect.Dy()), nil
 }
 
-// startFakeNode serves a Node whose scenes all render with rr.
+// startFakeNode serves a Node whose scenes all render with rr, and counts
+// the scenes it loads.
 func startFakeNode(t *testing.T, cfg NodeConfig, rr TileRenderer) (*Node, string, *atomic.Int32) {
 	t.Helper()
-	n, err := NewNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	loads := new(atomic.Int32)
-	n.load = func(*render.Bundle, render.Limits) (TileRenderer, error) {
-		loads.Add(1)
-		return rr, nil
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- n.Serve(l) }()
-	t.Cleanup(func() {
-		n.Close()
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve: %v, want ErrServerClosed", err)
+	n, addr := startNodeWith(t, cfg, func(n *Node) {
+		n.load = func(*render.Bundle, render.Limits) (TileRenderer, error) {
+			loads.Add(1)
+			return rr, nil
 		}
 	})
-	return n, l.Addr().String(), loads
+	return n, addr, loads
 }
 
 // controllerConn dials addr and handshakes as a controller.
