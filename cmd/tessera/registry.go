@@ -7,11 +7,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"tessera/discovery"
 )
@@ -20,14 +17,15 @@ func init() {
 	register(command{name: "registry", summary: "the fixed node directory for networks where multicast does not reach", run: runRegistry})
 }
 
-const registrySynopsis = "registry [-listen :7700] [-ttl 15s] [-token T] [-no-mdns] [-max-nodes N]"
+const registrySynopsis = "registry [-listen :7700] [-ttl 15s] [-token T] [-no-mdns] [-max-nodes N] [-log text|json]"
 
 // runRegistry serves the registry until ctx ends (SIGINT or SIGTERM).
 func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("registry", registrySynopsis, stderr)
 	listen := fs.String("listen", ":7700", "`address` (host:port) to serve the API and the status page on")
 	ttl := fs.Duration("ttl", discovery.DefaultTTL, "how long a node stays listed after its last heartbeat; nodes heartbeat every ttl/3")
-	token := fs.String("token", "", "the room's shared `secret`: writes must be signed with it, answers are signed (default $TESSERA_TOKEN)")
+	token := tokenFlag(fs)
+	logFormat := logFlag(fs)
 	noMDNS := fs.Bool("no-mdns", false, "do not announce the registry over mDNS ("+discovery.RegistryService+")")
 	maxNodes := fs.Int("max-nodes", discovery.DefaultMaxNodes, "the most nodes listed at once; registrations of new nodes past it get 503")
 	if err := parseFlags(fs, args); err != nil {
@@ -46,11 +44,10 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return badInput(fmt.Errorf("-listen %q: want host:port, e.g. :7700", *listen))
 	}
-	if *token == "" {
-		*token = os.Getenv("TESSERA_TOKEN")
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
+		return err
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}).
-		Level(zerolog.InfoLevel).With().Timestamp().Logger()
 
 	reg, err := discovery.NewRegistry(discovery.RegistryConfig{TTL: *ttl, Token: *token, MaxNodes: *maxNodes, Logger: log})
 	if err != nil {
