@@ -192,7 +192,7 @@ func (r *run) handle(ev event) {
 		}
 	case evResult:
 		if ev.s.state == sessLive {
-			r.result1(ev)
+			r.takeResult(ev)
 		}
 	case evError:
 		if ev.s.state == sessLive {

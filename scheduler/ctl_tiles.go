@@ -117,8 +117,7 @@ func (r *run) dispatch() {
 			}
 			i := r.nextTile()
 			if i < 0 {
-				r.endgame()
-				return
+				break
 			}
 			r.lease(s, i)
 			more = true
@@ -186,8 +185,8 @@ func (r *run) lease(s *session, i int) {
 	})
 }
 
-// result1 takes one tile result.
-func (r *run) result1(ev event) {
+// takeResult checks a tile result against its lease and takes it.
+func (r *run) takeResult(ev event) {
 	s, rec := ev.s, ev.s.rec
 	l := s.leases[ev.job]
 	if l == nil {
@@ -214,6 +213,7 @@ func (r *run) result1(ev event) {
 		if t.state == tileLeased && len(t.leases) == 0 {
 			r.requeue(l.tile)
 		}
+		t.tidy()
 		r.strike(rec, "wrong result rejected: "+bad)
 		return
 	}
