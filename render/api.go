@@ -92,6 +92,10 @@ func (s *Scene) Resolve(set Settings) Settings {
 	return set
 }
 
+// Validate reports whether resolved settings can be rendered; the error
+// wraps ErrBadSettings and says which field is out of range.
+func (set Settings) Validate() error { return set.validate() }
+
 // validate checks resolved settings.
 func (set Settings) validate() error {
 	switch {

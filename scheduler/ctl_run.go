@@ -170,8 +170,15 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			err = r.giveUp(now)
 		}
 	}
+	nodes := r.nodeStats() // states as the render ends, before finish closes every connection
 	r.finish()
-	return r.result(), err
+	res := r.result()
+	for i := range res.Stats.Nodes {
+		if i < len(nodes) && nodes[i].ID == res.Stats.Nodes[i].ID {
+			res.Stats.Nodes[i].State = nodes[i].State
+		}
+	}
+	return res, err
 }
 
 // finished reports whether every tile is in the image and no check is pending.
@@ -298,7 +305,7 @@ func (r *run) progress(final bool) {
 		return
 	}
 	r.lastProg = now
-	r.cfg.OnProgress(Progress{Done: r.done, Total: len(r.tiles), Rays: r.stats.Rays, Nodes: len(r.live), Elapsed: now.Sub(r.start)})
+	r.cfg.OnProgress(Progress{Done: r.done, Total: len(r.tiles), Rays: r.stats.Rays, Live: len(r.live), Elapsed: now.Sub(r.start), Nodes: r.nodeStats()})
 }
 
 // finish tells every node to cancel what is outstanding, closes every
@@ -342,16 +349,32 @@ func (r *run) result() *Result {
 		st.RaysPerSecond = float64(st.Rays) / wall
 	}
 	st.BytesSent, st.BytesReceived = r.bytesSent, r.bytesRecv
-	st.Nodes = []NodeStats{}
+	st.Nodes = r.nodeStats()
+	return &Result{Image: r.img, Stats: st, Missing: len(r.tiles) - r.done}
+}
+
+// nodeStats returns every node that answered (or was excluded), in order of
+// appearance, with its state now.
+func (r *run) nodeStats() []NodeStats {
+	nodes := []NodeStats{}
 	for _, rec := range r.recs {
 		if rec.alias || (rec.id == "" && rec.excluded == "") {
 			continue // a second route to a node, or an address that never answered
 		}
-		st.Nodes = append(st.Nodes, NodeStats{
+		state := NodeLost
+		switch {
+		case rec.excluded != "":
+			state = NodeExcluded
+		case rec.sess != nil && rec.sess.state == sessLive:
+			state = NodeWorking
+		case rec.sess != nil && rec.sess.state == sessDialing:
+			state = NodeConnecting
+		}
+		nodes = append(nodes, NodeStats{
 			ID: rec.id, Name: rec.name, Addr: rec.addr, Source: rec.source,
 			Tiles: rec.tiles, Rays: rec.rays, Seconds: float64(rec.nanos) / 1e9,
-			Failures: rec.failures, Excluded: rec.excluded,
+			Failures: rec.failures, Excluded: rec.excluded, State: state,
 		})
 	}
-	return &Result{Image: r.img, Stats: st, Missing: len(r.tiles) - r.done}
+	return nodes
 }

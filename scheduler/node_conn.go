@@ -81,7 +81,7 @@ func (n *Node) serveConn(nc net.Conn) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		if err := c.out.drain(c.fc.Send, c.ctx.Done()); err != nil {
+		if err := c.out.drain(c.fc.Send, c.ctx.Done()); err != nil && !errors.Is(err, protocol.ErrClosed) {
 			log.Info().Err(err).Msg("send failed")
 		}
 		c.fc.Close() // ends the reader too

@@ -32,8 +32,9 @@ type Progress struct {
 	Done    int           // tiles in the image
 	Total   int           // tiles in all
 	Rays    uint64        // rays of the tiles in the image
-	Nodes   int           // nodes at work: remote connections, plus the in-process node when it runs
+	Live    int           // nodes at work: remote connections, plus the in-process node when it runs
 	Elapsed time.Duration // since Run started
+	Nodes   []NodeStats   // every node known so far, with its State (a fresh slice each call)
 }
 
 // ProgressInterval is the shortest time between two OnProgress calls.
@@ -79,13 +80,24 @@ type Stats struct {
 
 // NodeStats is one node's part of a render.
 type NodeStats struct {
-	ID       string  `json:"id"`
-	Name     string  `json:"name"`
-	Addr     string  `json:"addr"`
-	Source   Source  `json:"source"`
-	Tiles    int     `json:"tiles"`              // tiles of the final image it rendered
-	Rays     uint64  `json:"rays"`               // rays of those tiles
-	Seconds  float64 `json:"seconds"`            // render time it reported, over every result it sent
-	Failures int     `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
-	Excluded string  `json:"excluded,omitempty"` // why it was excluded, if it was
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Addr     string    `json:"addr"`
+	Source   Source    `json:"source"`
+	Tiles    int       `json:"tiles"`              // tiles of the final image it rendered
+	Rays     uint64    `json:"rays"`               // rays of those tiles
+	Seconds  float64   `json:"seconds"`            // render time it reported, over every result it sent
+	Failures int       `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
+	Excluded string    `json:"excluded,omitempty"` // why it was excluded, if it was
+	State    NodeState `json:"state"`              // at the time of the snapshot
 }
+
+// NodeState is where a node stands in a render.
+type NodeState string
+
+const (
+	NodeConnecting NodeState = "connecting" // dialing or in the handshake
+	NodeWorking    NodeState = "working"    // connected: it gets tiles
+	NodeLost       NodeState = "lost"       // its connection ended (it may come back)
+	NodeExcluded   NodeState = "excluded"   // excluded for the rest of the render
+)

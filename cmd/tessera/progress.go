@@ -8,6 +8,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"tessera/scheduler"
 )
 
 // isTerminal reports whether w is a terminal.
@@ -19,9 +21,7 @@ func isTerminal(w io.Writer) bool {
 // tileBar shows tiles done of total, the ray rate and the time left on a
 // terminal. Its methods are called from one goroutine.
 type tileBar struct {
-	bar   *progressbar.ProgressBar
-	start time.Time
-	rays  uint64
+	bar *progressbar.ProgressBar
 }
 
 // newTileBar returns a bar on w, or nil when w is not a terminal or quiet is set.
@@ -39,19 +39,19 @@ func newTileBar(w io.Writer, total int, quiet bool) *tileBar {
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionThrottle(100*time.Millisecond),
 	)
-	return &tileBar{bar: bar, start: time.Now()}
+	return &tileBar{bar: bar}
 }
 
-// tile records a finished tile that cast rays.
-func (b *tileBar) tile(rays uint64) {
+// update shows the controller's progress: tiles, ray rate and live nodes
+// (the bar itself predicts the time left).
+func (b *tileBar) update(p scheduler.Progress) {
 	if b == nil {
 		return
 	}
-	b.rays += rays
-	if s := time.Since(b.start).Seconds(); s > 0 {
-		b.bar.Describe(fmt.Sprintf("%6.1f Mrays/s", float64(b.rays)/s/1e6))
+	if s := p.Elapsed.Seconds(); s > 0 {
+		b.bar.Describe(fmt.Sprintf("%6.1f Mrays/s, %d nodes", float64(p.Rays)/s/1e6, p.Live))
 	}
-	b.bar.Add(1)
+	b.bar.Set(p.Done)
 }
 
 // finish removes the bar.

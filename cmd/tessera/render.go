@@ -1,122 +1,155 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
-	"image"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"tessera/discovery"
+	"tessera/preview"
 	"tessera/render"
+	"tessera/scheduler"
 )
 
 func init() {
 	register(command{
 		name:    "render",
-		summary: "render a scene to an image (for now with this machine's cores)",
+		summary: "render a scene on every node found (mDNS, -registry, -nodes), or on this machine",
 		run:     runRender,
 	})
 }
 
-// renderFlags are the flags of tessera render that exist so far. The
-// distributed controller adds -registry, -nodes, -discover, -no-mdns,
-// -token, -preview and -log.
-type renderFlags struct {
-	out       string
-	width     int
-	height    int
-	spp       int
+const renderSynopsis = `render [-o out.png] [-registry host:port] [-nodes h:p,h:p] [-local auto|N] [-no-mdns]
+               [-discover 1s] [-width W] [-height H] [-spp N] [-tile 32]
+               [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json`
+
+// renderJob is one render as the flags (or tessera demo) describe it.
+type renderJob struct {
+	scene     string // scene file
+	out       string // output image, .png or .pfm
+	set       render.Settings
 	tile      int
-	local     string
+	local     int // scheduler.LocalAuto, 0 or N workers
+	discover  time.Duration
+	mdns      bool
+	registry  []string
+	nodes     []string
+	token     string
 	statsFile string
+	preview   string        // listen address of the preview page; "" for none
+	linger    time.Duration // how long the preview stays up after the render
 	quiet     bool
-	scene     string
+	log       zerolog.Logger
 }
 
-// renderStats is the JSON written by -stats (field names from SPEC).
-type renderStats struct {
-	WallSeconds   float64     `json:"wallSeconds"`
-	Width         int         `json:"width"`
-	Height        int         `json:"height"`
-	SPP           int         `json:"spp"`
-	Tiles         int         `json:"tiles"`
-	Samples       uint64      `json:"samples"`
-	Rays          uint64      `json:"rays"`
-	RaysPerSecond float64     `json:"raysPerSecond"`
-	Retries       int         `json:"retries"`
-	Duplicates    int         `json:"duplicates"`
-	BytesSent     int64       `json:"bytesSent"`
-	BytesReceived int64       `json:"bytesReceived"`
-	Nodes         []nodeStats `json:"nodes"`
-}
-
-type nodeStats struct {
-	ID      string  `json:"id"`
-	Name    string  `json:"name"`
-	Addr    string  `json:"addr"`
-	Source  string  `json:"source"` // mdns, registry, flag or local
-	Tiles   int     `json:"tiles"`
-	Rays    uint64  `json:"rays"`
-	Seconds float64 `json:"seconds"`
-}
-
-func parseRenderFlags(args []string, stderr io.Writer) (*renderFlags, error) {
-	f := &renderFlags{}
-	fs := newFlagSet("render", "render [-o out.png|out.pfm] [-width W] [-height H] [-spp N] [-tile 32] [-local auto|N] [-stats FILE] [-q] SCENE.json", stderr)
-	fs.StringVar(&f.out, "o", "out.png", "output image: .png (8-bit sRGB) or .pfm (linear float RGB)")
-	fs.IntVar(&f.width, "width", 0, "image width in pixels (0: the scene file's)")
-	fs.IntVar(&f.height, "height", 0, "image height in pixels (0: the scene file's)")
-	fs.IntVar(&f.spp, "spp", 0, "samples per pixel (0: the scene file's)")
-	fs.IntVar(&f.tile, "tile", 32, "tile side in pixels")
-	fs.StringVar(&f.local, "local", "auto", "workers of the in-process node: auto (all cores) or N")
-	fs.StringVar(&f.statsFile, "stats", "", "write statistics as JSON to this file")
-	fs.BoolVar(&f.quiet, "q", false, "no progress bar")
-	// Flags may also follow the scene file (tessera render scene.json -o x.png).
-	var scenes []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		scenes = append(scenes, fs.Arg(0))
-		args = fs.Args()[1:]
+func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
+	j := &renderJob{}
+	var local, registry, nodes, logFormat string
+	var noMDNS bool
+	fs := newFlagSet("render", renderSynopsis, stderr)
+	fs.StringVar(&j.out, "o", "out.png", "output image: .png (8-bit sRGB) or .pfm (linear float RGB)")
+	fs.StringVar(&registry, "registry", "", "registries to list nodes from, `host:port[,host:port]`")
+	fs.StringVar(&nodes, "nodes", "", "nodes to render on, by address: `host:port[,host:port]`")
+	fs.StringVar(&local, "local", "auto", "workers of an in-process node: auto (none while remote nodes work; every core when none is found or all are lost), 0 (never render here) or N")
+	fs.BoolVar(&noMDNS, "no-mdns", false, "do not look for nodes over mDNS")
+	fs.DurationVar(&j.discover, "discover", time.Second, "with -local auto: how long to look for nodes before rendering here")
+	fs.IntVar(&j.set.Width, "width", 0, "image width in pixels (0: the scene file's)")
+	fs.IntVar(&j.set.Height, "height", 0, "image height in pixels (0: the scene file's)")
+	fs.IntVar(&j.set.SPP, "spp", 0, "samples per pixel (0: the scene file's)")
+	fs.IntVar(&j.tile, "tile", 32, "tile side in pixels")
+	fs.StringVar(&j.statsFile, "stats", "", "write statistics as JSON to this `file`")
+	fs.StringVar(&j.preview, "preview", "", "serve a live preview page on `host:port` (e.g. :8080) while rendering")
+	fs.DurationVar(&j.linger, "linger", 10*time.Second, "with -preview: keep the page up this long after the render (Ctrl-C ends it sooner)")
+	token := tokenFlag(fs)
+	logFlag := logFlag(fs)
+	fs.BoolVar(&j.quiet, "q", false, "no progress bar and no summary line")
+	if err := parseInterleaved(fs, args, func(a string) { j.scene = a }); err != nil {
+		return nil, err
 	}
-	if len(scenes) != 1 {
-		return nil, badInput(fmt.Errorf("expected one scene file, got %d (%s) (see tessera render -h)", len(scenes), strings.Join(scenes, " ")))
+	if j.scene == "" {
+		return nil, badInput(fmt.Errorf("expected one scene file, got 0 (see tessera render -h)"))
 	}
-	f.scene = scenes[0]
-	switch ext := strings.ToLower(filepath.Ext(f.out)); ext {
+	logFormat = *logFlag
+	switch ext := strings.ToLower(filepath.Ext(j.out)); ext {
 	case ".png", ".pfm":
 	default:
-		return nil, badInput(fmt.Errorf("-o %s: expected a file name ending in .png or .pfm", f.out))
+		return nil, badInput(fmt.Errorf("-o %s: expected a file name ending in .png or .pfm", j.out))
 	}
 	for _, v := range []struct {
 		name string
 		val  int
-	}{{"width", f.width}, {"height", f.height}, {"spp", f.spp}} {
+	}{{"width", j.set.Width}, {"height", j.set.Height}, {"spp", j.set.SPP}} {
 		if v.val < 0 {
 			return nil, badInput(fmt.Errorf("-%s %d: expected 0 (the scene's value) or more", v.name, v.val))
 		}
 	}
-	if f.tile < 1 || f.tile > 4096 {
-		return nil, badInput(fmt.Errorf("-tile %d: expected 1 to 4096 pixels", f.tile))
+	if j.tile < 1 || j.tile > 4096 {
+		return nil, badInput(fmt.Errorf("-tile %d: expected 1 to 4096 pixels", j.tile))
 	}
-	return f, nil
+	if j.discover < 0 {
+		return nil, badInput(fmt.Errorf("-discover %v: expected 0 or more", j.discover))
+	}
+	var err error
+	if j.local, err = parseLocal(local); err != nil {
+		return nil, err
+	}
+	j.mdns, j.token = !noMDNS, *token
+	j.registry, j.nodes = splitList(registry), splitList(nodes)
+	for _, addr := range j.nodes {
+		if err := discovery.CheckAddr(addr); err != nil {
+			return nil, badInput(fmt.Errorf("-nodes %s: %w", addr, err))
+		}
+	}
+	if j.log, err = newLogger(stderr, logFormat); err != nil {
+		return nil, err
+	}
+	if j.quiet {
+		j.log = j.log.Level(zerolog.WarnLevel)
+	}
+	return j, nil
 }
 
-// localWorkers resolves -local: auto means every core.
-func localWorkers(s string) (int, error) {
+// parseInterleaved parses flags that may also follow the positional argument
+// (tessera render scene.json -o x.png), which must come exactly once.
+func parseInterleaved(fs *flag.FlagSet, args []string, positional func(string)) error {
+	var got []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		got = append(got, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(got) > 1 {
+		return badInput(fmt.Errorf("expected one scene file, got %d (%s) (see tessera render -h)", len(got), strings.Join(got, " ")))
+	}
+	if len(got) == 1 {
+		positional(got[0])
+	}
+	return nil
+}
+
+// parseLocal resolves -local: auto, 0 or a number of workers.
+func parseLocal(s string) (int, error) {
 	if s == "auto" {
-		return runtime.NumCPU(), nil
+		return scheduler.LocalAuto, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
@@ -126,77 +159,249 @@ func localWorkers(s string) (int, error) {
 }
 
 func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseRenderFlags(args, stderr)
+	j, err := parseRenderFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	workers, err := localWorkers(f.local)
-	if err != nil {
-		return err
-	}
-	scene, _, err := render.LoadFile(f.scene, render.Limits{})
+	return j.run(ctx, stdout, stderr)
+}
+
+// run loads the scene, renders it on every node found and writes the image
+// (or, when the render fails, the part that is done, next to the output).
+func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
+	scene, bundle, err := render.LoadFile(j.scene, render.Limits{})
 	if err != nil {
 		var le *render.LoadError
-		if errors.As(err, &le) {
+		if errors.As(err, &le) || errors.Is(err, render.ErrLimit) || errors.Is(err, os.ErrNotExist) {
 			return badInput(err)
 		}
 		return err
 	}
-	set := scene.Resolve(render.Settings{Width: f.width, Height: f.height, SPP: f.spp})
-	if workers == 0 {
-		return errors.New("-local 0 and no remote nodes (not supported yet): nothing can render")
-	}
-
-	total := len(render.Tiles(set.Width, set.Height, f.tile))
-	bar := newTileBar(stderr, total, f.quiet)
-	start := time.Now()
-	img, st, err := render.Render(ctx, scene, set, render.Options{
-		Workers: workers,
-		Tile:    f.tile,
-		OnTile:  func(_ image.Rectangle, rays uint64) { bar.tile(rays) },
-	})
-	wall := time.Since(start).Seconds()
-	bar.finish()
-	if errors.Is(err, render.ErrBadSettings) {
+	set := scene.Resolve(j.set)
+	if err := set.Validate(); err != nil {
 		return badInput(err)
 	}
-	if err != nil && img != nil && ctx.Err() != nil {
-		if serr := img.Save(f.out); serr == nil {
-			return fmt.Errorf("interrupted after %d of %d tiles: partial image written to %s", st.Tiles, total, f.out)
-		}
+	remote := j.mdns || len(j.registry) > 0 || len(j.nodes) > 0
+	local := j.local
+	if local == scheduler.LocalAuto && !remote {
+		local = runtime.NumCPU() // nothing to discover: do not wait for it
 	}
+	if local == 0 && !remote {
+		return errors.New("-local 0 and no way to find a node (-no-mdns without -registry or -nodes): nothing can render")
+	}
+	total := len(render.Tiles(set.Width, set.Height, j.tile))
+	bar := newTileBar(stderr, total, j.quiet)
+
+	var pv *preview.Server
+	if j.preview != "" {
+		if pv, err = j.startPreview(set, stdout); err != nil {
+			return err
+		}
+		defer pv.Close()
+	}
+
+	ctl, err := scheduler.NewController(scheduler.Config{
+		Scene:    scene,
+		Bundle:   bundle,
+		Settings: set,
+		Tile:     j.tile,
+		Local:    local,
+		Discover: j.discover,
+		Token:    j.token,
+		Logger:   j.log,
+		OnProgress: func(p scheduler.Progress) {
+			bar.update(p)
+			if pv != nil {
+				pv.Progress(p.Done, p.Total, p.Rays, eta(p))
+				pv.Nodes(previewNodes(p.Nodes))
+			}
+		},
+		OnTile: func(ev scheduler.TileEvent) {
+			if pv != nil {
+				pv.Tile(ev.Rect, ev.Pixels, ev.NodeID)
+			}
+		},
+	})
 	if err != nil {
 		return err
 	}
-	if err := img.Save(f.out); err != nil {
+	stopWatch, err := j.watch(ctl)
+	if err != nil {
 		return err
 	}
-	if f.statsFile != "" {
-		host, _ := os.Hostname()
-		rs := renderStats{
-			WallSeconds: wall,
-			Width:       set.Width, Height: set.Height, SPP: set.SPP,
-			Tiles:   st.Tiles,
-			Samples: uint64(set.Width) * uint64(set.Height) * uint64(set.SPP),
-			Rays:    st.Rays,
-			Nodes: []nodeStats{{
-				ID: "local", Name: host, Source: "local",
-				Tiles: st.Tiles, Rays: st.Rays, Seconds: wall,
-			}},
-		}
-		if wall > 0 {
-			rs.RaysPerSecond = float64(st.Rays) / wall
-		}
-		data, err := json.MarshalIndent(rs, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(f.statsFile, append(data, '\n'), 0o644); err != nil {
-			return err
-		}
+	res, runErr := ctl.Run(ctx)
+	stopWatch()
+	bar.finish()
+
+	if runErr != nil {
+		return j.fail(res, runErr)
 	}
-	if !f.quiet {
-		fmt.Fprintf(stderr, "%s: %dx%d, %d spp, %.1f s, %.2f Mrays/s\n", f.out, set.Width, set.Height, set.SPP, wall, float64(st.Rays)/wall/1e6)
+	if err := res.Image.Save(j.out); err != nil {
+		return err
+	}
+	if err := j.writeStats(res.Stats); err != nil {
+		return err
+	}
+	if !j.quiet {
+		st := res.Stats
+		fmt.Fprintf(stderr, "%s: %dx%d, %d spp, %d tiles on %d nodes, %.2f s, %.2f Mrays/s\n",
+			j.out, set.Width, set.Height, set.SPP, st.Tiles, len(st.Nodes), st.WallSeconds, st.RaysPerSecond/1e6)
+	}
+	if pv != nil {
+		j.finishPreview(ctx, pv, res.Image, stderr)
 	}
 	return nil
+}
+
+// fail reports a failed render: it writes what was rendered next to the
+// output (NAME.partial.EXT), so no finished tile is lost, and the stats.
+// runErr already says how many tiles are missing.
+func (j *renderJob) fail(res *scheduler.Result, runErr error) error {
+	if res == nil || res.Image == nil {
+		return runErr
+	}
+	var notes []string
+	if done := res.Stats.Tiles - res.Missing; done > 0 {
+		partial := partialName(j.out)
+		if err := res.Image.Save(partial); err != nil {
+			notes = append(notes, fmt.Sprintf("the partial image could not be written: %v", err))
+		} else {
+			notes = append(notes, fmt.Sprintf("the %d tiles rendered are in %s", done, partial))
+		}
+	}
+	if err := j.writeStats(res.Stats); err != nil {
+		notes = append(notes, fmt.Sprintf("stats not written: %v", err))
+	}
+	if len(notes) == 0 {
+		return runErr
+	}
+	return fmt.Errorf("%w; %s", runErr, strings.Join(notes, "; "))
+}
+
+// partialName is where a failed render's image goes: out.png -> out.partial.png.
+func partialName(out string) string {
+	ext := filepath.Ext(out)
+	return strings.TrimSuffix(out, ext) + ".partial" + ext
+}
+
+func (j *renderJob) writeStats(st scheduler.Stats) error {
+	if j.statsFile == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(j.statsFile, append(data, '\n'), 0o644)
+}
+
+// watch feeds the controller with the nodes discovery finds, until the
+// returned function is called.
+func (j *renderJob) watch(ctl *scheduler.Controller) (stop func(), err error) {
+	w, err := discovery.NewWatcher(discovery.WatcherConfig{
+		MDNS:       j.mdns,
+		Registries: j.registry,
+		Static:     j.nodes,
+		Token:      j.token,
+		Logger:     j.log,
+	})
+	if err != nil {
+		return nil, badInput(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { w.Run(ctx) })
+	wg.Go(func() {
+		for ev := range w.Events() {
+			n := ev.Node
+			switch ev.Kind {
+			case discovery.Join:
+				cand := scheduler.Candidate{ID: n.ID, Name: n.Name, Addr: n.Addr, Source: scheduler.Source(n.Source.String())}
+				if n.Source == discovery.SourceFlag {
+					cand.ID = "" // a placeholder: the handshake proves the real id
+				}
+				j.log.Debug().Str("node", n.Name).Str("addr", n.Addr).Stringer("source", n.Source).Msg("node found")
+				ctl.AddNode(cand)
+			case discovery.Leave:
+				// The connection, not discovery, decides: a node that
+				// still answers keeps its tiles; a dead one is noticed by
+				// its connection (pings) and its tiles are re-queued.
+				j.log.Debug().Str("node", n.Name).Str("addr", n.Addr).Msg("node no longer announced")
+			}
+		}
+	})
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// eta estimates the time left from the rate so far.
+func eta(p scheduler.Progress) time.Duration {
+	if p.Done == 0 || p.Done >= p.Total {
+		return 0
+	}
+	return time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+}
+
+// startPreview serves the live preview page and prints its URL.
+func (j *renderJob) startPreview(set render.Settings, stdout io.Writer) (*preview.Server, error) {
+	pv, err := preview.New(preview.Config{Width: set.Width, Height: set.Height, Title: filepath.Base(j.scene), Logger: j.log})
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", j.preview)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("-preview %s: %w", j.preview, err))
+	}
+	go pv.Serve(l)
+	fmt.Fprintf(stdout, "preview: %s\n", previewURL(l.Addr().(*net.TCPAddr)))
+	return pv, nil
+}
+
+// previewURL is a URL a browser on this machine can open.
+func previewURL(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port)) + "/"
+}
+
+// finishPreview hands the finished image to the page and keeps it up for
+// -linger (or until ctx ends).
+func (j *renderJob) finishPreview(ctx context.Context, pv *preview.Server, img *render.Image, stderr io.Writer) {
+	var png bytes.Buffer
+	if err := img.WritePNG(&png); err == nil {
+		pv.Finish(png.Bytes())
+	}
+	if j.linger > 0 {
+		if !j.quiet {
+			fmt.Fprintf(stderr, "preview stays up for %v (Ctrl-C to quit)\n", j.linger)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(j.linger):
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pv.Shutdown(sctx)
+}
+
+// previewNodes converts the controller's node snapshot for the page.
+func previewNodes(nodes []scheduler.NodeStats) []preview.NodeStatus {
+	out := make([]preview.NodeStatus, 0, len(nodes))
+	for _, n := range nodes {
+		st := preview.NodeWorking
+		switch n.State {
+		case scheduler.NodeLost:
+			st = preview.NodeLost
+		case scheduler.NodeExcluded:
+			st = preview.NodeExcluded
+		}
+		var mrays float64
+		if n.Seconds > 0 {
+			mrays = float64(n.Rays) / n.Seconds / 1e6
+		}
+		out = append(out, preview.NodeStatus{ID: n.ID, Name: n.Name, Addr: n.Addr, Source: string(n.Source), Tiles: n.Tiles, MraysPerSec: mrays, State: st})
+	}
+	return out
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tessera/scheduler"
 )
 
 const cornell = "../../testdata/scenes/cornell.json"
@@ -20,7 +22,8 @@ const cornell = "../../testdata/scenes/cornell.json"
 func runRenderCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(append([]string{"render"}, args...), &stdout, &stderr)
+	// Never multicast from the machine's own network namespace.
+	code := run(append([]string{"render", "-no-mdns"}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -62,7 +65,7 @@ func TestRenderWritesImageAndStats(t *testing.T) {
 			t.Errorf("stats lack %q", k)
 		}
 	}
-	var st renderStats
+	var st scheduler.Stats
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func TestRenderWritesImageAndStats(t *testing.T) {
 		{"size", st.Width == 24 && st.Height == 16 && st.SPP == 2},
 		{"tiles", st.Tiles == 6},
 		{"samples", st.Samples == 24*16*2},
-		{"rays at least one per sample", st.Rays >= st.Samples},
+		{"rays at least one per sample", st.Rays >= uint64(st.Samples)},
 		{"rate", st.WallSeconds > 0 && st.RaysPerSecond > 0},
 		{"one local node with every tile", len(st.Nodes) == 1 && st.Nodes[0].Source == "local" && st.Nodes[0].Tiles == 6 && st.Nodes[0].Rays == st.Rays},
 	}
@@ -129,6 +132,8 @@ func TestRenderExitStatus(t *testing.T) {
 		{"size over the maximum", []string{"-width", "100000", "-o", out, "-q", cornell}, 2, "bad settings"},
 		{"bad -local", []string{"-local", "some", "-o", out, cornell}, 2, "-local \"some\""},
 		{"-local 0", []string{"-local", "0", "-o", out, cornell}, 1, "nothing can render"},
+		{"bad -nodes", []string{"-nodes", "nohost", "-o", out, cornell}, 2, "-nodes nohost"},
+		{"bad -log", []string{"-log", "xml", "-o", out, cornell}, 2, "-log \"xml\""},
 		{"unwritable output", []string{"-o", filepath.Join(dir, "no", "such", "dir.png"), "-width", "4", "-height", "4", "-spp", "1", "-q", cornell}, 1, "no such file or directory"},
 	}
 	for _, tt := range tests {
@@ -147,22 +152,24 @@ func TestRenderExitStatus(t *testing.T) {
 	}
 }
 
-// TestRenderInterrupted: a canceled render still writes what it has, and
-// fails (exit status 1).
+// TestRenderInterrupted: a render canceled before any tile is done fails
+// (exit status 1), says what is missing and writes no image at all.
 func TestRenderInterrupted(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "partial.pfm")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stderr bytes.Buffer
-	err := runRender(ctx, []string{"-o", out, "-width", "16", "-height", "16", "-q", cornell}, io.Discard, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "interrupted after 0 of 1 tiles: partial image written to "+out) {
+	err := runRender(ctx, []string{"-no-mdns", "-o", out, "-width", "16", "-height", "16", "-q", cornell}, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "render interrupted with 1 of 1 tiles missing") {
 		t.Fatalf("error %v, want an interruption", err)
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		t.Errorf("exit status %d, want 1", ee.code)
 	}
-	if data, err := os.ReadFile(out); err != nil || !bytes.HasPrefix(data, []byte("PF\n16 16\n")) {
-		t.Errorf("partial image: %v", err)
+	for _, name := range []string{out, partialName(out)} {
+		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v, want no file", name, err)
+		}
 	}
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tessera/discovery"
+	"tessera/render"
+	"tessera/scheduler"
+)
+
+func init() {
+	register(command{name: "demo", summary: "a registry, two nodes and a controller on loopback render the Cornell box", run: runDemo})
+}
+
+const demoSynopsis = "demo [-o cornell.png] [-scene testdata/scenes/cornell.json] [-width W] [-height H] [-spp N] [-q]"
+
+// runDemo shows the whole system on one machine with no multicast: a
+// registry and two nodes on 127.0.0.1, found by the controller through the
+// registry, render the Cornell box.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", demoSynopsis, stderr)
+	out := fs.String("o", "cornell.png", "output image: .png or .pfm")
+	scene := fs.String("scene", filepath.Join("testdata", "scenes", "cornell.json"), "scene `file` to render")
+	width := fs.Int("width", 0, "image width in pixels (0: the scene file's)")
+	height := fs.Int("height", 0, "image height in pixels (0: the scene file's)")
+	spp := fs.Int("spp", 0, "samples per pixel (0: the scene file's)")
+	quiet := fs.Bool("q", false, "no progress bar, logs only for warnings")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badInput(fmt.Errorf("unexpected argument %q (the demo takes flags only)", fs.Arg(0)))
+	}
+	log, _ := newLogger(stderr, "text")
+	if *quiet {
+		log = log.Level(zerolog.WarnLevel)
+	}
+
+	reg, regAddr, stopRegistry, err := startDemoRegistry()
+	if err != nil {
+		return err
+	}
+	defer stopRegistry()
+	fmt.Fprintf(stdout, "registry: http://%s/ (status page)\n", regAddr)
+
+	// Two nodes sharing this machine's cores, heartbeating the registry.
+	workers := max(1, runtime.NumCPU()/2)
+	nctx, stopNodes := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { stopNodes(); wg.Wait() }()
+	for i := 1; i <= 2; i++ {
+		name := "demo-node-" + strconv.Itoa(i)
+		addr, err := startDemoNode(nctx, &wg, name, workers, regAddr, log.With().Str("node", name).Logger())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "node %s: %s, %d workers\n", name, addr, workers)
+	}
+	if err := waitRegistered(ctx, reg, 2, 5*time.Second); err != nil {
+		return err
+	}
+
+	job := &renderJob{
+		scene:    *scene,
+		out:      *out,
+		set:      render.Settings{Width: *width, Height: *height, SPP: *spp},
+		tile:     32,
+		local:    0, // the nodes render, not the controller
+		discover: time.Second,
+		registry: []string{regAddr},
+		quiet:    *quiet,
+		log:      log,
+	}
+	if err := job.run(ctx, stdout, stderr); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(*out)
+	if err != nil {
+		abs = *out
+	}
+	fmt.Fprintf(stdout, "image: %s\n", abs)
+	return nil
+}
+
+// startDemoRegistry serves a registry on a free loopback port.
+func startDemoRegistry() (*discovery.Registry, string, func(), error) {
+	reg, err := discovery.NewRegistry(discovery.RegistryConfig{})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("registry: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { reg.Serve(l); close(done) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		reg.Shutdown(ctx)
+		<-done
+	}
+	return reg, l.Addr().String(), stop, nil
+}
+
+// startDemoNode serves a node on a free loopback port and registers it
+// until ctx ends; wg waits for both.
+func startDemoNode(ctx context.Context, wg *sync.WaitGroup, name string, workers int, registry string, log zerolog.Logger) (string, error) {
+	id := discovery.NewID()
+	node, err := scheduler.NewNode(scheduler.NodeConfig{ID: id, Name: name, Workers: workers, Software: version, Logger: log})
+	if err != nil {
+		return "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("node %s: %w", name, err)
+	}
+	wg.Go(func() { node.Serve(l) })
+	wg.Go(func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		node.Shutdown(sctx)
+	})
+	rec := discovery.Record{ID: id, Name: name, Addr: l.Addr().String(), Cores: workers, Version: version}
+	client := &discovery.RegistryClient{Addr: registry, Logger: log}
+	wg.Go(func() { client.Heartbeat(ctx, rec) })
+	return l.Addr().String(), nil
+}
+
+// waitRegistered polls the registry until it lists n nodes.
+func waitRegistered(ctx context.Context, reg *discovery.Registry, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for len(reg.Nodes()) < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d nodes registered after %v", len(reg.Nodes()), n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
