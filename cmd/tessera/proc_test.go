@@ -164,7 +164,6 @@ func (b *output) changed() <-chan struct{} {
 	return b.notify
 }
 
-
 // waitMatch waits until re matches the process's output and returns the
 // submatches.
 func (p *process) waitMatch(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
