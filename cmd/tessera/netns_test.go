@@ -1,0 +1,82 @@
+package main
+
+// Distributed renders across real networks made of network namespaces
+// (discovery/netnstest): root only; mDNS runs only inside the namespaces.
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"tessera/discovery/netnstest"
+	"tessera/scheduler"
+)
+
+// TestNetnsRenderByMDNSAndAcrossSubnets: on subnet A a registry and two
+// nodes; a controller on subnet A finds the nodes by mDNS alone, and a
+// controller on subnet B (where mDNS does not reach) finds them through
+// the registry. Both images equal the local render.
+func TestNetnsRenderByMDNSAndAcrossSubnets(t *testing.T) {
+	netnstest.Require(t)
+	bin := tesseraBinary(t)
+	network := netnstest.Routed(t, 3, 1)
+	a1, b1 := network.Host("a1"), network.Host("b1")
+	registry := a1.Addr.String() + ":7700"
+
+	reg := a1.Start(t, "registry on a1", a1.Command(bin, "registry", "-listen", ":7700"))
+	reg.WaitLine(t, 20*time.Second, "listening on")
+	for _, name := range []string{"a2", "a3"} {
+		h := network.Host(name)
+		node := h.Start(t, "node on "+name, h.Command(bin, "node", "-listen", ":7701", "-workers", "1", "-name", "netns-"+name, "-registry", registry))
+		node.WaitLine(t, 20*time.Second, "listening on")
+	}
+
+	args := renderArgs(cornell)
+	want := localPNG(t, args)
+	// renderArgs has -no-mdns for loopback tests; inside the namespaces
+	// the controllers use mDNS, so it is left out here.
+	nsArgs := append([]string{}, args...)
+	for i, a := range nsArgs {
+		if a == "-no-mdns" {
+			nsArgs = append(nsArgs[:i], nsArgs[i+1:]...)
+			break
+		}
+	}
+
+	tests := []struct {
+		name   string
+		host   *netnstest.Host
+		extra  []string
+		source scheduler.Source
+	}{
+		{"mDNS alone on the nodes' LAN", a1, nil, scheduler.SourceMDNS},
+		{"registry from the other subnet", b1, []string{"-registry", registry}, scheduler.SourceRegistry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, stats := filepath.Join(dir, "out.png"), filepath.Join(dir, "stats.json")
+			cmdArgs := append([]string{"render", "-o", out, "-stats", stats, "-local", "0", "-discover", "5s"}, nsArgs...)
+			ctl := tt.host.Start(t, "controller on "+tt.host.Name, tt.host.Command(bin, append(cmdArgs, tt.extra...)...))
+			if err := ctl.Wait(); err != nil {
+				t.Fatalf("render on %s: %v\n%s", tt.host.Name, err, ctl.Output())
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameImage(t, tt.name, got, want)
+			st := readStats(t, stats)
+			tiles := nodeTiles(st)
+			if len(st.Nodes) != 2 || tiles["netns-a2"] == 0 || tiles["netns-a3"] == 0 {
+				t.Errorf("nodes %+v: want netns-a2 and netns-a3 sharing the tiles", st.Nodes)
+			}
+			for _, n := range st.Nodes {
+				if n.Source != tt.source {
+					t.Errorf("node %s found by %q, want %q", n.Name, n.Source, tt.source)
+				}
+			}
+		})
+	}
+}
