@@ -3,7 +3,6 @@ package preview
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"image"
@@ -74,8 +73,8 @@ func TestBrowserPreview(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d'`, half))
-	checkPartial(t, readCanvas(t, ctx, "image"), f, half)
+	browsertest.WaitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d'`, half))
+	checkPartial(t, browsertest.ReadCanvas(t, ctx, "image"), f, half)
 	browsertest.Screenshot(t, ctx, "mid-render")
 
 	// The rest arrives live; a node is lost at the end.
@@ -83,11 +82,11 @@ func TestBrowserPreview(t *testing.T) {
 	nodes[2].State = NodeLost
 	s.Nodes(nodes)
 	s.Finish(f.png)
-	waitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d' && document.getElementById('main').dataset.finished === 'true'`, len(f.tiles)))
+	browsertest.WaitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d' && document.getElementById('main').dataset.finished === 'true'`, len(f.tiles)))
 	browsertest.Screenshot(t, ctx, "finished")
 
 	t.Run("canvas equals PNG", func(t *testing.T) {
-		got := readCanvas(t, ctx, "image")
+		got := browsertest.ReadCanvas(t, ctx, "image")
 		want, err := png.Decode(bytes.NewReader(f.png))
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +157,7 @@ func TestBrowserPreview(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("bynode"))); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, ctx, shown)
+		browsertest.WaitFor(t, ctx, shown)
 
 		legend, err := chromedp.Run(ctx, chromedp.Evaluate[[]struct {
 			Name   string `json:"name"`
@@ -178,7 +177,7 @@ func TestBrowserPreview(t *testing.T) {
 		if len(byName) != len(nodes) {
 			t.Fatalf("legend %+v, want one entry per node", legend)
 		}
-		overlay := readCanvas(t, ctx, "overlay")
+		overlay := browsertest.ReadCanvas(t, ctx, "overlay")
 		for _, tl := range f.tiles {
 			name := nodeName(nodes, tl.node)
 			want, ok := byName[name]
@@ -249,40 +248,6 @@ func serve(t *testing.T, s *Server) string {
 		}
 	})
 	return "http://" + l.Addr().String() + "/"
-}
-
-// waitFor polls the page until the JavaScript expression is true, within
-// the browser context's deadline.
-func waitFor(t *testing.T, ctx context.Context, expr string) {
-	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatalf("waiting for %s: %v", expr, err)
-	}
-}
-
-// readCanvas reads a canvas's pixels back with getImageData.
-func readCanvas(t *testing.T, ctx context.Context, id string) *image.NRGBA {
-	t.Helper()
-	res, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
-		W    int    `json:"w"`
-		H    int    `json:"h"`
-		Data string `json:"data"`
-	}](fmt.Sprintf(`(() => {
-		const c = document.getElementById(%q);
-		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-		let s = '';
-		for (let i = 0; i < d.length; i += 8192) s += String.fromCharCode(...d.subarray(i, i + 8192));
-		return {w: c.width, h: c.height, data: btoa(s)};
-	})()`, id)))
-	if err != nil {
-		t.Fatalf("read canvas %s: %v", id, err)
-	}
-	pix, err := base64.StdEncoding.DecodeString(res.Data)
-	if err != nil || len(pix) != res.W*res.H*4 {
-		t.Fatalf("canvas %s: %d bytes for %dx%d: %v", id, len(pix), res.W, res.H, err)
-	}
-	// getImageData gives unpremultiplied RGBA: NRGBA.
-	return &image.NRGBA{Pix: pix, Stride: res.W * 4, Rect: image.Rect(0, 0, res.W, res.H)}
 }
 
 // checkPartial checks the canvas after the first n tiles: opaque and exact

@@ -311,6 +311,7 @@ func (r *run) progress(final bool) {
 // finish tells every node to cancel what is outstanding, closes every
 // connection and waits for every goroutine.
 func (r *run) finish() {
+	r.progress(true) // while the nodes still show as they worked
 	var writers []*session
 	for _, s := range append([]*session(nil), r.live...) {
 		if !s.rec.local {
@@ -337,7 +338,6 @@ func (r *run) finish() {
 		s.conn.Close()
 	}
 	r.wg.Wait()
-	r.progress(true)
 }
 
 // result assembles the Result.

@@ -38,6 +38,7 @@
     }
     body.replaceChildren(...rows);
     document.getElementById("count").textContent = String(nodes.length);
+    document.getElementById("count-noun").textContent = nodes.length === 1 ? "node" : "nodes";
     document.getElementById("cores").textContent = String(cores);
     document.getElementById("empty").hidden = nodes.length > 0;
   }

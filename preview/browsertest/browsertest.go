@@ -11,7 +11,9 @@ package browsertest
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,4 +148,38 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// WaitFor polls the page until the JavaScript expression is true, within
+// the browser context's deadline.
+func WaitFor(t testing.TB, ctx context.Context, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v", expr, err)
+	}
+}
+
+// ReadCanvas reads a canvas's pixels back with getImageData.
+func ReadCanvas(t testing.TB, ctx context.Context, id string) *image.NRGBA {
+	t.Helper()
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+		W    int    `json:"w"`
+		H    int    `json:"h"`
+		Data string `json:"data"`
+	}](fmt.Sprintf(`(() => {
+		const c = document.getElementById(%q);
+		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		let s = '';
+		for (let i = 0; i < d.length; i += 8192) s += String.fromCharCode(...d.subarray(i, i + 8192));
+		return {w: c.width, h: c.height, data: btoa(s)};
+	})()`, id)))
+	if err != nil {
+		t.Fatalf("read canvas %s: %v", id, err)
+	}
+	pix, err := base64.StdEncoding.DecodeString(res.Data)
+	if err != nil || len(pix) != res.W*res.H*4 {
+		t.Fatalf("canvas %s: %d bytes for %dx%d: %v", id, len(pix), res.W, res.H, err)
+	}
+	// getImageData gives unpremultiplied RGBA: NRGBA.
+	return &image.NRGBA{Pix: pix, Stride: res.W * 4, Rect: image.Rect(0, 0, res.W, res.H)}
 }
