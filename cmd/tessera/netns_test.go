@@ -6,6 +6,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,5 +80,41 @@ func TestNetnsRenderByMDNSAndAcrossSubnets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNetnsNodeWithoutMulticast: on a host with no network at all (no
+// multicast interface, no route) a node logs one warning about mDNS and goes
+// on with the registry.
+func TestNetnsNodeWithoutMulticast(t *testing.T) {
+	netnstest.Require(t)
+	bin := tesseraBinary(t)
+	h := netnstest.Isolated(t)
+	reg := h.Start(t, "registry", h.Command(bin, "registry", "-listen", "127.0.0.1:7700", "-no-mdns"))
+	reg.WaitLine(t, 20*time.Second, "listening on")
+	node := h.Start(t, "node", h.Command(bin, "node", "-listen", ":7701", "-workers", "1", "-name", "offline", "-registry", "127.0.0.1:7700"))
+	node.WaitLine(t, 20*time.Second, "listening on")
+
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(node.Output(), "registered with the registry") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not register within 20s:\n%s", node.Output())
+		}
+		time.Sleep(20 * time.Millisecond) // polling against the deadline above
+	}
+	var warnings []string
+	for _, line := range strings.Split(node.Output(), "\n") {
+		if strings.Contains(line, "WRN") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(strings.ToLower(warnings[0]), "multicast") {
+		t.Errorf("want exactly one warning, about multicast; got %q", warnings)
+	}
+	if err := node.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Wait(); err != nil {
+		t.Errorf("node exit after SIGTERM: %v\n%s", err, node.Output())
 	}
 }
