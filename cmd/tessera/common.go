@@ -13,8 +13,16 @@ import (
 
 // tokenFlag defines -token, whose default comes from $TESSERA_TOKEN.
 func tokenFlag(fs *flag.FlagSet) *string {
-	return fs.String("token", os.Getenv("TESSERA_TOKEN"), "the room's shared `secret` (default $TESSERA_TOKEN): peers without it are refused; it never crosses the wire")
+	token := os.Getenv("TESSERA_TOKEN")
+	fs.Var(secretValue{&token}, "token", "the room's shared `secret` (default $TESSERA_TOKEN): peers without it are refused; it never crosses the wire")
+	return &token
 }
+
+// secretValue is a flag value that never shows itself (in -h, say).
+type secretValue struct{ p *string }
+
+func (v secretValue) String() string     { return "" }
+func (v secretValue) Set(s string) error { *v.p = s; return nil }
 
 // logFlag defines -log: the format of the structured logs on stderr.
 func logFlag(fs *flag.FlagSet) *string {

@@ -173,3 +173,17 @@ func TestRenderInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpHidesToken: -h never prints the token taken from the environment.
+func TestHelpHidesToken(t *testing.T) {
+	t.Setenv("TESSERA_TOKEN", "do-not-print-me")
+	for _, cmd := range []string{"render", "node", "registry"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{cmd, "-h"}, &stdout, &stderr); code != 0 {
+			t.Errorf("%s -h: exit %d", cmd, code)
+		}
+		if out := stdout.String() + stderr.String(); strings.Contains(out, "do-not-print-me") || !strings.Contains(out, "-token") {
+			t.Errorf("%s -h shows the token or no -token flag:\n%s", cmd, out)
+		}
+	}
+}
