@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"context"
+	"time"
+
+	"tessera/render"
+)
+
+// overhead renders the main scene with Workers in-process workers and on one
+// loopback node process with as many, back to back, Runs times.
+func (b *bencher) overhead(ctx context.Context, sc *scene) (*Overhead, error) {
+	procs, err := b.spawnNodes(ctx, 1, b.s.Workers, "")
+	if err != nil {
+		return nil, err
+	}
+	defer stopProcs(procs)
+	nodes := candidates(procs)
+	set := sc.scene.Resolve(b.s.work.Render)
+	if err := b.warmUp(ctx, sc, set, nodes); err != nil {
+		return nil, err
+	}
+	times := newTileTimes()
+	pixels := float64(set.Width) * float64(set.Height)
+	var ins, loops, ratios, bpp []float64
+	for run := 1; run <= b.s.Runs; run++ {
+		in, err := job{scene: sc, set: set, tile: b.s.work.Tile, local: b.s.Workers, log: b.log}.run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		loop, err := job{scene: sc, set: set, tile: b.s.work.Tile, nodes: nodes, times: times, token: b.s.Token, log: b.log}.run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, in.wall.Seconds())
+		loops = append(loops, loop.wall.Seconds())
+		ratios = append(ratios, in.wall.Seconds()/loop.wall.Seconds())
+		bytes := float64(loop.stats.BytesSent + loop.stats.BytesReceived)
+		bpp = append(bpp, bytes/pixels)
+		b.log.Info().Int("run", run).Float64("inProcess", round(in.wall.Seconds(), 3)).Float64("loopback", round(loop.wall.Seconds(), 3)).
+			Float64("ratio", round(ratios[len(ratios)-1], 3)).Float64("bytes/pixel", round(bytes/pixels, 2)).Msg("overhead")
+	}
+	trips, renders, _ := times.snapshot()
+	return &Overhead{
+		Workers:          b.s.Workers,
+		InProcessSeconds: median(ins),
+		LoopbackSeconds:  median(loops),
+		Ratio:            median(ratios),
+		BytesPerPixel:    median(bpp),
+		TileLatencyP50Ms: ms(percentile(trips, 50)),
+		TileLatencyP99Ms: ms(percentile(trips, 99)),
+		TileRenderP50Ms:  ms(percentile(renders, 50)),
+		SceneBytes:       sc.bytes(),
+	}, nil
+}
+
+// scheduling moves the tiles of a trivial image through one loopback node
+// process, Runs times, and reports tiles per second.
+func (b *bencher) scheduling(ctx context.Context) (*Scheduling, error) {
+	sc, err := trivialScene()
+	if err != nil {
+		return nil, err
+	}
+	procs, err := b.spawnNodes(ctx, 1, b.s.Workers, "")
+	if err != nil {
+		return nil, err
+	}
+	defer stopProcs(procs)
+	nodes := candidates(procs)
+	side := b.s.work.SchedSide
+	set := sc.scene.Resolve(render.Settings{Width: side, Height: side, SPP: 1, MaxDepth: 1})
+	if err := b.warmUp(ctx, sc, set, nodes); err != nil {
+		return nil, err
+	}
+	var rates []float64
+	tiles := 0
+	for run := 1; run <= b.s.Runs; run++ {
+		out, err := job{scene: sc, set: set, tile: b.s.work.SchedTile, nodes: nodes, token: b.s.Token, log: b.log}.run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tiles = out.stats.Tiles
+		rate := float64(tiles) / out.wall.Seconds()
+		rates = append(rates, rate)
+		b.log.Info().Int("run", run).Int("tiles", tiles).Float64("seconds", round(out.wall.Seconds(), 3)).Float64("tiles/s", round(rate, 0)).Msg("scheduling")
+	}
+	return &Scheduling{TilesPerSecond: median(rates), Tiles: tiles, Workers: b.s.Workers}, nil
+}
+
+// discovery starts a node process with -registry pointing at an in-process
+// registry, Runs times, and times how long until the registry lists it.
+func (b *bencher) discovery(ctx context.Context) (*Discovery, error) {
+	reg, err := startRegistry(b.s.Token)
+	if err != nil {
+		return nil, err
+	}
+	defer reg.stop()
+	var secs []float64
+	for run := 1; run <= b.s.Runs; run++ {
+		start := time.Now()
+		procs, err := b.spawnNodes(ctx, 1, 1, reg.addr)
+		if err != nil {
+			return nil, err
+		}
+		listed, err := reg.waitListed(ctx, procs[0].id, start.Add(discoveryTimeout))
+		if stopErr := stopProcs(procs); err == nil {
+			err = stopErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		d := listed.Sub(start)
+		secs = append(secs, d.Seconds())
+		b.log.Info().Int("run", run).Float64("seconds", round(d.Seconds(), 3)).Msg("discovery")
+	}
+	return &Discovery{RegistrySeconds: median(secs)}, nil
+}

@@ -1,0 +1,92 @@
+package bench
+
+// Report is the result of a suite: `tessera bench -json` writes it as is.
+// A section that was not run (Config.Only) is null, or an empty list.
+type Report struct {
+	Machine    Machine     `json:"machine"`
+	Method     Method      `json:"method"`
+	Kernel     []Kernel    `json:"kernel"`
+	Scaling    []Scaling   `json:"scaling"`
+	Overhead   *Overhead   `json:"overhead"`
+	Scheduling *Scheduling `json:"scheduling"`
+	Discovery  *Discovery  `json:"discovery"`
+}
+
+// Machine describes where the suite ran.
+type Machine struct {
+	CPUs        int     `json:"cpus"`
+	GOOS        string  `json:"goos"`
+	GOARCH      string  `json:"goarch"`
+	Version     string  `json:"version"`   // tessera's
+	GoVersion   string  `json:"goVersion"` // the Go release it was built with
+	Model       string  `json:"model,omitempty"`
+	LoadAverage float64 `json:"loadAverage"` // 1-minute load average as the suite started; -1 where unknown
+}
+
+// Method says how the figures were obtained.
+type Method struct {
+	Runs    int       `json:"runs"` // repetitions of each section; figures are medians
+	Quick   bool      `json:"quick"`
+	Scene   string    `json:"scene"` // of the scaling and overhead renders
+	Workers int       `json:"workers"`
+	Nodes   string    `json:"nodes"` // "spawned" or "real"
+	Work    WorkSizes `json:"workload"`
+	Seconds float64   `json:"seconds"` // the whole suite
+}
+
+// WorkSizes are the sizes measured, as WIDTHxHEIGHTxSPP (tiles: side).
+type WorkSizes struct {
+	Kernel     string `json:"kernel"`
+	Render     string `json:"render"`
+	Tile       int    `json:"tile"`
+	Scheduling string `json:"scheduling"`
+	SchedTile  int    `json:"schedulingTile"`
+}
+
+// Kernel is one scene's kernel speed on one core (medians).
+type Kernel struct {
+	Scene                string  `json:"scene"`
+	RaysPerSecondPerCore float64 `json:"raysPerSecondPerCore"`
+	SamplesPerSecond     float64 `json:"samplesPerSecond"`
+	// RaysPerCPUSecond divides by the thread's CPU time instead of the wall
+	// time; 0 where that cannot be read.
+	RaysPerCPUSecond float64 `json:"raysPerCPUSecond"`
+	RaysPerSample    float64 `json:"raysPerSample"`
+}
+
+// Scaling is one render on Nodes nodes (medians).
+type Scaling struct {
+	Nodes          int     `json:"nodes"`
+	WorkersPerNode int     `json:"workersPerNode"` // 0 when the nodes differ
+	WallSeconds    float64 `json:"wallSeconds"`
+	Speedup        float64 `json:"speedup"`    // against one node
+	Efficiency     float64 `json:"efficiency"` // speedup / nodes
+	RaysPerSecond  float64 `json:"raysPerSecond"`
+	NodesUsed      int     `json:"nodesUsed"` // nodes that rendered tiles of the image, least over the runs
+}
+
+// Overhead compares the same workers in-process and behind one loopback
+// node (medians).
+type Overhead struct {
+	Workers          int     `json:"workers"`
+	InProcessSeconds float64 `json:"inProcessSeconds"`
+	LoopbackSeconds  float64 `json:"loopbackSeconds"`
+	Ratio            float64 `json:"ratio"`         // inProcessSeconds / loopbackSeconds; 1 means distribution is free
+	BytesPerPixel    float64 `json:"bytesPerPixel"` // both directions, every frame, per image pixel
+	TileLatencyP50Ms float64 `json:"tileLatencyP50Ms"`
+	TileLatencyP99Ms float64 `json:"tileLatencyP99Ms"`
+	TileRenderP50Ms  float64 `json:"tileRenderP50Ms"` // the node's own render time of a tile, for comparison
+	SceneBytes       int64   `json:"sceneBytes"`      // of the bundle sent to the node, included in bytesPerPixel
+}
+
+// Scheduling is the system's own throughput (medians).
+type Scheduling struct {
+	TilesPerSecond float64 `json:"tilesPerSecond"`
+	Tiles          int     `json:"tiles"`
+	Workers        int     `json:"workers"` // of the node
+}
+
+// Discovery is how long a node takes to appear through a registry (median).
+type Discovery struct {
+	RegistrySeconds float64 `json:"registrySeconds"`
+}

@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// The targets of issue 6 on a two-core machine, printed beside the figures.
+const (
+	TargetSpeedup        = 1.8   // two one-worker nodes against one
+	TargetLoopbackRatio  = 0.95  // in-process seconds / loopback seconds
+	TargetTilesPerSecond = 20000 // scheduling
+	TargetBytesPerPixel  = 13    // float32 RGB plus framing
+)
+
+// WriteText writes the report as readable tables.
+func (r *Report) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	m := r.Machine
+	model := ""
+	if m.Model != "" {
+		model = " (" + m.Model + ")"
+	}
+	load := "unknown"
+	if m.LoadAverage >= 0 {
+		load = fmt.Sprintf("%.2f", m.LoadAverage)
+	}
+	me := r.Method
+	ew.printf("tessera bench %s: %d CPUs%s, %s/%s, %s, load average %s at the start\n", m.Version, m.CPUs, model, m.GOOS, m.GOARCH, m.GoVersion, load)
+	ew.printf("medians of %d runs; kernel images %s; %s rendered %s in %d-pixel tiles; %s per node; %s nodes; %.1f s in all\n",
+		me.Runs, me.Work.Kernel, me.Scene, me.Work.Render, me.Work.Tile, plural(me.Workers, "worker"), me.Nodes, me.Seconds)
+
+	if len(r.Kernel) > 0 {
+		ew.printf("\nkernel: one core, in-process\n")
+		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "scene\tMrays/s\tMrays/CPU-s\tMsamples/s\trays/sample\t\n")
+		for _, k := range r.Kernel {
+			fmt.Fprintf(tw, "%s\t%.2f\t%s\t%.3f\t%.2f\t\n", k.Scene, k.RaysPerSecondPerCore/1e6, orDash(k.RaysPerCPUSecond/1e6, "%.2f"), k.SamplesPerSecond/1e6, k.RaysPerSample)
+		}
+		ew.err = firstErr(ew.err, tw.Flush())
+	}
+	if len(r.Scaling) > 0 {
+		ew.printf("\nscaling: %s on 1..%d nodes, none in-process; speedup against one node\n", me.Scene, len(r.Scaling))
+		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "nodes\tworkers/node\tseconds\tspeedup\tefficiency\tMrays/s\t\n")
+		for _, s := range r.Scaling {
+			fmt.Fprintf(tw, "%d\t%s\t%.3f\t%.2f\t%.2f\t%.2f\t\n", s.Nodes, orDash(float64(s.WorkersPerNode), "%.0f"), s.WallSeconds, s.Speedup, s.Efficiency, s.RaysPerSecond/1e6)
+		}
+		ew.err = firstErr(ew.err, tw.Flush())
+	}
+	if o := r.Overhead; o != nil {
+		ew.printf("\noverhead: %s in-process against the same behind one loopback node\n", plural(o.Workers, "worker"))
+		ew.printf("  in-process %.3f s, loopback %.3f s: ratio %.3f (target >= %.2f: %s)\n", o.InProcessSeconds, o.LoopbackSeconds, o.Ratio, TargetLoopbackRatio, verdict(o.Ratio >= TargetLoopbackRatio))
+		ew.printf("  %.2f bytes on the wire per pixel, both ways, the %d-byte scene included (target <= %d: %s)\n", o.BytesPerPixel, o.SceneBytes, TargetBytesPerPixel, verdict(o.BytesPerPixel <= TargetBytesPerPixel))
+		ew.printf("  tile round trip p50 %.2f ms, p99 %.2f ms (queueing on the node included; its render alone: p50 %.2f ms)\n", o.TileLatencyP50Ms, o.TileLatencyP99Ms, o.TileRenderP50Ms)
+	}
+	if s := r.Scheduling; s != nil {
+		ew.printf("\nscheduling: %.0f tiles/s through one loopback node of %s (%d tiles of %s, %d px) (target >= %d: %s)\n",
+			s.TilesPerSecond, plural(s.Workers, "worker"), s.Tiles, me.Work.Scheduling, me.Work.SchedTile, TargetTilesPerSecond, verdict(s.TilesPerSecond >= TargetTilesPerSecond))
+	}
+	if d := r.Discovery; d != nil {
+		ew.printf("\ndiscovery: %.3f s from starting a node process to its record in the registry\n", d.RegistrySeconds)
+	}
+	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
+		sp := r.Scaling[1].Speedup
+		ew.printf("\n2 nodes x 1 worker: %.2fx one node x 1 worker (target >= %.1fx on 2 cores: %s)\n", sp, TargetSpeedup, verdict(sp >= TargetSpeedup))
+	}
+	return ew.err
+}
+
+// plural is "1 worker", "2 workers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// orDash formats v, or "-" when it is 0 (unknown).
+func orDash(v float64, format string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// errWriter remembers the first write error and skips the writes after it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	fmt.Fprintf(e, format, args...)
+}
+
+// String is the report as WriteText writes it.
+func (r *Report) String() string {
+	var sb strings.Builder
+	r.WriteText(&sb)
+	return sb.String()
+}

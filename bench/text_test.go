@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func sampleReport() *Report {
+	return &Report{
+		Machine: Machine{CPUs: 2, GOOS: "linux", GOARCH: "amd64", Version: "0.1.0", GoVersion: "go1.26", Model: "Xeon", LoadAverage: 0.5},
+		Method:  Method{Runs: 3, Scene: "cornell", Workers: 1, Nodes: "spawned", Work: WorkSizes{Kernel: "256x256x4", Render: "512x512x4", Tile: 32, Scheduling: "512x512x1", SchedTile: 4}, Seconds: 30},
+		Kernel:  []Kernel{{Scene: "cornell", RaysPerSecondPerCore: 3.5e6, SamplesPerSecond: 0.76e6, RaysPerCPUSecond: 3.6e6, RaysPerSample: 4.6}, {Scene: "bunny", RaysPerSecondPerCore: 2e6, SamplesPerSecond: 0.4e6, RaysPerSample: 4.7}},
+		Scaling: []Scaling{
+			{Nodes: 1, WorkersPerNode: 1, WallSeconds: 2, Speedup: 1, Efficiency: 1, RaysPerSecond: 3e6, NodesUsed: 1},
+			{Nodes: 2, WorkersPerNode: 1, WallSeconds: 1.2, Speedup: 1.7, Efficiency: 0.85, RaysPerSecond: 5e6, NodesUsed: 2},
+		},
+		Overhead:   &Overhead{Workers: 1, InProcessSeconds: 1.9, LoopbackSeconds: 2, Ratio: 0.95, BytesPerPixel: 12.2, TileLatencyP50Ms: 10, TileLatencyP99Ms: 20, TileRenderP50Ms: 5, SceneBytes: 2200},
+		Scheduling: &Scheduling{TilesPerSecond: 25000, Tiles: 16384, Workers: 1},
+		Discovery:  &Discovery{RegistrySeconds: 0.012},
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	got := sampleReport().String()
+	for _, want := range []string{
+		"2 CPUs (Xeon), linux/amd64, go1.26, load average 0.50",
+		"medians of 3 runs",
+		"cornell      3.50          3.60",
+		"bunny      2.00             -", // no CPU time: a dash
+		"2              1     1.200      1.70         0.85",
+		"ratio 0.950 (target >= 0.95: met)",
+		"12.20 bytes on the wire per pixel",
+		"(target <= 13: met)",
+		"p50 10.00 ms, p99 20.00 ms",
+		"25000 tiles/s through one loopback node of 1 worker",
+		"(target >= 20000: met)",
+		"discovery: 0.012 s",
+		"2 nodes x 1 worker: 1.70x one node x 1 worker (target >= 1.8x on 2 cores: NOT met)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestWriteTextSkipsSectionsNotRun(t *testing.T) {
+	r := sampleReport()
+	r.Scaling, r.Overhead, r.Scheduling, r.Discovery = []Scaling{}, nil, nil, nil
+	got := r.String()
+	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker"} {
+		if strings.Contains(got, absent) {
+			t.Errorf("the table mentions %q, which did not run:\n%s", absent, got)
+		}
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.n++
+	return 0, errors.New("disk full")
+}
+
+func TestWriteTextReportsWriteErrors(t *testing.T) {
+	w := &failingWriter{}
+	if err := sampleReport().WriteText(w); err == nil || err.Error() != "disk full" {
+		t.Fatalf("got %v, want the writer's error", err)
+	}
+	if w.n != 1 {
+		t.Errorf("%d writes after the first failed, want none", w.n-1)
+	}
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchJSON runs a tiny `tessera bench -quick -json` with two spawned
+// nodes and checks that the report has every field of issue 6 with a sane
+// value (not the timings: the machine is shared).
+func TestBenchJSON(t *testing.T) {
+	bin := tesseraBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "bench", "-quick", "-json", "-spawn", "2", "-workers", "1",
+		"-width", "48", "-height", "40", "-spp", "1", "-scenes", "../../testdata/scenes")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("tessera bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var rep map[string]any
+	dec := json.NewDecoder(&stdout)
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if dec.More() {
+		t.Errorf("stdout holds more than one JSON object")
+	}
+	if !strings.Contains(stderr.String(), "section=kernel") || !strings.Contains(stderr.String(), "section=discovery") {
+		t.Errorf("no progress lines on stderr:\n%s", stderr.String())
+	}
+
+	machine := object(t, rep, "machine")
+	if n := number(t, machine, "cpus"); n != float64(runtime.NumCPU()) {
+		t.Errorf("machine.cpus %v, want %d", n, runtime.NumCPU())
+	}
+	for key, want := range map[string]string{"goos": runtime.GOOS, "goarch": runtime.GOARCH, "version": version} {
+		if got, _ := machine[key].(string); got != want {
+			t.Errorf("machine.%s %q, want %q", key, got, want)
+		}
+	}
+
+	kernel := list(t, rep, "kernel")
+	var scenes []string
+	for _, k := range kernel {
+		k := k.(map[string]any)
+		scenes = append(scenes, k["scene"].(string))
+		positive(t, k, "kernel", "raysPerSecondPerCore", "samplesPerSecond")
+		if rps, sps := number(t, k, "raysPerSecondPerCore"), number(t, k, "samplesPerSecond"); rps < sps {
+			t.Errorf("kernel %s: %v rays/s < %v samples/s: every sample casts at least one ray", k["scene"], rps, sps)
+		}
+	}
+	if got := strings.Join(scenes, ","); got != "cornell,bunny,spheres" {
+		t.Errorf("kernel scenes %s, want cornell,bunny,spheres", got)
+	}
+
+	scaling := list(t, rep, "scaling")
+	if len(scaling) != 2 {
+		t.Fatalf("%d scaling rows, want 2 (-spawn 2): %v", len(scaling), scaling)
+	}
+	for i, s := range scaling {
+		s := s.(map[string]any)
+		nodes := number(t, s, "nodes")
+		if nodes != float64(i+1) || number(t, s, "workersPerNode") != 1 {
+			t.Errorf("scaling row %d: %v, want %d nodes of 1 worker", i, s, i+1)
+		}
+		positive(t, s, "scaling", "wallSeconds", "speedup", "efficiency")
+		if sp, eff := number(t, s, "speedup"), number(t, s, "efficiency"); !near(eff, sp/nodes) {
+			t.Errorf("scaling row %d: efficiency %v, want speedup / nodes = %v", i, eff, sp/nodes)
+		}
+		// On an image of a few tiles the first node to connect may render
+		// them all before the second one has finished its handshake.
+		if used := number(t, s, "nodesUsed"); used < 1 || used > nodes {
+			t.Errorf("scaling row %d: %v nodes rendered tiles, want 1 to %v", i, used, nodes)
+		}
+	}
+	if sp := number(t, scaling[0].(map[string]any), "speedup"); sp != 1 {
+		t.Errorf("one node's speedup against itself is %v, want 1", sp)
+	}
+
+	overhead := object(t, rep, "overhead")
+	positive(t, overhead, "overhead", "inProcessSeconds", "loopbackSeconds", "ratio", "tileLatencyP50Ms", "tileLatencyP99Ms")
+	if in, loop, ratio := number(t, overhead, "inProcessSeconds"), number(t, overhead, "loopbackSeconds"), number(t, overhead, "ratio"); !near(ratio, in/loop) {
+		t.Errorf("overhead ratio %v, want inProcessSeconds / loopbackSeconds = %v (one run: the medians are the values)", ratio, in/loop)
+	}
+	// Every pixel crosses as 12 bytes; frames and the scene add some, and on a
+	// 48x40 image the scene's few kilobytes weigh several bytes a pixel.
+	if bpp := number(t, overhead, "bytesPerPixel"); bpp < 12 || bpp > 100 {
+		t.Errorf("overhead.bytesPerPixel %v, want 12 (float32 RGB) plus a little", bpp)
+	}
+	if p50, p99 := number(t, overhead, "tileLatencyP50Ms"), number(t, overhead, "tileLatencyP99Ms"); p99 < p50 {
+		t.Errorf("tile latency p99 %v < p50 %v", p99, p50)
+	}
+
+	positive(t, object(t, rep, "scheduling"), "scheduling", "tilesPerSecond")
+	discovery := object(t, rep, "discovery")
+	if s := number(t, discovery, "registrySeconds"); s <= 0 || s > 15 {
+		t.Errorf("discovery.registrySeconds %v, want more than 0 and at most the 15 s the bench waits", s)
+	}
+}
+
+// TestBenchBadInput: mistakes are refused with exit status 2 and a message
+// that names them, before any node is started.
+func TestBenchBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unknown scene", args: []string{"-scene", "teapot", "-scenes", "../../testdata/scenes"}, want: `scene "teapot": no teapot.json in ../../testdata/scenes`},
+		{name: "spawn and nodes", args: []string{"-spawn", "2", "-nodes", "10.0.0.7:7701"}, want: "-spawn with -registry or -nodes"},
+		{name: "bad node address", args: []string{"-nodes", "10.0.0.7"}, want: "-nodes 10.0.0.7"},
+		{name: "no workers", args: []string{"-workers", "0"}, want: "-workers 0"},
+		{name: "negative runs", args: []string{"-runs", "-1"}, want: "-runs -1"},
+		{name: "unknown section", args: []string{"-only", "kernel,speed"}, want: `unknown section "speed"`},
+		{name: "a positional argument", args: []string{"cornell"}, want: `unexpected argument "cornell"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"bench"}, tt.args...), &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and a message containing %q", code, stderr.String(), tt.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+func object(t *testing.T, m map[string]any, key string) map[string]any {
+	t.Helper()
+	v, ok := m[key].(map[string]any)
+	if !ok {
+		t.Fatalf("%q is %T (%v), want an object", key, m[key], m[key])
+	}
+	return v
+}
+
+func list(t *testing.T, m map[string]any, key string) []any {
+	t.Helper()
+	v, ok := m[key].([]any)
+	if !ok || len(v) == 0 {
+		t.Fatalf("%q is %v, want a non-empty list", key, m[key])
+	}
+	return v
+}
+
+func number(t *testing.T, m map[string]any, key string) float64 {
+	t.Helper()
+	v, ok := m[key].(float64)
+	if !ok {
+		t.Fatalf("%q is %T (%v), want a number, in %v", key, m[key], m[key], m)
+	}
+	return v
+}
+
+// positive checks that every key is a number above zero.
+func positive(t *testing.T, m map[string]any, where string, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if v := number(t, m, k); v <= 0 {
+			t.Errorf("%s.%s is %v, want more than 0", where, k, v)
+		}
+	}
+}
+
+func near(a, b float64) bool {
+	d := a - b
+	return d < 1e-9*max(1, b) && -d < 1e-9*max(1, b)
+}
