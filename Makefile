@@ -26,9 +26,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: build ## Go micro-benchmarks, then tessera bench
+bench: build ## Go micro-benchmarks, then tessera bench (BENCHFLAGS=-quick, -json, -runs 5...; see BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	$(BIN) bench
+	$(BIN) bench $(BENCHFLAGS)
 
 demo: build ## a registry, two nodes and a controller on loopback render the Cornell box
 	$(BIN) demo -o cornell.png
