@@ -1,0 +1,155 @@
+package main
+
+// Limits through the real binaries (issue 8): each limit a peer can hit has
+// a name, a default, and an error that names it. The packages test every
+// limit of their own; these tests hit the ones a node process enforces
+// against its network peers, and the flags that set limits.
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"tessera/protocol"
+	"tessera/render"
+	"tessera/scheduler"
+)
+
+// TestNodeMaxConnsCommand: a node started with -max-conns 2 holding two
+// connections that never say hello refuses a third with "busy" naming the
+// limit, and serves a render once they are gone.
+func TestNodeMaxConnsCommand(t *testing.T) {
+	verifyNoLeaks(t)
+	n := startNode(t, "max-conns", "-max-conns", "2")
+	var mutes []net.Conn
+	for range 2 {
+		mute, err := net.Dial("tcp", n.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mute.Close()
+		mutes = append(mutes, mute)
+	}
+	waitFor(t, "the node to hold both mute connections", 10*time.Second, func() bool { return n.counters(t).Conns == 2 })
+	c, err := protocol.Dial(context.Background(), n.addr, protocol.Config{ReadTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := c.Recv()
+	if e, ok := m.(protocol.Error); err != nil || !ok || e.Code != protocol.CodeBusy || !strings.Contains(e.Message, "MaxConns=2") {
+		t.Fatalf("third connection got %#v, %v: want busy naming MaxConns=2", m, err)
+	}
+	// The node would cut the mute ones at its handshake deadline (5 s);
+	// the test does not wait for it.
+	for _, mute := range mutes {
+		mute.Close()
+	}
+	waitFor(t, "the node to forget the closed connections", 10*time.Second, func() bool { return n.counters(t).Conns == 0 })
+	args := renderArgs(cornell)
+	d := startRender(t, append(args, "-local", "0", "-nodes", n.addr)...)
+	img, _ := d.finish(t)
+	sameImage(t, "after the limit", img, localPNG(t, args))
+}
+
+// sceneMessage is the Scene frame of a scene file, as a controller sends it.
+func sceneMessage(t *testing.T, path string) protocol.Scene {
+	t.Helper()
+	b, err := render.ReadBundle(path, render.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := protocol.Scene{Hash: b.Hash(), Main: b.Main}
+	for name, data := range b.Files {
+		m.Files = append(m.Files, protocol.Blob{Name: name, Data: data})
+	}
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Name < m.Files[j].Name })
+	return m
+}
+
+// TestNodeMaxInFlightCommand: a controller that floods a node with more
+// tile jobs than MaxInFlight (256 by default) has the excess refused with
+// "busy" naming the limit, and everything it queued is dropped when it
+// leaves.
+func TestNodeMaxInFlightCommand(t *testing.T) {
+	verifyNoLeaks(t)
+	n := startNode(t, "max-in-flight")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := protocol.Dial(ctx, n.addr, protocol.Config{ReadTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Handshake(ctx, protocol.Hello{Role: protocol.RoleController, ID: "flood"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	scene := sceneMessage(t, cornell)
+	const jobs = scheduler.DefaultMaxInFlight + 8
+	batch := []protocol.Message{scene}
+	for i := range jobs {
+		// Slow tiles (32x32 at 256 samples a pixel): none finishes
+		// before the flood is read.
+		x := 32 * (i % 8)
+		batch = append(batch, protocol.TileJob{Job: uint64(i + 1), Scene: scene.Hash, Width: 256, Height: 256, SPP: 256, MaxDepth: 8, X0: x, Y0: 0, X1: x + 32, Y1: 32, Epoch: 1})
+	}
+	if err := c.SendBatch(batch); err != nil {
+		t.Fatal(err)
+	}
+	busy := map[uint64]string{}
+	for len(busy) < jobs-scheduler.DefaultMaxInFlight {
+		m, err := c.Recv()
+		if err != nil {
+			t.Fatalf("after %d refusals: %v", len(busy), err)
+		}
+		if e, ok := m.(protocol.Error); ok {
+			if e.Code != protocol.CodeBusy {
+				t.Fatalf("job %d: %s %q, want busy", e.Job, e.Code, e.Message)
+			}
+			busy[e.Job] = e.Message
+		}
+	}
+	for id := uint64(scheduler.DefaultMaxInFlight + 1); id <= jobs; id++ {
+		if msg, ok := busy[id]; !ok || !strings.Contains(msg, "MaxInFlight=256") {
+			t.Errorf("job %d: refusal %q (refused: %v), want busy naming MaxInFlight=256", id, msg, ok)
+		}
+	}
+	if k := n.counters(t); k.JobsQueued+k.JobsRunning != scheduler.DefaultMaxInFlight {
+		t.Errorf("node holds %d queued and %d running jobs, want %d in all", k.JobsQueued, k.JobsRunning, scheduler.DefaultMaxInFlight)
+	}
+	c.Close()
+	waitFor(t, "the node to drop the jobs of the controller that left", 20*time.Second, func() bool {
+		k := n.counters(t)
+		return k.JobsQueued+k.JobsRunning == 0 && k.Conns == 0
+	})
+}
+
+// TestLimitFlagsCommand: a limit flag out of range is bad usage (exit 2)
+// and the message names the limit.
+func TestLimitFlagsCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "node connections", args: []string{"node", "-no-mdns", "-listen", "127.0.0.1:0", "-max-conns", "-1"}, want: "MaxConns is -1"},
+		{name: "node scene cache", args: []string{"node", "-no-mdns", "-listen", "127.0.0.1:0", "-max-scene-bytes", "-5"}, want: "MaxSceneBytes is -5"},
+		{name: "registry records", args: []string{"registry", "-no-mdns", "-listen", "127.0.0.1:0", "-max-nodes", "0"}, want: "-max-nodes 0"},
+		{name: "tile side", args: []string{"render", "-no-mdns", "-tile", "5000", cornell}, want: "-tile 5000"},
+		{name: "image side", args: []string{"render", "-no-mdns", "-width", "40000", cornell}, want: "40000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(tc.args, &bytes.Buffer{}, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2: %s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q does not name the limit (%q)", stderr.String(), tc.want)
+			}
+		})
+	}
+}
