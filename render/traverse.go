@@ -2,26 +2,6 @@ package render
 
 import "math"
 
-// rayBox is a ray prepared for box tests in float32.
-type rayBox struct {
-	o   [3]float32
-	inv [3]float32 // 1/direction; ±Inf for a zero component
-	neg [3]int     // 1 where the direction is negative: the near face is the max
-}
-
-func newRayBox(o, d Vec) rayBox {
-	r := rayBox{
-		o:   [3]float32{float32(o.X), float32(o.Y), float32(o.Z)},
-		inv: [3]float32{safeInv(d.X), safeInv(d.Y), safeInv(d.Z)},
-	}
-	for a := range 3 {
-		if r.inv[a] < 0 {
-			r.neg[a] = 1
-		}
-	}
-	return r
-}
-
 // safeInv returns 1/x in float32, with the largest finite float32 in place
 // of an infinity, so that (face - origin) * inv is never 0 * Inf = NaN: a
 // ray parallel to a slab and starting on its face gets distance 0, a
@@ -37,15 +17,24 @@ func safeInv(x float64) float32 {
 	return v
 }
 
+// signBit is 1 for a negative float32 (-0 included), else 0: the index of a
+// slab's near face for a direction whose inverse is v.
+func signBit(v float32) int { return int(math.Float32bits(v) >> 31) }
+
 // boxSlack widens the float64 distance a box is compared with, so that the
 // float32 box test never culls a box that holds a nearer hit.
 const boxSlack = 1 + 1e-6
 
+// boxLimit is the distance beyond which boxes are culled when the nearest
+// hit so far is at t, as the bits of a float32 (see traverse).
+func boxLimit(t float64) int32 { return int32(math.Float32bits(float32(t * boxSlack))) }
+
 // stackEntry is a subtree left for later and the distance at which the ray
-// enters it, so that it can be skipped once a nearer hit is known.
+// enters it (float32 bits, see traverse), so that it can be skipped once a
+// nearer hit is known.
 type stackEntry struct {
 	ref int32
-	t   float32
+	t   int32
 }
 
 // traversalStack holds the subtrees a traversal left for later. A tracer
@@ -111,18 +100,17 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 	if len(nodes) == 0 {
 		return false
 	}
-	rb := newRayBox(o, d)
-	ox, oy, oz := rb.o[0], rb.o[1], rb.o[2]
-	ix, iy, iz := rb.inv[0], rb.inv[1], rb.inv[2]
-	nx, ny, nz := rb.neg[0]&1, rb.neg[1]&1, rb.neg[2]&1 // near faces
+	ox, oy, oz := float32(o.X), float32(o.Y), float32(o.Z)
+	ix, iy, iz := safeInv(d.X), safeInv(d.Y), safeInv(d.Z)
+	nx, ny, nz := signBit(ix), signBit(iy), signBit(iz) // near faces
 	fx, fy, fz := 1-nx, 1-ny, 1-nz                      // far faces
+	tm := boxLimit(h.t)
 	sp := 0
 	ref := int32(0)
 	for {
 		if ref >= 0 {
 			n := &nodes[ref]
 			a, b := &n.box[0], &n.box[1]
-			tm := int32(math.Float32bits(float32(h.t * boxSlack)))
 			an := max(0, int32(math.Float32bits((a[nx][0]-ox)*ix)), int32(math.Float32bits((a[ny][1]-oy)*iy)), int32(math.Float32bits((a[nz][2]-oz)*iz)))
 			bn := max(0, int32(math.Float32bits((b[nx][0]-ox)*ix)), int32(math.Float32bits((b[ny][1]-oy)*iy)), int32(math.Float32bits((b[nz][2]-oz)*iz)))
 			af := min(tm, int32(math.Float32bits((a[fx][0]-ox)*ix)), int32(math.Float32bits((a[fy][1]-oy)*iy)), int32(math.Float32bits((a[fz][2]-oz)*iz)))
@@ -135,7 +123,7 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 				if bn < an {
 					c0, c1, tfar = c1, c0, an
 				}
-				stack[sp] = stackEntry{ref: c1, t: math.Float32frombits(uint32(tfar))}
+				stack[sp] = stackEntry{ref: c1, t: tfar}
 				sp++
 				ref = c0
 				continue
@@ -158,13 +146,31 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 							return true
 						}
 						h.t, h.prim, h.a, h.b = t, i, 0, 0
+						tm = boxLimit(t)
 					}
-				} else if t, a, b, ok := p.intersectPlanar(o, d, 0, h.t); ok {
-					if anyHit {
-						return true
-					}
-					h.t, h.prim, h.a, h.b = t, i, a, b
+					continue
 				}
+				// p.intersectPlanar(o, d, 0, h.t), written out: the call
+				// cost as much as the test. A ray parallel to the plane
+				// (den 0) gets t = ±Inf or NaN, which the range test rejects.
+				t := (p.w - p.n.Dot(o)) / p.n.Dot(d)
+				if !(t > 0 && t < h.t) {
+					continue
+				}
+				q := o.AddScaled(d, t)
+				a := p.n1.Dot(q) + p.w1
+				if a < 0 || a > 1 {
+					continue
+				}
+				b := p.n2.Dot(q) + p.w2
+				if b < 0 || b > 1 || (p.kind == primTriangle && a+b > 1) {
+					continue
+				}
+				if anyHit {
+					return true
+				}
+				h.t, h.prim, h.a, h.b = t, i, a, b
+				tm = boxLimit(t)
 			}
 		}
 		for {
@@ -172,7 +178,7 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 				return h.prim >= 0
 			}
 			sp--
-			if e := stack[sp]; e.t <= float32(h.t*boxSlack) {
+			if e := stack[sp]; e.t <= tm {
 				ref = e.ref
 				break
 			}
