@@ -15,10 +15,11 @@ func offsetEps(p Vec) float64 {
 	return 1e-7 * (1 + max(math.Abs(p.X), math.Abs(p.Y), math.Abs(p.Z)))
 }
 
-// offsetAlong moves p off the surface of normal n to the side of direction w.
-func offsetAlong(p, n, w Vec) Vec {
+// offsetAlong moves p off the surface of normal n to the side of a
+// direction w, given side = w·n.
+func offsetAlong(p, n Vec, side float64) Vec {
 	e := offsetEps(p)
-	if w.Dot(n) < 0 {
+	if side < 0 {
 		e = -e
 	}
 	return p.AddScaled(n, e)
@@ -83,11 +84,11 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 
 		if !m.delta() && len(s.lights) > 0 {
 			ls, ok := s.sampleLight(sf.p, rg.float(), rg.float(), rg.float())
-			if ok && ls.wi.Dot(ng) > 0 {
+			if side := ls.wi.Dot(ng); ok && side > 0 {
 				fcos, bpdf := m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
 				if !fcos.IsZero() {
 					tr.rays++
-					sr := Ray{Origin: offsetAlong(sf.p, ng, ls.wi), Dir: ls.wi}
+					sr := Ray{Origin: offsetAlong(sf.p, ng, side), Dir: ls.wi}
 					if !s.occludedWith(&tr.stack, &sr, ls.dist*(1-1e-6)) {
 						w := powerHeuristic(ls.pdf, bpdf)
 						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
@@ -103,7 +104,8 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 		wi := fr.toWorld(bs.wi)
 		// Reflections must leave on the viewer's side of the true surface,
 		// refractions on the other.
-		if side := wi.Dot(ng); (side <= 0) != bs.transmit {
+		side := wi.Dot(ng)
+		if (side <= 0) != bs.transmit {
 			break
 		}
 		beta = beta.Mul(bs.weight)
@@ -111,7 +113,7 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 			break
 		}
 		specular, prevPdf, prevP = bs.delta, bs.pdf, sf.p
-		r = Ray{Origin: offsetAlong(sf.p, ng, wi), Dir: wi}
+		r = Ray{Origin: offsetAlong(sf.p, ng, side), Dir: wi}
 
 		if depth >= rrDepth {
 			q := min(0.95, beta.MaxComp())

@@ -1,9 +1,6 @@
 package render
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // Scene fields. The public methods are in api.go.
 type sceneData struct {
@@ -72,13 +69,21 @@ func (s *sceneData) finish() {
 	}
 }
 
-// pickLight returns the index of the light that u in [0,1) selects.
+// pickLight returns the index of the light that u in [0,1) selects: the
+// first whose cumulative probability exceeds u (the last if rounding left
+// none).
 func (s *sceneData) pickLight(u float64) int {
-	i, _ := slices.BinarySearch(s.lightCDF, u)
-	if u == s.lightCDF[min(i, len(s.lightCDF)-1)] {
-		i++ // BinarySearch finds the first entry >= u; we want the first > u
+	cdf := s.lightCDF
+	lo, hi := 0, len(cdf)-1
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cdf[m] > u {
+			hi = m
+		} else {
+			lo = m + 1
+		}
 	}
-	return min(i, len(s.lightCDF)-1)
+	return lo
 }
 
 // lightSample is a point on a light seen from a shading point.
