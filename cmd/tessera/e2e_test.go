@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,13 +80,14 @@ func renderArgs(scene string, extra ...string) []string {
 	return append([]string{"-width", "96", "-height", "64", "-spp", "8", "-tile", "8", "-no-mdns", "-q", scene}, extra...)
 }
 
-// localPNG renders in this process with two workers: the reference.
+// localPNG renders with two in-process workers of the built binary (not
+// instrumented by -race, so big references stay cheap): the reference.
 func localPNG(t *testing.T, args []string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "local.png")
-	var stderr bytes.Buffer
-	if code := run(append([]string{"render", "-local", "2", "-o", out}, args...), io.Discard, &stderr); code != 0 {
-		t.Fatalf("local render: exit %d: %s", code, stderr.String())
+	p := startProcess(t, tesseraBinary(t), append([]string{"render", "-local", "2", "-o", out}, args...)...)
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("local render: exit %d: %s", code, p.out.String())
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
