@@ -1,6 +1,7 @@
 package render
 
 import (
+	"image/color"
 	"math"
 	"testing"
 )
@@ -95,4 +96,46 @@ func TestTexture(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSphereTextureCoordinates: a hit on a textured sphere gets longitude
+// and latitude as (u, v); an untextured sphere skips the trigonometry and
+// gets (0, 0), which nothing reads.
+func TestSphereTextureCoordinates(t *testing.T) {
+	s := mustLoad(t, map[string]string{
+		"scene.json": sceneWith(whiteMat+`, "tex": {"type": "diffuse", "texture": "t.png"}`,
+			`{"type": "sphere", "center": [0, 0, 0], "radius": 1, "material": "tex"},
+			 {"type": "sphere", "center": [10, 0, 0], "radius": 1, "material": "white"}`),
+		"t.png": string(pngBytes(t, 4, 4, color.NRGBA{R: 200, G: 100, B: 50, A: 255})),
+	})
+	tests := []struct {
+		name   string
+		target Vec // a point on a sphere, hit from outside along its normal
+		u, v   float64
+	}{
+		{"textured, +X", V(1, 0, 0), 0.5, 0.5},
+		{"textured, +Z", V(0, 0, 1), 0.75, 0.5},
+		{"textured, back left", V(-0.6, 0, 0.8), 0.5 + math.Atan2(0.8, -0.6)/(2*math.Pi), 0.5},
+		{"textured, up", V(0, 0.6, 0.8), 0.75, 0.5 + math.Asin(0.6)/math.Pi},
+		{"untextured", V(11, 0, 0), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := V(0, 0, 0)
+			if tt.target.X > 5 {
+				c = V(10, 0, 0)
+			}
+			n := tt.target.Sub(c)
+			r := Ray{Origin: tt.target.AddScaled(n, 2), Dir: n.Neg()}
+			var h hit
+			if !s.intersect(&r, math.Inf(1), &h) {
+				t.Fatal("no hit")
+			}
+			var sf surface
+			s.surfaceAt(&r, &h, &sf)
+			if !near(sf.u, tt.u, 1e-9) || !near(sf.v, tt.v, 1e-9) {
+				t.Errorf("(u, v) = (%v, %v), want (%v, %v)", sf.u, sf.v, tt.u, tt.v)
+			}
+		})
+	}
 }

@@ -181,9 +181,9 @@ func (s *sceneData) lightPdf(i int32, p, d Vec, t float64) float64 {
 
 // surface is what shading needs to know about a hit.
 type surface struct {
-	p      Vec // the point
-	ng, ns Vec // unit geometric and shading normals on the front side
-	u, v   float64
+	p      Vec     // the point
+	ng, ns Vec     // unit geometric and shading normals on the front side
+	u, v   float64 // texture coordinates (0 on a sphere without a texture)
 	mat    int32
 }
 
@@ -204,8 +204,11 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 	case primSphere:
 		n := sf.p.Sub(pr.p).Scale(1 / pr.r)
 		sf.ng, sf.ns = n, n
-		sf.u = 0.5 + math.Atan2(n.Z, n.X)/(2*math.Pi)
-		sf.v = 0.5 + math.Asin(max(-1, min(1, n.Y)))/math.Pi
+		sf.u, sf.v = 0, 0
+		if s.materials[inf.mat].tex >= 0 { // only a texture reads them
+			sf.u = 0.5 + math.Atan2(n.Z, n.X)/(2*math.Pi)
+			sf.v = 0.5 + math.Asin(max(-1, min(1, n.Y)))/math.Pi
+		}
 	case primQuad:
 		sf.ng, sf.ns = inf.n, inf.n
 		sf.u, sf.v = h.a, h.b
