@@ -135,7 +135,7 @@ func (m *material) sampleBSDF(albedo, wo Vec, entering bool, u1, u2, u3 float64)
 		tan2 := a2 * u1 / (1 - u1)
 		cz := 1 / math.Sqrt(1+tan2)
 		sz := math.Sqrt(max(0, 1-cz*cz))
-		s, c := math.Sincos(2 * math.Pi * u2)
+		s, c := sincos2pi(u2)
 		h := Vec{X: sz * c, Y: sz * s, Z: cz}
 		woh := wo.Dot(h)
 		if woh <= 0 {

@@ -141,7 +141,7 @@ func sampleSphereLight(pr *shape, p, le Vec, pick, u1, u2 float64) (lightSample,
 	cosMax := math.Sqrt(max(0, 1-sin2max))
 	cos := 1 - u1*(1-cosMax)
 	sin := math.Sqrt(max(0, 1-cos*cos))
-	sp, cp := math.Sincos(2 * math.Pi * u2)
+	sp, cp := sincos2pi(u2)
 	fr := newFrame(d.Scale(1 / dc))
 	wi := fr.toWorld(Vec{X: sin * cp, Y: sin * sp, Z: cos})
 	// Distance to the near intersection with the sphere along wi.

@@ -138,3 +138,44 @@ func TestSamplingDistributions(t *testing.T) {
 		}
 	})
 }
+
+// TestSincos2pi compares sincos2pi with math.Sincos over turns in [-1, 2):
+// every eighth, either side of each, and random points.
+func TestSincos2pi(t *testing.T) {
+	check := func(t *testing.T, u float64) {
+		t.Helper()
+		s, c := sincos2pi(u)
+		// Whole turns taken off exactly, so that the argument of
+		// math.Sincos is within [-π, π] and rounded by at most 2.2e-16.
+		ws, wc := math.Sincos(2 * math.Pi * (u - math.Round(u)))
+		if tol := 5e-16; math.Abs(s-ws) > tol || math.Abs(c-wc) > tol {
+			t.Fatalf("sincos2pi(%v) = (%v, %v), math.Sincos = (%v, %v)", u, s, c, ws, wc)
+		}
+		if r := s*s + c*c; !near(r, 1, 1e-15) {
+			t.Fatalf("sincos2pi(%v): sin²+cos² = %v", u, r)
+		}
+	}
+	t.Run("quarter and eighth turns", func(t *testing.T) {
+		for i := -8; i < 16; i++ {
+			u := float64(i) / 8
+			check(t, u)
+			check(t, math.Nextafter(u, math.Inf(1)))
+			check(t, math.Nextafter(u, math.Inf(-1)))
+		}
+	})
+	t.Run("random turns", func(t *testing.T) {
+		rg := newRNG(11, 0)
+		for range 200000 {
+			check(t, 3*rg.float()-1)
+		}
+	})
+	t.Run("exact values", func(t *testing.T) {
+		for _, tt := range []struct{ u, s, c float64 }{
+			{0, 0, 1}, {0.25, 1, 0}, {0.5, 0, -1}, {0.75, -1, 0}, {-0.25, -1, 0},
+		} {
+			if s, c := sincos2pi(tt.u); s != tt.s || c != tt.c {
+				t.Errorf("sincos2pi(%v) = (%v, %v), want (%v, %v)", tt.u, s, c, tt.s, tt.c)
+			}
+		}
+	})
+}
