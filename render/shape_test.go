@@ -264,3 +264,47 @@ func TestBVHDegenerateInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanesBesideTheBVH: planes are tested before the tree, with the
+// nearest hit, the ray's extent and occlusion respected whether the scene
+// has primitives or only planes.
+func TestPlanesBesideTheBVH(t *testing.T) {
+	floor := plane{p: V(0, 0, 0), n: V(0, 1, 0)}
+	ceiling := plane{p: V(0, 10, 0), n: V(0, -1, 0)}
+	shelf := tri(V(-1, 5, -1), V(1, 5, -1), V(0, 5, 1)) // at y = 5
+	tests := []struct {
+		name     string
+		planes   []plane
+		prims    []shape
+		o, d     Vec
+		tmax     float64
+		wantPrim int32 // -1: no hit
+		wantT    float64
+	}{
+		{"plane only, hit", []plane{floor}, nil, V(0, 3, 0), V(0, -1, 0), math.Inf(1), -2, 3},
+		{"plane only, beyond tmax", []plane{floor}, nil, V(0, 3, 0), V(0, -1, 0), 2, -1, 0},
+		{"plane only, away from it", []plane{floor}, nil, V(0, 3, 0), V(0, 1, 0), math.Inf(1), -1, 0},
+		{"nearest of two planes", []plane{floor, ceiling}, nil, V(0, 3, 0), V(0, 1, 0), math.Inf(1), -3, 7},
+		{"triangle nearer than the plane", []plane{floor}, []shape{shelf}, V(0, 8, 0), V(0, -1, 0), math.Inf(1), 0, 3},
+		{"plane nearer than the triangle", []plane{ceiling}, []shape{shelf}, V(0, 8, 0), V(0, 1, 0), math.Inf(1), -2, 2},
+		{"plane in front, triangle behind the ray", []plane{floor}, []shape{shelf}, V(0, 3, 0), V(0, -1, 0), math.Inf(1), -2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sd := testScene(t, tt.prims)
+			sd.planes = tt.planes
+			r := Ray{Origin: tt.o, Dir: tt.d}
+			var h hit
+			got := sd.intersect(&r, tt.tmax, &h)
+			if got != (tt.wantPrim != -1) || h.prim != tt.wantPrim {
+				t.Fatalf("intersect = %v, prim %d, want prim %d", got, h.prim, tt.wantPrim)
+			}
+			if got && !near(h.t, tt.wantT, 1e-12) {
+				t.Errorf("t = %v, want %v", h.t, tt.wantT)
+			}
+			if occ := sd.occluded(&r, tt.tmax); occ != got {
+				t.Errorf("occluded = %v, want %v", occ, got)
+			}
+		})
+	}
+}

@@ -49,15 +49,8 @@ func (s *sceneData) intersect(r *Ray, tmax float64, h *hit) bool {
 
 // intersectWith is intersect with the caller's stack. It allocates nothing.
 func (s *sceneData) intersectWith(stack *traversalStack, r *Ray, tmax float64, h *hit) bool {
-	o, d := r.Origin, r.Dir
 	h.prim, h.t = -1, tmax
-	for i := range s.planes {
-		if t, ok := s.planes[i].intersect(o, d, 0, h.t); ok {
-			h.t, h.prim, h.a, h.b = t, int32(-i-2), 0, 0
-		}
-	}
-	s.traverse(stack, o, d, h, false)
-	return h.prim != -1
+	return s.traverse(stack, r.Origin, r.Dir, h, false)
 }
 
 // occluded reports whether any surface lies along r at a distance in (0, tmax).
@@ -68,20 +61,32 @@ func (s *sceneData) occluded(r *Ray, tmax float64) bool {
 
 // occludedWith is occluded with the caller's stack. It allocates nothing.
 func (s *sceneData) occludedWith(stack *traversalStack, r *Ray, tmax float64) bool {
-	o, d := r.Origin, r.Dir
-	for i := range s.planes {
-		if _, ok := s.planes[i].intersect(o, d, 0, tmax); ok {
-			return true
-		}
-	}
 	h := hit{t: tmax, prim: -1}
-	return s.traverse(stack, o, d, &h, true)
+	return s.traverse(stack, r.Origin, r.Dir, &h, true)
 }
 
-// traverse walks the BVH for the ray (o, d), nearest children first,
-// skipping subtrees that start beyond the nearest hit so far (h.t, which
-// holds the maximum distance on entry). It records the nearest hit in h, or
-// with anyHit returns true at the first hit found. It allocates nothing.
+// hitPlanes records in h the nearest plane along (o, d) nearer than h.t,
+// or with anyHit the first, and reports whether it found one.
+func (s *sceneData) hitPlanes(o, d Vec, h *hit, anyHit bool) bool {
+	found := false
+	for i := range s.planes {
+		if t, ok := s.planes[i].intersect(o, d, 0, h.t); ok {
+			h.t, h.prim, h.a, h.b = t, int32(-i-2), 0, 0
+			if anyHit {
+				return true
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+// traverse finds what the ray (o, d) hits nearer than h.t, which holds the
+// maximum distance on entry: it tests the planes, then walks the BVH,
+// nearest children first, skipping subtrees that start beyond the nearest
+// hit so far. It records the nearest hit in h and reports whether there is
+// one, or with anyHit returns true at the first hit found. It allocates
+// nothing.
 //
 // The box test computes the entry and exit distances of both children of a
 // node with no branches, which data-dependent comparisons would mispredict
@@ -96,9 +101,12 @@ func (s *sceneData) occludedWith(stack *traversalStack, r *Ray, tmax float64) bo
 // called: a call would make the loop spill and reload its state at every
 // node (13% of the time on the Cornell box).
 func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit bool) bool {
+	if len(s.planes) > 0 && s.hitPlanes(o, d, h, anyHit) && anyHit {
+		return true
+	}
 	nodes, leaves, prims := s.bvh.nodes, s.bvh.leaves, s.prims
 	if len(nodes) == 0 {
-		return false
+		return h.prim != -1
 	}
 	ox, oy, oz := float32(o.X), float32(o.Y), float32(o.Z)
 	ix, iy, iz := safeInv(d.X), safeInv(d.Y), safeInv(d.Z)
@@ -175,7 +183,7 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 		}
 		for {
 			if sp == 0 {
-				return h.prim >= 0
+				return h.prim != -1
 			}
 			sp--
 			if e := stack[sp]; e.t <= tm {
