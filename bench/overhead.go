@@ -24,13 +24,17 @@ func (b *bencher) overhead(ctx context.Context, sc *scene) (*Overhead, error) {
 	pixels := float64(set.Width) * float64(set.Height)
 	var ins, loops, ratios, bpp []float64
 	for run := 1; run <= b.s.Runs; run++ {
-		in, err := job{scene: sc, set: set, tile: b.s.work.Tile, local: b.s.Workers, log: b.log}.run(ctx)
-		if err != nil {
-			return nil, err
-		}
-		loop, err := job{scene: sc, set: set, tile: b.s.work.Tile, nodes: nodes, times: times, token: b.s.Token, log: b.log}.run(ctx)
-		if err != nil {
-			return nil, err
+		var in, loop outcome
+		for _, turn := range turns(2, run) { // in-process first in odd runs, loopback first in even ones
+			var err error
+			if turn == 1 {
+				in, err = job{scene: sc, set: set, tile: b.s.work.Tile, local: b.s.Workers, log: b.log}.run(ctx)
+			} else {
+				loop, err = job{scene: sc, set: set, tile: b.s.work.Tile, nodes: nodes, times: times, token: b.s.Token, log: b.log}.run(ctx)
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 		ins = append(ins, in.wall.Seconds())
 		loops = append(loops, loop.wall.Seconds())

@@ -10,7 +10,8 @@ import (
 )
 
 // scaling renders the main scene on 1..N nodes, Runs times, the node counts
-// taking turns within each run.
+// taking turns within each run (1..N, then N..1 in the next run, so that a
+// drift of the machine's load favours none).
 func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
 	var nodes []scheduler.Candidate
 	if b.s.Spawn > 0 {
@@ -36,7 +37,7 @@ func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
 	}
 	per := make([][]sample, len(nodes)) // per[n-1]: the runs on n nodes
 	for run := 1; run <= b.s.Runs; run++ {
-		for n := 1; n <= len(nodes); n++ {
+		for _, n := range turns(len(nodes), run) {
 			times := newTileTimes()
 			out, err := job{scene: sc, set: set, tile: b.s.work.Tile, nodes: nodes[:n], times: times, token: b.s.Token, log: b.log}.run(ctx)
 			if err != nil {
@@ -125,4 +126,17 @@ func (b *bencher) realNodes(ctx context.Context) ([]scheduler.Candidate, error) 
 	}
 	b.log.Info().Int("nodes", len(out)).Msg("real nodes")
 	return out, nil
+}
+
+// turns is the order of 1..n in the given run (from 1): ascending in odd
+// runs, descending in even ones.
+func turns(n, run int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+		if run%2 == 0 {
+			out[i] = n - i
+		}
+	}
+	return out
 }

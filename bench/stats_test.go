@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -55,6 +57,25 @@ func TestPercentile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := percentile(tt.in, tt.p); got != tt.want {
 				t.Errorf("percentile(p%v) = %v, want %v", tt.p, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTurnsAlternate(t *testing.T) {
+	tests := []struct {
+		n, run int
+		want   []int
+	}{
+		{n: 3, run: 1, want: []int{1, 2, 3}},
+		{n: 3, run: 2, want: []int{3, 2, 1}},
+		{n: 2, run: 3, want: []int{1, 2}},
+		{n: 1, run: 2, want: []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("n=%d,run=%d", tt.n, tt.run), func(t *testing.T) {
+			if got := turns(tt.n, tt.run); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
 	}
