@@ -12,17 +12,18 @@ const rrDepth = 3
 // offsetEps returns how far a new ray's origin is moved off the surface at p:
 // far above float64 intersection error, far below anything visible.
 func offsetEps(p Vec) float64 {
-	return 1e-7 * (1 + max(math.Abs(p.X), math.Abs(p.Y), math.Abs(p.Z)))
+	// The largest magnitude: non-negative floats order like their bits
+	// (and a NaN stays NaN, as with max).
+	const abs = 1<<63 - 1
+	m := max(math.Float64bits(p.X)&abs, math.Float64bits(p.Y)&abs, math.Float64bits(p.Z)&abs)
+	return 1e-7 * (1 + math.Float64frombits(m))
 }
 
-// offsetAlong moves p off the surface of normal n to the side of a
-// direction w, given side = w·n.
-func offsetAlong(p, n Vec, side float64) Vec {
+// offset moves p off a surface along n (the unit normal on the side the
+// new ray leaves from) by offsetEps(p).
+func offset(p, n Vec) Vec {
 	e := offsetEps(p)
-	if side < 0 {
-		e = -e
-	}
-	return p.AddScaled(n, e)
+	return Vec{X: p.X + n.X*e, Y: p.Y + n.Y*e, Z: p.Z + n.Z*e}
 }
 
 // tracer holds what one call of RenderTile needs per path.
@@ -88,7 +89,7 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 				fcos, bpdf := m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
 				if !fcos.IsZero() {
 					tr.rays++
-					sr := Ray{Origin: offsetAlong(sf.p, ng, side), Dir: ls.wi}
+					sr := Ray{Origin: offset(sf.p, ng), Dir: ls.wi} // side > 0
 					if !s.occludedWith(&tr.stack, &sr, ls.dist*(1-1e-6)) {
 						w := powerHeuristic(ls.pdf, bpdf)
 						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
@@ -113,7 +114,10 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 			break
 		}
 		specular, prevPdf, prevP = bs.delta, bs.pdf, sf.p
-		r = Ray{Origin: offsetAlong(sf.p, ng, side), Dir: wi}
+		if side < 0 {
+			ng = ng.Neg() // a refraction leaves from the back
+		}
+		r = Ray{Origin: offset(sf.p, ng), Dir: wi}
 
 		if depth >= rrDepth {
 			q := min(0.95, beta.MaxComp())
