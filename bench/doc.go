@@ -26,7 +26,9 @@
 //     node process, results) for a trivial scene at one sample per pixel in
 //     4x4 tiles, which isolates the system's own cost.
 //   - discovery: seconds from starting a node process with -registry to its
-//     record listed by an in-process discovery.Registry.
+//     record listed by an in-process discovery.Registry, and until a
+//     discovery.Watcher polling that registry as `tessera render` does (every
+//     second) reports it.
 //
 // Every section is repeated Config.Runs times and the medians are reported.
 // Ratios (speedup, overhead ratio) are medians of the ratios measured within

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"time"
 
 	"tessera/render"
 )
@@ -89,33 +88,4 @@ func (b *bencher) scheduling(ctx context.Context) (*Scheduling, error) {
 		b.log.Info().Int("run", run).Int("tiles", tiles).Float64("seconds", round(out.wall.Seconds(), 3)).Float64("tiles/s", round(rate, 0)).Msg("scheduling")
 	}
 	return &Scheduling{TilesPerSecond: median(rates), Tiles: tiles, Workers: b.s.Workers}, nil
-}
-
-// discovery starts a node process with -registry pointing at an in-process
-// registry, Runs times, and times how long until the registry lists it.
-func (b *bencher) discovery(ctx context.Context) (*Discovery, error) {
-	reg, err := startRegistry(b.s.Token)
-	if err != nil {
-		return nil, err
-	}
-	defer reg.stop()
-	var secs []float64
-	for run := 1; run <= b.s.Runs; run++ {
-		start := time.Now()
-		procs, err := b.spawnNodes(ctx, 1, 1, reg.addr)
-		if err != nil {
-			return nil, err
-		}
-		listed, err := reg.waitListed(ctx, procs[0].id, start.Add(discoveryTimeout))
-		if stopErr := stopProcs(procs); err == nil {
-			err = stopErr
-		}
-		if err != nil {
-			return nil, err
-		}
-		d := listed.Sub(start)
-		secs = append(secs, d.Seconds())
-		b.log.Info().Int("run", run).Float64("seconds", round(d.Seconds(), 3)).Msg("discovery")
-	}
-	return &Discovery{RegistrySeconds: median(secs)}, nil
 }

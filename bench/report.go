@@ -86,7 +86,9 @@ type Scheduling struct {
 	Workers        int     `json:"workers"` // of the node
 }
 
-// Discovery is how long a node takes to appear through a registry (median).
+// Discovery is how long a node takes to appear through a registry
+// (medians), from the start of its process.
 type Discovery struct {
-	RegistrySeconds float64 `json:"registrySeconds"`
+	RegistrySeconds float64 `json:"registrySeconds"` // until the registry lists it
+	WatcherSeconds  float64 `json:"watcherSeconds"`  // until a controller's watcher, polling every second, reports it
 }

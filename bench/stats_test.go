@@ -80,3 +80,26 @@ func TestTurnsAlternate(t *testing.T) {
 		})
 	}
 }
+
+func TestNextPhase(t *testing.T) {
+	base := time.Unix(100, 0)
+	tests := []struct {
+		name  string
+		phase time.Duration
+		now   time.Duration // after base
+		want  time.Duration // after base
+	}{
+		{name: "before the first instant", phase: 300 * time.Millisecond, now: 100 * time.Millisecond, want: 300 * time.Millisecond},
+		{name: "just after it: the next cycle", phase: 300 * time.Millisecond, now: 301 * time.Millisecond, want: 1300 * time.Millisecond},
+		{name: "exactly on it: the next cycle", phase: 300 * time.Millisecond, now: 1300 * time.Millisecond, want: 2300 * time.Millisecond},
+		{name: "several cycles later", phase: 900 * time.Millisecond, now: 5200 * time.Millisecond, want: 5900 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := nextPhase(base, time.Second, tt.phase, base.Add(tt.now))
+			if want := base.Add(tt.want); !got.Equal(want) {
+				t.Errorf("got base+%v, want base+%v", got.Sub(base), tt.want)
+			}
+		})
+	}
+}

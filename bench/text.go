@@ -61,7 +61,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			s.TilesPerSecond, plural(s.Workers, "worker"), s.Tiles, me.Work.Scheduling, me.Work.SchedTile, TargetTilesPerSecond, verdict(s.TilesPerSecond >= TargetTilesPerSecond))
 	}
 	if d := r.Discovery; d != nil {
-		ew.printf("\ndiscovery: %.3f s from starting a node process to its record in the registry\n", d.RegistrySeconds)
+		ew.printf("\ndiscovery: %.3f s from starting a node process to its record in the registry; %.3f s until a controller's watcher (polling every second) reports it\n", d.RegistrySeconds, d.WatcherSeconds)
 	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
 		sp := r.Scaling[1].Speedup

@@ -101,8 +101,9 @@ func TestBenchJSON(t *testing.T) {
 
 	positive(t, object(t, rep, "scheduling"), "scheduling", "tilesPerSecond")
 	discovery := object(t, rep, "discovery")
-	if s := number(t, discovery, "registrySeconds"); s <= 0 || s > 15 {
-		t.Errorf("discovery.registrySeconds %v, want more than 0 and at most the 15 s the bench waits", s)
+	reg, watch := number(t, discovery, "registrySeconds"), number(t, discovery, "watcherSeconds")
+	if reg <= 0 || watch < reg || watch > 15 {
+		t.Errorf("discovery: registrySeconds %v, watcherSeconds %v; want 0 < registry <= watcher <= the 15 s the bench waits", reg, watch)
 	}
 }
 
