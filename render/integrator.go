@@ -9,6 +9,14 @@ import (
 // rrDepth is the number of bounces after which Russian roulette may end a path.
 const rrDepth = 3
 
+// shadowEnd is where a shadow ray stops, as a fraction of the distance to
+// the point it samples on a light: short of the light by a millionth of the
+// distance where the box test sees it end (it widens distances by boxSlack),
+// so that the light's own box is culled rather than entered and its
+// primitives tested, and so that neither rounding in the distance nor a
+// grazing ray can make the light shadow itself.
+const shadowEnd = (1 - 1e-6) / boxSlack
+
 // offsetEps returns how far a new ray's origin is moved off the surface at p:
 // far above float64 intersection error, far below anything visible.
 func offsetEps(p Vec) float64 {
@@ -90,7 +98,7 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 				if !fcos.IsZero() {
 					tr.rays++
 					sr := Ray{Origin: offset(sf.p, ng), Dir: ls.wi} // side > 0
-					if !s.occludedWith(&tr.stack, &sr, ls.dist*(1-1e-6)) {
+					if !s.occludedWith(&tr.stack, &sr, ls.dist*shadowEnd) {
 						w := powerHeuristic(ls.pdf, bpdf)
 						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
 					}
