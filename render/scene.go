@@ -235,8 +235,17 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 	}
 }
 
-// albedoAt returns the material's reflectance at the surface.
+// albedoAt returns the material's reflectance at the surface. The common
+// case, a plain colour, is small enough to inline.
 func (s *sceneData) albedoAt(m *material, sf *surface) Vec {
+	if m.tex < 0 && !m.checker {
+		return m.albedo
+	}
+	return s.patternAt(m, sf)
+}
+
+// patternAt is albedoAt for a textured or checkered material.
+func (s *sceneData) patternAt(m *material, sf *surface) Vec {
 	a := m.albedo
 	if m.tex >= 0 {
 		a = a.Mul(s.textures[m.tex].sample(sf.u, sf.v))
