@@ -12,9 +12,9 @@ const rrDepth = 3
 // shadowEnd is where a shadow ray stops, as a fraction of the distance to
 // the point it samples on a light: short of the light by a millionth of the
 // distance where the box test sees it end (it widens distances by boxSlack),
-// so that the light's own box is culled rather than entered and its
-// primitives tested, and so that neither rounding in the distance nor a
-// grazing ray can make the light shadow itself.
+// so that the light's own box is usually culled rather than entered and its
+// primitives tested. The gap also keeps the light from shadowing itself
+// through rounding in the distance, except on rare grazing rays.
 const shadowEnd = (1 - 1e-6) / boxSlack
 
 // offsetEps returns how far a new ray's origin is moved off the surface at p:
