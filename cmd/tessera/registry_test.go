@@ -9,38 +9,19 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tessera/discovery"
 )
 
-// lockedBuffer is a concurrency-safe io.Writer for stderr.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startRegistryCommand runs `tessera registry args...` in-process until the
 // returned stop is called; it returns the address the command printed.
-func startRegistryCommand(t *testing.T, args ...string) (addr string, stderr *lockedBuffer, stop func() error) {
+func startRegistryCommand(t *testing.T, args ...string) (addr string, stderr *output, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	stderr = &lockedBuffer{}
+	stderr = &output{}
 	done := make(chan error, 1)
 	go func() {
 		err := runRegistry(ctx, args, pw, stderr)
