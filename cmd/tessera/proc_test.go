@@ -95,6 +95,7 @@ func (p *process) waitAddr(t *testing.T, except string, timeout time.Duration) s
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
+		changed := p.out.changed() // before reading, so that no write is missed
 		for _, addr := range loopbackAddr.FindAllString(p.out.String(), -1) {
 			if addr != except {
 				return addr
@@ -103,7 +104,7 @@ func (p *process) waitAddr(t *testing.T, except string, timeout time.Duration) s
 		select {
 		case <-p.exited:
 			t.Fatalf("tessera %s exited (%v) before it printed its address:\n%s", p.name, p.err, p.out.String())
-		case <-p.out.changed():
+		case <-changed:
 		case <-time.After(time.Until(deadline)):
 			t.Fatalf("tessera %s printed no 127.0.0.1 address within %v:\n%s", p.name, timeout, p.out.String())
 		}
