@@ -40,6 +40,15 @@ func (o outcome) used() int {
 	return n
 }
 
+// renderSeconds is the render time the nodes reported, summed.
+func (o outcome) renderSeconds() float64 {
+	var sum float64
+	for _, ns := range o.stats.Nodes {
+		sum += ns.Seconds
+	}
+	return sum
+}
+
 // run renders j and times it, from Run's call to its return (dial,
 // handshake, scene transfer and the final cancels included).
 func (j job) run(ctx context.Context) (outcome, error) {

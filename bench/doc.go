@@ -21,7 +21,10 @@
 //     and the tile round trip p50/p99: from the TileJob frame handed to the
 //     connection to its TileResult read back, as the controller sees it
 //     (queueing on the node included: a node holds about twice its workers in
-//     tiles).
+//     tiles). Beside the wall times it reports the render time the workers
+//     themselves measured, and the ratio the two sides would have at equal
+//     render speed, which separates the system's cost from a machine whose
+//     speed drifts from one render to the next.
 //   - scheduling: tiles per second through the whole path (queue, frames, a
 //     node process, results) for a trivial scene at one sample per pixel in
 //     4x4 tiles, which isolates the system's own cost.

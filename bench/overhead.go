@@ -21,7 +21,7 @@ func (b *bencher) overhead(ctx context.Context, sc *scene) (*Overhead, error) {
 	}
 	times := newTileTimes()
 	pixels := float64(set.Width) * float64(set.Height)
-	var ins, loops, ratios, bpp []float64
+	var ins, loops, ratios, bpp, inRender, loopRender, equal []float64
 	for run := 1; run <= b.s.Runs; run++ {
 		var in, loop outcome
 		for _, turn := range turns(2, run) { // in-process first in odd runs, loopback first in even ones
@@ -38,10 +38,14 @@ func (b *bencher) overhead(ctx context.Context, sc *scene) (*Overhead, error) {
 		ins = append(ins, in.wall.Seconds())
 		loops = append(loops, loop.wall.Seconds())
 		ratios = append(ratios, in.wall.Seconds()/loop.wall.Seconds())
+		inRender = append(inRender, in.renderSeconds())
+		loopRender = append(loopRender, loop.renderSeconds())
+		equal = append(equal, (loop.renderSeconds()/loop.wall.Seconds())/(in.renderSeconds()/in.wall.Seconds()))
 		bytes := float64(loop.stats.BytesSent + loop.stats.BytesReceived)
 		bpp = append(bpp, bytes/pixels)
 		b.log.Info().Int("run", run).Float64("inProcess", round(in.wall.Seconds(), 3)).Float64("loopback", round(loop.wall.Seconds(), 3)).
-			Float64("ratio", round(ratios[len(ratios)-1], 3)).Float64("bytes/pixel", round(bytes/pixels, 2)).Msg("overhead")
+			Float64("ratio", round(ratios[len(ratios)-1], 3)).
+			Float64("inProcessRender", round(in.renderSeconds(), 3)).Float64("loopbackRender", round(loop.renderSeconds(), 3)).Float64("bytes/pixel", round(bytes/pixels, 2)).Msg("overhead")
 	}
 	trips, renders, _ := times.snapshot()
 	return &Overhead{
@@ -54,6 +58,10 @@ func (b *bencher) overhead(ctx context.Context, sc *scene) (*Overhead, error) {
 		TileLatencyP99Ms: ms(percentile(trips, 99)),
 		TileRenderP50Ms:  ms(percentile(renders, 50)),
 		SceneBytes:       sc.bytes(),
+
+		InProcessRenderSeconds: median(inRender),
+		LoopbackRenderSeconds:  median(loopRender),
+		RatioAtEqualSpeed:      median(equal),
 	}, nil
 }
 

@@ -76,7 +76,17 @@ type Overhead struct {
 	TileLatencyP50Ms float64 `json:"tileLatencyP50Ms"`
 	TileLatencyP99Ms float64 `json:"tileLatencyP99Ms"`
 	TileRenderP50Ms  float64 `json:"tileRenderP50Ms"` // the node's own render time of a tile, for comparison
-	SceneBytes       int64   `json:"sceneBytes"`      // of the bundle sent to the node, included in bytesPerPixel
+	// The render time the workers reported, summed over the tiles: what
+	// the wall times would be with no cost but rendering. A gap between
+	// them means the renders themselves ran slower, not the system.
+	InProcessRenderSeconds float64 `json:"inProcessRenderSeconds"`
+	LoopbackRenderSeconds  float64 `json:"loopbackRenderSeconds"`
+	// RatioAtEqualSpeed is the ratio the two would have if their tiles
+	// rendered equally fast: (loopback render / loopback wall) / (in-process
+	// render / in-process wall). It isolates what the protocol and the
+	// scheduling cost from a machine whose speed drifts between renders.
+	RatioAtEqualSpeed float64 `json:"ratioAtEqualSpeed"`
+	SceneBytes        int64   `json:"sceneBytes"` // of the bundle sent to the node, included in bytesPerPixel
 }
 
 // Scheduling is the system's own throughput (medians).

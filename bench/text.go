@@ -53,6 +53,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	if o := r.Overhead; o != nil {
 		ew.printf("\noverhead: %s in-process against the same behind one loopback node\n", plural(o.Workers, "worker"))
 		ew.printf("  in-process %.3f s, loopback %.3f s: ratio %.3f (target >= %.2f: %s)\n", o.InProcessSeconds, o.LoopbackSeconds, o.Ratio, TargetLoopbackRatio, verdict(o.Ratio >= TargetLoopbackRatio))
+		ew.printf("  rendering alone took %.3f s and %.3f s: at equal render speed the ratio would be %.3f (the cost of the protocol and the scheduling)\n",
+			o.InProcessRenderSeconds, o.LoopbackRenderSeconds, o.RatioAtEqualSpeed)
 		ew.printf("  %.2f bytes on the wire per pixel, both ways, the %d-byte scene included (target <= %d: %s)\n", o.BytesPerPixel, o.SceneBytes, TargetBytesPerPixel, verdict(o.BytesPerPixel <= TargetBytesPerPixel))
 		ew.printf("  tile round trip p50 %.2f ms, p99 %.2f ms (queueing on the node included; its render alone: p50 %.2f ms)\n", o.TileLatencyP50Ms, o.TileLatencyP99Ms, o.TileRenderP50Ms)
 	}

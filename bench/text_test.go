@@ -15,7 +15,8 @@ func sampleReport() *Report {
 			{Nodes: 1, WorkersPerNode: 1, WallSeconds: 2, Speedup: 1, Efficiency: 1, RaysPerSecond: 3e6, NodesUsed: 1},
 			{Nodes: 2, WorkersPerNode: 1, WallSeconds: 1.2, Speedup: 1.7, Efficiency: 0.85, RaysPerSecond: 5e6, NodesUsed: 2},
 		},
-		Overhead:   &Overhead{Workers: 1, InProcessSeconds: 1.9, LoopbackSeconds: 2, Ratio: 0.95, BytesPerPixel: 12.2, TileLatencyP50Ms: 10, TileLatencyP99Ms: 20, TileRenderP50Ms: 5, SceneBytes: 2200},
+		Overhead: &Overhead{Workers: 1, InProcessSeconds: 1.9, LoopbackSeconds: 2, Ratio: 0.95, BytesPerPixel: 12.2, TileLatencyP50Ms: 10, TileLatencyP99Ms: 20, TileRenderP50Ms: 5, SceneBytes: 2200,
+			InProcessRenderSeconds: 1.88, LoopbackRenderSeconds: 1.97, RatioAtEqualSpeed: 0.994},
 		Scheduling: &Scheduling{TilesPerSecond: 25000, Tiles: 16384, Workers: 1},
 		Discovery:  &Discovery{RegistrySeconds: 0.012, WatcherSeconds: 0.5},
 	}
@@ -30,6 +31,7 @@ func TestWriteText(t *testing.T) {
 		"bunny      2.00             -", // no CPU time: a dash
 		"2              1     1.200      1.70         0.85",
 		"ratio 0.950 (target >= 0.95: met)",
+		"rendering alone took 1.880 s and 1.970 s: at equal render speed the ratio would be 0.994",
 		"12.20 bytes on the wire per pixel",
 		"(target <= 13: met)",
 		"p50 10.00 ms, p99 20.00 ms",

@@ -86,7 +86,13 @@ func TestBenchJSON(t *testing.T) {
 	}
 
 	overhead := object(t, rep, "overhead")
-	positive(t, overhead, "overhead", "inProcessSeconds", "loopbackSeconds", "ratio", "tileLatencyP50Ms", "tileLatencyP99Ms")
+	positive(t, overhead, "overhead", "inProcessSeconds", "loopbackSeconds", "ratio", "tileLatencyP50Ms", "tileLatencyP99Ms",
+		"inProcessRenderSeconds", "loopbackRenderSeconds", "ratioAtEqualSpeed")
+	for _, side := range []string{"inProcess", "loopback"} {
+		if wall, render := number(t, overhead, side+"Seconds"), number(t, overhead, side+"RenderSeconds"); render > wall {
+			t.Errorf("overhead: %s rendered for %v s of a %v s render", side, render, wall)
+		}
+	}
 	if in, loop, ratio := number(t, overhead, "inProcessSeconds"), number(t, overhead, "loopbackSeconds"), number(t, overhead, "ratio"); !near(ratio, in/loop) {
 		t.Errorf("overhead ratio %v, want inProcessSeconds / loopbackSeconds = %v (one run: the medians are the values)", ratio, in/loop)
 	}
