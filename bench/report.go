@@ -63,6 +63,11 @@ type Scaling struct {
 	Efficiency     float64 `json:"efficiency"` // speedup / nodes
 	RaysPerSecond  float64 `json:"raysPerSecond"`
 	NodesUsed      int     `json:"nodesUsed"` // nodes that rendered tiles of the image, least over the runs
+	// Busy is the share of the wall time the nodes' workers spent
+	// rendering (their reported render time / (workers x wall time)): below
+	// 1 they waited for work or for the end; a speedup under nodes x Busy
+	// means the renders themselves ran slower.
+	Busy float64 `json:"busy"`
 }
 
 // Overhead compares the same workers in-process and behind one loopback

@@ -54,7 +54,7 @@ func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
 	}
 	out := make([]Scaling, len(nodes))
 	for i := range nodes {
-		var walls, speedups, rps []float64
+		var walls, speedups, rps, busy []float64
 		used := len(nodes)
 		workers := -1
 		for run, sm := range per[i] {
@@ -63,6 +63,9 @@ func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
 			speedups = append(speedups, per[0][run].out.wall.Seconds()/w)
 			rps = append(rps, float64(sm.out.stats.Rays)/w)
 			used = min(used, sm.out.used())
+			if workers := sum(sm.cores); workers > 0 {
+				busy = append(busy, sm.out.renderSeconds()/(float64(workers)*w))
+			}
 			for _, c := range sm.cores {
 				switch workers {
 				case -1:
@@ -76,7 +79,7 @@ func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
 		sp := median(speedups)
 		out[i] = Scaling{
 			Nodes: i + 1, WorkersPerNode: max(workers, 0), WallSeconds: median(walls),
-			Speedup: sp, Efficiency: sp / float64(i+1), RaysPerSecond: median(rps), NodesUsed: used,
+			Speedup: sp, Efficiency: sp / float64(i+1), RaysPerSecond: median(rps), NodesUsed: used, Busy: median(busy),
 		}
 	}
 	return out, nil
@@ -139,4 +142,12 @@ func turns(n, run int) []int {
 		}
 	}
 	return out
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }

@@ -42,11 +42,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		ew.err = firstErr(ew.err, tw.Flush())
 	}
 	if len(r.Scaling) > 0 {
-		ew.printf("\nscaling: %s on 1..%d nodes, none in-process; speedup against one node\n", me.Scene, len(r.Scaling))
+		ew.printf("\nscaling: %s on 1..%d nodes, none in-process; speedup against one node; busy: share of the time the workers rendered\n", me.Scene, len(r.Scaling))
 		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "nodes\tworkers/node\tseconds\tspeedup\tefficiency\tMrays/s\t\n")
+		fmt.Fprintf(tw, "nodes\tworkers/node\tseconds\tspeedup\tefficiency\tMrays/s\tbusy\t\n")
 		for _, s := range r.Scaling {
-			fmt.Fprintf(tw, "%d\t%s\t%.3f\t%.2f\t%.2f\t%.2f\t\n", s.Nodes, orDash(float64(s.WorkersPerNode), "%.0f"), s.WallSeconds, s.Speedup, s.Efficiency, s.RaysPerSecond/1e6)
+			fmt.Fprintf(tw, "%d\t%s\t%.3f\t%.2f\t%.2f\t%.2f\t%.0f%%\t\n", s.Nodes, orDash(float64(s.WorkersPerNode), "%.0f"), s.WallSeconds, s.Speedup, s.Efficiency, s.RaysPerSecond/1e6, 100*s.Busy)
 		}
 		ew.err = firstErr(ew.err, tw.Flush())
 	}

@@ -13,7 +13,7 @@ func sampleReport() *Report {
 		Kernel:  []Kernel{{Scene: "cornell", RaysPerSecondPerCore: 3.5e6, SamplesPerSecond: 0.76e6, RaysPerCPUSecond: 3.6e6, RaysPerSample: 4.6}, {Scene: "bunny", RaysPerSecondPerCore: 2e6, SamplesPerSecond: 0.4e6, RaysPerSample: 4.7}},
 		Scaling: []Scaling{
 			{Nodes: 1, WorkersPerNode: 1, WallSeconds: 2, Speedup: 1, Efficiency: 1, RaysPerSecond: 3e6, NodesUsed: 1},
-			{Nodes: 2, WorkersPerNode: 1, WallSeconds: 1.2, Speedup: 1.7, Efficiency: 0.85, RaysPerSecond: 5e6, NodesUsed: 2},
+			{Nodes: 2, WorkersPerNode: 1, WallSeconds: 1.2, Speedup: 1.7, Efficiency: 0.85, RaysPerSecond: 5e6, NodesUsed: 2, Busy: 0.97},
 		},
 		Overhead: &Overhead{Workers: 1, InProcessSeconds: 1.9, LoopbackSeconds: 2, Ratio: 0.95, BytesPerPixel: 12.2, TileLatencyP50Ms: 10, TileLatencyP99Ms: 20, TileRenderP50Ms: 5, SceneBytes: 2200,
 			InProcessRenderSeconds: 1.88, LoopbackRenderSeconds: 1.97, RatioAtEqualSpeed: 0.994},
@@ -29,7 +29,7 @@ func TestWriteText(t *testing.T) {
 		"medians of 3 runs",
 		"cornell      3.50          3.60",
 		"bunny      2.00             -", // no CPU time: a dash
-		"2              1     1.200      1.70         0.85",
+		"2              1     1.200      1.70         0.85      5.00    97%",
 		"ratio 0.950 (target >= 0.95: met)",
 		"rendering alone took 1.880 s and 1.970 s: at equal render speed the ratio would be 0.994",
 		"12.20 bytes on the wire per pixel",

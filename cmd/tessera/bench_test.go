@@ -71,7 +71,10 @@ func TestBenchJSON(t *testing.T) {
 		if nodes != float64(i+1) || number(t, s, "workersPerNode") != 1 {
 			t.Errorf("scaling row %d: %v, want %d nodes of 1 worker", i, s, i+1)
 		}
-		positive(t, s, "scaling", "wallSeconds", "speedup", "efficiency")
+		positive(t, s, "scaling", "wallSeconds", "speedup", "efficiency", "busy")
+		if busy := number(t, s, "busy"); busy > 1 {
+			t.Errorf("scaling row %d: workers busy %v of the time, more than all of it", i, busy)
+		}
 		if sp, eff := number(t, s, "speedup"), number(t, s, "efficiency"); !near(eff, sp/nodes) {
 			t.Errorf("scaling row %d: efficiency %v, want speedup / nodes = %v", i, eff, sp/nodes)
 		}
