@@ -85,7 +85,7 @@ func renderArgs(scene string, extra ...string) []string {
 func localPNG(t *testing.T, args []string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "local.png")
-	p := startProcess(t, tesseraBinary(t), append([]string{"render", "-local", "2", "-o", out}, args...)...)
+	p := startProcess(t, tesseraBinary(t), append([]string{"render", "-no-mdns", "-local", "2", "-o", out}, args...)...)
 	if code := p.wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("local render: exit %d: %s", code, p.out.String())
 	}
@@ -107,7 +107,8 @@ func startRender(t *testing.T, args ...string) *distributed {
 	t.Helper()
 	dir := t.TempDir()
 	d := &distributed{image: filepath.Join(dir, "out.png"), stats: filepath.Join(dir, "stats.json")}
-	d.process = startProcess(t, tesseraBinary(t), append([]string{"render", "-o", d.image, "-stats", d.stats}, args...)...)
+	// -no-mdns first, whatever args say: never multicast from the machine's own namespace.
+	d.process = startProcess(t, tesseraBinary(t), append([]string{"render", "-no-mdns", "-o", d.image, "-stats", d.stats}, args...)...)
 	return d
 }
 
