@@ -139,60 +139,54 @@ func (r *jsonReader) number(path string, v any) (float64, bool) {
 
 // num reads an optional number.
 func (o *jobj) num(key string, def float64) float64 {
+	f, _ := o.number(key, def)
+	return f
+}
+
+// number reads an optional number; ok is false when it is absent or bad.
+func (o *jobj) number(key string, def float64) (f float64, ok bool) {
 	v, ok := o.get(key)
 	if !ok {
-		return def
+		return def, false
 	}
-	f, ok := o.r.number(o.at(key), v)
-	if !ok {
-		return def
+	if f, ok = o.r.number(o.at(key), v); !ok {
+		return def, false
 	}
-	return f
+	return f, true
 }
 
 // int reads an optional integer.
 func (o *jobj) int(key string, def int) int {
-	v, ok := o.get(key)
-	if !ok {
-		return def
-	}
-	f, ok := o.r.number(o.at(key), v)
+	f, ok := o.number(key, float64(def))
 	if !ok {
 		return def
 	}
 	if f != math.Trunc(f) || f < math.MinInt32 || f > math.MaxInt32 {
-		o.r.fail(o.at(key), "expected an integer, got %v", v)
+		o.r.fail(o.at(key), "expected an integer, got %v", f)
 		return def
 	}
 	return int(f)
 }
 
 // str reads an optional string.
-func (o *jobj) str(key, def string) string {
-	v, ok := o.get(key)
-	if !ok {
-		return def
-	}
-	s, ok := v.(string)
-	if !ok {
-		o.r.fail(o.at(key), "expected a string, got %s", describe(v))
-		return def
-	}
-	return s
-}
+func (o *jobj) str(key, def string) string { return optional(o, key, def, "a string") }
 
 // boolean reads an optional boolean.
-func (o *jobj) boolean(key string, def bool) bool {
+func (o *jobj) boolean(key string, def bool) bool { return optional(o, key, def, "true or false") }
+
+// optional reads an optional value of JSON type T (string or bool); want
+// says what was expected in the error.
+func optional[T any](o *jobj, key string, def T, want string) T {
 	v, ok := o.get(key)
 	if !ok {
 		return def
 	}
-	b, ok := v.(bool)
+	t, ok := v.(T)
 	if !ok {
-		o.r.fail(o.at(key), "expected true or false, got %s", describe(v))
+		o.r.fail(o.at(key), "expected %s, got %s", want, describe(v))
 		return def
 	}
-	return b
+	return t
 }
 
 // vec reads an optional array of three numbers.
