@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,13 +66,7 @@ func (n *testNode) counters(t *testing.T) debugCounters {
 // waitJobs polls the node's counters until it has finished at least n jobs.
 func (n *testNode) waitJobs(t *testing.T, jobs uint64, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for n.counters(t).JobsDone < jobs {
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s finished fewer than %d jobs within %v", n.addr, jobs, timeout)
-		}
-		time.Sleep(10 * time.Millisecond) // polling against the deadline above
-	}
+	waitFor(t, fmt.Sprintf("node %s to finish %d jobs", n.addr, jobs), timeout, func() bool { return n.counters(t).JobsDone >= jobs })
 }
 
 // renderArgs are the settings every end-to-end render uses: small enough
@@ -281,13 +276,10 @@ func TestE2EInterruptedController(t *testing.T) {
 		t.Errorf("output does not say it was interrupted and where the partial image is:\n%s", d.out.String())
 	}
 	// The node drops the controller's queued jobs: nothing stays queued.
-	deadline := time.Now().Add(10 * time.Second)
-	for c := a.counters(t); c.JobsQueued+c.JobsRunning > 0; c = a.counters(t) {
-		if time.Now().After(deadline) {
-			t.Fatalf("node still has %d queued and %d running jobs after the controller stopped", c.JobsQueued, c.JobsRunning)
-		}
-		time.Sleep(10 * time.Millisecond) // polling against the deadline above
-	}
+	waitFor(t, "the node to drop the stopped controller's jobs", 10*time.Second, func() bool {
+		c := a.counters(t)
+		return c.JobsQueued+c.JobsRunning == 0
+	})
 }
 
 // TestE2ENodeTerminated: SIGTERM on a node mid-render hands its tiles back;

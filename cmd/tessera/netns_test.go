@@ -95,13 +95,7 @@ func TestNetnsNodeWithoutMulticast(t *testing.T) {
 	node := h.Start(t, "node", h.Command(bin, "node", "-listen", ":7701", "-workers", "1", "-name", "offline", "-registry", "127.0.0.1:7700"))
 	node.WaitLine(t, 20*time.Second, "listening on")
 
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(node.Output(), "registered with the registry") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node did not register within 20s:\n%s", node.Output())
-		}
-		time.Sleep(20 * time.Millisecond) // polling against the deadline above
-	}
+	waitFor(t, "the node to register", 20*time.Second, func() bool { return strings.Contains(node.Output(), "registered with the registry") })
 	var warnings []string
 	for _, line := range strings.Split(node.Output(), "\n") {
 		if strings.Contains(line, "WRN") {
