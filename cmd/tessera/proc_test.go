@@ -16,7 +16,7 @@ import (
 )
 
 // binary is the tessera binary built once for the tests that run it.
-var binary struct {
+var built struct {
 	once sync.Once
 	dir  string
 	path string
@@ -26,31 +26,31 @@ var binary struct {
 // tesseraBinary builds this command once per test run (removed by TestMain).
 func tesseraBinary(t *testing.T) string {
 	t.Helper()
-	binary.once.Do(func() {
+	built.once.Do(func() {
 		gotool, err := exec.LookPath("go") // go test puts its own go first on PATH
 		if err != nil {
-			binary.err = err
+			built.err = err
 			return
 		}
-		if binary.dir, err = os.MkdirTemp("", "tessera-test-bin-"); err != nil {
-			binary.err = err
+		if built.dir, err = os.MkdirTemp("", "tessera-test-bin-"); err != nil {
+			built.err = err
 			return
 		}
-		binary.path = filepath.Join(binary.dir, "tessera")
-		if out, err := exec.Command(gotool, "build", "-o", binary.path, ".").CombinedOutput(); err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		built.path = filepath.Join(built.dir, "tessera")
+		if out, err := exec.Command(gotool, "build", "-o", built.path, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return binary.path
+	return built.path
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary.dir != "" {
-		os.RemoveAll(binary.dir)
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
 	os.Exit(code)
 }
