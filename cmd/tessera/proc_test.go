@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// binary is the tessera binary built once for the tests that run it.
+// built is the tessera binary built once for the tests that run it.
 var built struct {
 	once sync.Once
 	dir  string
