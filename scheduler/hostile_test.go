@@ -12,6 +12,7 @@ import (
 
 	"tessera/protocol"
 	"tessera/render"
+	"tessera/scheduler/schedtest"
 )
 
 // Issue 3's last bullet, against a real Node: hundreds of idle connections,
@@ -114,23 +115,23 @@ func TestHostileNodes(t *testing.T) {
 			return
 		}
 		_, _ = nc.Write([]byte{0, 0, 0, 3, 0xc1, 0xc1, 0xc1})
-		blackHole(nc, c)
+		schedtest.BlackHole(nc, c)
 	}
 	for _, tc := range []struct {
 		name      string
 		handshake bool
-		serve     func(net.Conn, *protocol.Conn)
+		serve     schedtest.Serve
 		excluded  string // "" when the node is simply never used
 	}{
 		{name: "garbage before the handshake", serve: func(nc net.Conn, _ *protocol.Conn) {
 			_, _ = nc.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
-			blackHole(nc, nil)
+			schedtest.BlackHole(nc, nil)
 		}, excluded: "handshake"},
 		{name: "garbage after the handshake", handshake: true, serve: garbage, excluded: "protocol violation"},
-		{name: "black hole before the handshake", serve: blackHole},
-		{name: "black hole after the handshake", handshake: true, serve: blackHole},
-		{name: "wrong tile size", handshake: true, serve: rogueJobs(wrongSize), excluded: "wrong result"},
-		{name: "lying pixels", handshake: true, serve: rogueJobs(lying), excluded: "wrong pixels"},
+		{name: "black hole before the handshake", serve: schedtest.BlackHole},
+		{name: "black hole after the handshake", handshake: true, serve: schedtest.BlackHole},
+		{name: "wrong tile size", handshake: true, serve: schedtest.AnswerJobs(wrongSize), excluded: "wrong result"},
+		{name: "lying pixels", handshake: true, serve: schedtest.AnswerJobs(lying), excluded: "wrong pixels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := startRogue(t, "rogue", tc.handshake, tc.serve)

@@ -8,13 +8,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"image"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"tessera/protocol"
 	"tessera/render"
 	"tessera/scheduler"
+	"tessera/scheduler/schedtest"
 )
 
 // maxBlackHoleDelay is how much longer than a render on the good node
@@ -32,94 +31,15 @@ import (
 // tiles end the render.
 const maxBlackHoleDelay = 4 * time.Second
 
-// rogueNode is a hostile or broken "node" on a loopback listener. Every
-// connection runs serve with the raw connection and, when handshake is set,
-// the protocol Conn after a real token-less handshake as a node.
-type rogueNode struct {
-	addr  string
-	l     net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// startRogueNode serves serve on 127.0.0.1:0 until the test ends; the
-// connections are closed and every goroutine waited for at cleanup.
-func startRogueNode(t *testing.T, id string, handshake bool, serve func(nc net.Conn, c *protocol.Conn)) *rogueNode {
+// startRogueNode serves a hostile or broken "node" on 127.0.0.1 (see
+// schedtest); with handshake, each connection first handshakes as node id.
+func startRogueNode(t *testing.T, id string, handshake bool, serve schedtest.Serve) *schedtest.Rogue {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var hello protocol.Hello
+	if handshake {
+		hello = protocol.Hello{Role: protocol.RoleNode, ID: id, Name: id, Cores: 1, Software: "rogue"}
 	}
-	r := &rogueNode{addr: l.Addr().String(), l: l}
-	r.wg.Go(func() {
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			r.mu.Lock()
-			r.conns = append(r.conns, nc)
-			r.mu.Unlock()
-			r.wg.Go(func() {
-				defer nc.Close()
-				var c *protocol.Conn
-				if handshake {
-					c = protocol.NewConn(nc, protocol.Config{})
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					_, err := c.Handshake(ctx, protocol.Hello{Role: protocol.RoleNode, ID: id, Name: id, Cores: 1, Software: "rogue"}, "")
-					cancel()
-					if err != nil {
-						return
-					}
-				}
-				serve(nc, c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		r.mu.Lock()
-		for _, nc := range r.conns {
-			nc.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
-	return r
-}
-
-// answerJobs answers every tile job with answer and every ping with a pong,
-// until the connection ends.
-func answerJobs(answer func(c *protocol.Conn, j protocol.TileJob)) func(net.Conn, *protocol.Conn) {
-	return func(_ net.Conn, c *protocol.Conn) {
-		for {
-			m, err := c.Recv()
-			if errors.Is(err, protocol.ErrBadFrame) {
-				continue
-			}
-			if err != nil {
-				return
-			}
-			switch m := m.(type) {
-			case protocol.TileJob:
-				answer(c, m)
-			case protocol.Ping:
-				_ = c.Send(protocol.Pong{Seq: m.Seq})
-			}
-		}
-	}
-}
-
-// blackHole accepts and never answers; it reads, so that the peer's writes
-// do not block.
-func blackHole(nc net.Conn, _ *protocol.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		if _, err := nc.Read(buf); err != nil {
-			return
-		}
-	}
+	return schedtest.StartRogue(t, hello, serve)
 }
 
 // verifyNoLeaks fails the test if a goroutine started during it outlives
@@ -158,28 +78,28 @@ func TestHostileNodesCommand(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		handshake bool
-		serve     func(net.Conn, *protocol.Conn)
+		serve     schedtest.Serve
 		excluded  string // why the stats say it was excluded; "" for a node the render never waits for
 	}{
 		{name: "garbage before the handshake", serve: func(nc net.Conn, _ *protocol.Conn) {
 			_, _ = nc.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
-			blackHole(nc, nil)
+			schedtest.BlackHole(nc, nil)
 		}, excluded: "handshake"},
 		{name: "garbage after the handshake", handshake: true, serve: func(nc net.Conn, c *protocol.Conn) {
 			if _, err := c.Recv(); err != nil { // the scene
 				return
 			}
 			_, _ = nc.Write([]byte{0, 0, 0, 3, 0xc1, 0xc1, 0xc1}) // 0xc1: never valid MessagePack
-			blackHole(nc, nil)
+			schedtest.BlackHole(nc, nil)
 		}, excluded: "protocol violation"},
-		{name: "black hole before the handshake", serve: blackHole},
-		{name: "black hole after the handshake", handshake: true, serve: blackHole},
-		{name: "tiles of the wrong size", handshake: true, serve: answerJobs(wrongSize), excluded: "wrong result"},
-		{name: "wrong pixels", handshake: true, serve: answerJobs(lying), excluded: "wrong pixels"},
+		{name: "black hole before the handshake", serve: schedtest.BlackHole},
+		{name: "black hole after the handshake", handshake: true, serve: schedtest.BlackHole},
+		{name: "tiles of the wrong size", handshake: true, serve: schedtest.AnswerJobs(wrongSize), excluded: "wrong result"},
+		{name: "wrong pixels", handshake: true, serve: schedtest.AnswerJobs(lying), excluded: "wrong pixels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := startRogueNode(t, "rogue", tc.handshake, tc.serve)
-			d := startRender(t, append(args, "-local", "0", "-nodes", bad.addr+","+good.addr)...)
+			d := startRender(t, append(args, "-local", "0", "-nodes", bad.Addr+","+good.addr)...)
 			img, st := d.finish(t)
 			sameImage(t, tc.name, img, want)
 			wall := time.Duration(st.WallSeconds * float64(time.Second))
@@ -188,7 +108,7 @@ func TestHostileNodesCommand(t *testing.T) {
 			}
 			var rogue *scheduler.NodeStats
 			for i, n := range st.Nodes {
-				if n.Addr == bad.addr {
+				if n.Addr == bad.Addr {
 					rogue = &st.Nodes[i]
 				}
 			}
@@ -200,7 +120,7 @@ func TestHostileNodesCommand(t *testing.T) {
 				// were excluded; a black hole before the handshake is
 				// neither when the render ends without waiting for it.
 				if tc.handshake || tc.excluded != "" {
-					t.Fatalf("the bad node %s is not in the stats: %+v", bad.addr, st.Nodes)
+					t.Fatalf("the bad node %s is not in the stats: %+v", bad.Addr, st.Nodes)
 				}
 				return
 			}
@@ -213,9 +133,9 @@ func TestHostileNodesCommand(t *testing.T) {
 			if rogue.State != scheduler.NodeExcluded || !strings.Contains(rogue.Excluded, tc.excluded) || rogue.Tiles != 0 {
 				t.Errorf("bad node stats %+v: want excluded for %q, no tile", *rogue, tc.excluded)
 			}
-			named := regexp.MustCompile(`(?m)^.*node excluded from this render.*` + regexp.QuoteMeta(bad.addr) + `.*$`)
+			named := regexp.MustCompile(`(?m)^.*node excluded from this render.*` + regexp.QuoteMeta(bad.Addr) + `.*$`)
 			if line := named.FindString(d.out.String()); !strings.Contains(line, tc.excluded) {
-				t.Errorf("no log line names the bad node %s and why (%q):\n%s", bad.addr, tc.excluded, d.out.String())
+				t.Errorf("no log line names the bad node %s and why (%q):\n%s", bad.Addr, tc.excluded, d.out.String())
 			}
 		})
 	}
@@ -231,7 +151,7 @@ func (f fakeJob) rect() image.Rectangle { return image.Rect(f.job.X0, f.job.Y0, 
 
 // scriptedNode hands every tile job to the test (which answers it, or not)
 // and answers pings itself, so that it never looks dead.
-func scriptedNode(jobs chan<- fakeJob) func(net.Conn, *protocol.Conn) {
+func scriptedNode(jobs chan<- fakeJob) schedtest.Serve {
 	return func(_ net.Conn, c *protocol.Conn) {
 		for {
 			m, err := c.Recv()
@@ -282,7 +202,7 @@ func TestDuplicateLiarCommand(t *testing.T) {
 	liarJobs, honestJobs := make(chan fakeJob, 1024), make(chan fakeJob, 1024)
 	liar := startRogueNode(t, "rogue-liar", true, scriptedNode(liarJobs))
 	honest := startRogueNode(t, "rogue-honest", true, scriptedNode(honestJobs))
-	d := startRender(t, append(args, "-local", "0", "-nodes", liar.addr+","+honest.addr)...)
+	d := startRender(t, append(args, "-local", "0", "-nodes", liar.Addr+","+honest.Addr)...)
 	send := func(f fakeJob, m protocol.TileResult) {
 		t.Helper()
 		if err := f.c.Send(m); err != nil {
@@ -344,7 +264,7 @@ script:
 	sameImage(t, "with a liar", img, want)
 	var liarStats *scheduler.NodeStats
 	for i, n := range st.Nodes {
-		if n.Addr == liar.addr {
+		if n.Addr == liar.Addr {
 			liarStats = &st.Nodes[i]
 		}
 	}
