@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,11 +80,14 @@ func TestSameNodeByThreeRoutesUsedOnce(t *testing.T) {
 
 func TestEveryNodeLostLocalFinishes(t *testing.T) {
 	net := newFakeNet()
-	var once sync.Once
+	var dead atomic.Bool
 	var doomed *fakeNode
 	doomed = net.add("doomed:1", &fakeNode{id: "doomed", cores: 2, onJob: func(c *fakeConn, j protocol.TileJob) {
+		if dead.Swap(true) {
+			return // dead: the jobs it had queued get no answer
+		}
 		c.reply(j)
-		once.Do(func() { go doomed.kill() }) // dies after its first tile
+		doomed.kill() // dies after its first tile, before it reads another job
 	}})
 	c := fakeController(t, net, Config{Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
 	c.AddNode(Candidate{ID: "doomed", Addr: "doomed:1"})

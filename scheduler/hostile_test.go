@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,12 +137,33 @@ func TestHostileNodes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := startRogue(t, "rogue", tc.handshake, tc.serve)
 			_, good := startNode(t, NodeConfig{ID: "good", Workers: 1})
-			c, err := NewController(Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8})
+			// A rogue that is to be excluded must be dealt with before the
+			// good node arrives, or the good node may render every tile
+			// while the rogue is still in its handshake: the good node is
+			// added once the controller reports the rogue excluded.
+			// (Discover only bounds how long the render waits for a node
+			// in between.)
+			var c *Controller
+			addGood := func() { c.AddNode(Candidate{ID: "good", Addr: good, Source: SourceFlag}) }
+			var once sync.Once
+			cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Discover: time.Minute}
+			if tc.excluded != "" {
+				cfg.OnProgress = func(p Progress) {
+					for _, ns := range p.Nodes {
+						if ns.Addr == bad && ns.State == NodeExcluded {
+							once.Do(addGood)
+						}
+					}
+				}
+			}
+			c, err := NewController(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.AddNode(Candidate{Addr: bad, Source: SourceFlag})
-			c.AddNode(Candidate{ID: "good", Addr: good, Source: SourceFlag})
+			if tc.excluded == "" {
+				addGood()
+			}
 			start := time.Now()
 			res, err := c.Run(context.Background())
 			if err != nil {
