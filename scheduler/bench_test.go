@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/node"
 	"tessera/render"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkTilesPerSecond(b *testing.B) {
 	set := scene.Resolve(render.Settings{Width: 256, Height: 256, SPP: 1, MaxDepth: 1})
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			_, addr := startNode(b, NodeConfig{ID: "bench-0", Workers: workers})
+			_, addr := startNode(b, node.Config{ID: "bench-0", Workers: workers})
 			benchRender(b, scene, bundle, set, 4, 0, []string{addr})
 		})
 	}
@@ -69,7 +70,7 @@ func BenchmarkLoopbackVsInProcess(b *testing.B) {
 		benchRender(b, scene, bundle, set, 32, 1, nil)
 	})
 	b.Run("loopback", func(b *testing.B) {
-		_, addr := startNode(b, NodeConfig{ID: "bench-0", Workers: 1})
+		_, addr := startNode(b, node.Config{ID: "bench-0", Workers: 1})
 		benchRender(b, scene, bundle, set, 32, 0, []string{addr})
 	})
 }
@@ -84,7 +85,7 @@ func BenchmarkLoopbackRatio(b *testing.B) {
 		b.Fatal(err)
 	}
 	set := scene.Resolve(render.Settings{Width: 256, Height: 256, SPP: 4})
-	_, addr := startNode(b, NodeConfig{ID: "bench-0", Workers: 1})
+	_, addr := startNode(b, node.Config{ID: "bench-0", Workers: 1})
 	once := func(local int, addrs ...string) time.Duration {
 		c, err := NewController(Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 32, Local: local})
 		if err != nil {
@@ -117,8 +118,8 @@ func BenchmarkTwoNodesSpeedup(b *testing.B) {
 		b.Fatal(err)
 	}
 	set := scene.Resolve(render.Settings{Width: 256, Height: 256, SPP: 4})
-	_, a := startNode(b, NodeConfig{ID: "bench-a", Workers: 1})
-	_, c2 := startNode(b, NodeConfig{ID: "bench-b", Workers: 1})
+	_, a := startNode(b, node.Config{ID: "bench-a", Workers: 1})
+	_, c2 := startNode(b, node.Config{ID: "bench-b", Workers: 1})
 	once := func(local int, addrs ...string) time.Duration {
 		c, err := NewController(Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 32, Local: local})
 		if err != nil {

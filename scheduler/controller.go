@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"sort"
@@ -238,4 +240,10 @@ func (c *Controller) Run(ctx context.Context) (*Result, error) {
 	}()
 	r := newRun(ctx, c)
 	return r.loop(ctx)
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

@@ -11,6 +11,7 @@ import (
 
 	"tessera/protocol"
 	"tessera/render"
+	"tessera/scheduler/schedtest"
 )
 
 // answerAll answers every job of n on its first connection until stop.
@@ -51,7 +52,7 @@ func TestNodeJoiningMidRenderGetsTiles(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 	if n := nodeStats(t, r.res.Stats, "late"); n.Tiles == 0 || n.Source != SourceMDNS {
 		t.Errorf("late node %+v: want tiles, from mdns", n)
 	}
@@ -117,7 +118,7 @@ func TestLocalAutoWaitsForDiscover(t *testing.T) {
 		t.Fatalf("%d tiles rendered before Discover", early)
 	}
 	var r runResult
-	waitFor(t, "the in-process node to render", 5*time.Second, func() bool {
+	schedtest.WaitFor(t, "the in-process node to render", 5*time.Second, func() bool {
 		clk.Advance(100 * time.Millisecond)
 		select {
 		case r = <-done:
@@ -129,7 +130,7 @@ func TestLocalAutoWaitsForDiscover(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 }
 
 func TestLocalZeroWithoutNodesFails(t *testing.T) {
@@ -176,7 +177,7 @@ func TestLocalZeroWithoutNodesFails(t *testing.T) {
 				t.Fatalf("result %+v: want the partial image and the missing count", r.res)
 			}
 			// What was rendered is in the partial image.
-			want := fakeImage(c.cfg.Settings)
+			want := schedtest.FakeImage(c.cfg.Settings)
 			got := r.res.Stats.Tiles - r.res.Missing
 			n := 0
 			for _, rect := range tileGrid(want.Width, want.Height, c.cfg.Tile) {
@@ -252,7 +253,7 @@ func TestBlackHolesDoNotHoldTheRender(t *testing.T) {
 	if d := time.Since(start); d >= c.tune.handshake {
 		t.Errorf("render took %v with black holes, want well under %v", d, c.tune.handshake)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 	if r.res.Stats.Duplicates == 0 {
 		t.Error("no duplicates: the black hole's tiles were not copied onto the good node")
 	}
@@ -272,7 +273,7 @@ func TestSilentNodeDroppedAndNamed(t *testing.T) {
 	var r runResult
 	// It answers no ping: dropped after tune.live, redialled, dropped again
 	// until excluded; then, with Local 0, the render fails naming it.
-	waitFor(t, "the render to give up", 10*time.Second, func() bool {
+	schedtest.WaitFor(t, "the render to give up", 10*time.Second, func() bool {
 		clk.Advance(500 * time.Millisecond)
 		select {
 		case r = <-done:
@@ -299,7 +300,7 @@ func TestRemoveNodeRequeuesAtOnce(t *testing.T) {
 	done := runAsync(context.Background(), c)
 	<-stuck.jobc
 	c.RemoveNode("stuck")
-	waitFor(t, "the removed node's connection to close", 5*time.Second, func() bool { return stuck.live() == 0 })
+	schedtest.WaitFor(t, "the removed node's connection to close", 5*time.Second, func() bool { return stuck.live() == 0 })
 	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
 	r := renderedRight(t, c, done)
 	if n := nodeStats(t, r.res.Stats, "stuck"); n.Failures != 0 || n.Tiles != 0 {
@@ -362,7 +363,7 @@ func TestDuplicateAgainstLocalDistrustsRemote(t *testing.T) {
 	c.AddNode(Candidate{ID: "liar", Addr: "liar:1"})
 	done := runAsync(context.Background(), c)
 	j := <-liar.jobc // a copy of a tile the gated local worker holds
-	liar.conns[0].replyPix(j, make([]byte, len(jobPixels(j))))
+	liar.conns[0].replyPix(j, make([]byte, len(schedtest.JobPixels(j))))
 	if e := <-accepted; e.NodeID != "liar" {
 		t.Fatalf("first tile in by %s, want the liar's copy", e.NodeID)
 	}
@@ -386,7 +387,7 @@ func TestDuplicateAgainstLocalDistrustsRemote(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 	if l := nodeStats(t, r.res.Stats, "liar"); !strings.Contains(l.Excluded, "wrong pixels") || l.Tiles != 0 {
 		t.Errorf("liar %+v: want excluded for wrong pixels, no tile", l)
 	}

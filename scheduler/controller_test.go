@@ -13,6 +13,7 @@ import (
 
 	"tessera/protocol"
 	"tessera/render"
+	"tessera/scheduler/schedtest"
 )
 
 func TestTileGridCentreOutwards(t *testing.T) {
@@ -57,7 +58,7 @@ func TestTileGridCentreOutwards(t *testing.T) {
 }
 
 func TestNewControllerBadConfig(t *testing.T) {
-	good := Config{Bundle: testBundle(), Settings: render.Settings{Width: 8, Height: 8, SPP: 1, MaxDepth: 1}}
+	good := Config{Bundle: schedtest.Bundle(), Settings: render.Settings{Width: 8, Height: 8, SPP: 1, MaxDepth: 1}}
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
@@ -78,7 +79,7 @@ func TestNewControllerBadConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewController(Config{Bundle: testBundle()}); !errors.Is(err, ErrBadConfig) {
+	if _, err := NewController(Config{Bundle: schedtest.Bundle()}); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("no scene: error %v, want ErrBadConfig", err)
 	}
 }
@@ -143,7 +144,7 @@ func TestLeaseExpiryAndStaleResults(t *testing.T) {
 	first := []protocol.TileJob{<-slow.jobc, <-slow.jobc} // two tiles, window 2
 	// Past the deadline: both leases revoked and handed out again under a new epoch.
 	var again protocol.TileJob
-	waitFor(t, "the tiles to be handed out again", 5*time.Second, func() bool {
+	schedtest.WaitFor(t, "the tiles to be handed out again", 5*time.Second, func() bool {
 		clk.Advance(time.Second)
 		select {
 		case again = <-slow.jobc:
@@ -158,7 +159,7 @@ func TestLeaseExpiryAndStaleResults(t *testing.T) {
 	conn := slow.conns[0]
 	// Late answers to the revoked jobs, with wrong pixels: must be dropped.
 	for _, j := range first {
-		bad := make([]byte, len(jobPixels(j)))
+		bad := make([]byte, len(schedtest.JobPixels(j)))
 		conn.replyPix(j, bad)
 	}
 	conn.reply(again)
@@ -181,7 +182,7 @@ func TestLeaseExpiryAndStaleResults(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 	st := r.res.Stats
 	if st.Retries < 2 {
 		t.Errorf("retries = %d, want >= 2", st.Retries)
@@ -212,7 +213,7 @@ func TestBadNodesExcluded(t *testing.T) {
 		{
 			name: "wrong tile size",
 			onJob: func(c *fakeConn, j protocol.TileJob) {
-				c.replyPix(j, jobPixels(j)[12:])
+				c.replyPix(j, schedtest.JobPixels(j)[12:])
 			},
 			failures: 3, reason: "wrong result",
 		},
@@ -241,7 +242,7 @@ func TestBadNodesExcluded(t *testing.T) {
 		{
 			name: "lying pixels",
 			onJob: func(c *fakeConn, j protocol.TileJob) {
-				c.replyPix(j, make([]byte, len(jobPixels(j))))
+				c.replyPix(j, make([]byte, len(schedtest.JobPixels(j))))
 			},
 			reason: "wrong pixels",
 		},
@@ -255,7 +256,7 @@ func TestBadNodesExcluded(t *testing.T) {
 			done := runAsync(context.Background(), c)
 			<-bad.jobc
 			// The bad node fails on its own first, then a good node comes.
-			waitFor(t, "the bad node to be dropped", 5*time.Second, func() bool { return bad.live() == 0 })
+			schedtest.WaitFor(t, "the bad node to be dropped", 5*time.Second, func() bool { return bad.live() == 0 })
 			c.AddNode(Candidate{ID: "good", Addr: "good:1"})
 			r := renderedRight(t, c, done)
 			st := nodeStats(t, r.res.Stats, "bad")
@@ -307,7 +308,7 @@ func TestDuplicateMismatchArbitrated(t *testing.T) {
 	if dup.X0 != h2.X0 || dup.Y0 != h2.Y0 {
 		t.Fatalf("duplicate of %v, want a copy of the outstanding job %v", dup, h2)
 	}
-	lc.replyPix(dup, make([]byte, len(jobPixels(dup)))) // ...on which it lies
+	lc.replyPix(dup, make([]byte, len(schedtest.JobPixels(dup)))) // ...on which it lies
 	for e := range accepted {
 		if e.NodeID == "liar" && e.Rect.Min.X == dup.X0 {
 			break // the lie is in the image
@@ -347,7 +348,7 @@ func TestDuplicateMismatchArbitrated(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 	st := r.res.Stats
 	l := nodeStats(t, st, "liar")
 	if !strings.Contains(l.Excluded, "wrong pixels") || l.Tiles != 0 {

@@ -168,8 +168,8 @@ func (r *run) up(ev event) {
 	s.lastHeard.Store(now.UnixNano())
 	s.lastProgress = now
 	s.pingAt = now
-	s.out = newOutbox(1 << 20)
-	s.out.push(r.c.scene)
+	s.out = protocol.NewOutbox(1 << 20)
+	s.out.Push(r.c.scene)
 	r.live = append(r.live, s)
 	r.lastLive = now
 	r.wg.Add(2)
@@ -254,7 +254,7 @@ func (r *run) closeSession(s *session, graceful bool) {
 	}
 	for _, l := range s.leases {
 		if graceful && s.out != nil {
-			s.out.push(protocol.Cancel{Job: l.job})
+			s.out.Push(protocol.Cancel{Job: l.job})
 		}
 		r.revoke(l)
 	}
@@ -274,7 +274,7 @@ func (r *run) closeSession(s *session, graceful bool) {
 		r.bytesRecv += s.conn.BytesReceived()
 	}
 	if graceful && s.out != nil {
-		s.out.close() // the writer sends the cancels, then closes the connection
+		s.out.Close() // the writer sends the cancels, then closes the connection
 		return
 	}
 	s.cancel()
@@ -323,7 +323,7 @@ func (r *run) nodeError(ev event) {
 		s.windowCap = max(1, len(s.leases))
 		s.window = min(s.window, s.windowCap)
 	case protocol.CodeUnknownScene:
-		s.out.push(r.c.scene)
+		s.out.Push(r.c.scene)
 		r.strike(rec, reason)
 	case protocol.CodeBadScene, protocol.CodeBadJob, protocol.CodeLimit:
 		r.exclude(rec, reason)

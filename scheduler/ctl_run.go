@@ -238,11 +238,11 @@ func (r *run) tick(now time.Time) {
 		if now.Sub(s.pingAt) >= r.tune.ping {
 			r.pingSeq++
 			s.pingSeq, s.pingAt = r.pingSeq, now
-			s.out.push(protocol.Ping{Seq: s.pingSeq})
+			s.out.Push(protocol.Ping{Seq: s.pingSeq})
 		}
 		if d := s.deadline(r.tune); len(s.leases) > 0 && now.Sub(s.lastProgress) > d {
 			for _, l := range s.leases {
-				s.out.push(protocol.Cancel{Job: l.job})
+				s.out.Push(protocol.Cancel{Job: l.job})
 				r.revoke(l)
 			}
 			s.window = max(1, s.window/2)

@@ -31,9 +31,9 @@ type session struct {
 	cancel context.CancelFunc
 
 	conn       NodeConn
-	out        *outbox       // remote: frames to send
-	writerDone chan struct{} // remote: closed when the writer has stopped
-	local      *leaseQueue   // in-process: tiles for the workers
+	out        *protocol.Outbox // remote: frames to send
+	writerDone chan struct{}    // remote: closed when the writer has stopped
+	local      *leaseQueue      // in-process: tiles for the workers
 
 	cores     int
 	window    int // tiles in flight at most
@@ -139,7 +139,7 @@ func (r *run) reader(s *session) {
 func (r *run) writer(s *session, label string) {
 	defer r.wg.Done()
 	defer close(s.writerDone)
-	if err := s.out.drain(s.conn.Send, s.ctx.Done()); err != nil {
+	if err := s.out.Drain(s.conn.Send, s.ctx.Done()); err != nil {
 		r.log.Debug().Err(err).Str("node", label).Msg("send failed")
 	}
 	s.conn.Close() // the reader then reports the connection down

@@ -177,7 +177,7 @@ func (r *run) lease(s *session, i int) {
 		s.local.push(l)
 		return
 	}
-	s.out.push(protocol.TileJob{
+	s.out.Push(protocol.TileJob{
 		Job: l.job, Scene: r.c.scene.Hash,
 		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, MaxDepth: r.set.MaxDepth,
 		X0: t.rect.Min.X, Y0: t.rect.Min.Y, X1: t.rect.Max.X, Y1: t.rect.Max.Y,

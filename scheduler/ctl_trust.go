@@ -109,7 +109,7 @@ func (r *run) distrust(rec *nodeRec, reason string) {
 		t.by, t.rays = nil, 0
 		for _, l := range append([]*lease(nil), t.leases...) {
 			if l.s.out != nil {
-				l.s.out.push(protocol.Cancel{Job: l.job})
+				l.s.out.Push(protocol.Cancel{Job: l.job})
 			}
 			delete(l.s.leases, l.job)
 			t.dropLease(l)

@@ -1,8 +1,6 @@
-// Package scheduler decides who renders what: the controller that cuts an
-// image into tiles and hands them to nodes, and the node's executor that runs
-// tile jobs on a pool of workers.
-//
-// # Controller
+// Package scheduler is tessera's controller: it decides who renders what.
+// A Controller cuts an image into tiles, hands them to nodes (package node
+// runs them) and puts the results together.
 //
 // A Controller renders one image. Tiles are queued centre outwards (a good
 // preview). Each node connection holds a window of tiles in flight, started
@@ -46,19 +44,6 @@
 // in-process node starts when no remote node is at work after Discover, or
 // when every remote node is lost.
 //
-// # Node
-//
-// A Node serves the protocol to any number of controllers. Tile jobs from
-// all connections share one pool of workers, round robin between
-// connections, so that two controllers each get half of the node. Scenes are
-// cached by content hash, verified on arrival and bounded in bytes with
-// least-recently-used eviction. Every resource a peer can make the node hold
-// is bounded: connections (MaxConns), jobs per connection (MaxInFlight), the
-// handshake's duration, frame size, tile size, samples and path depth. A peer
-// that breaks the protocol is disconnected; the node never panics on input.
-// Shutdown hands queued jobs back to their controllers at once (an Error frame
-// with code "shutdown" and the job id) and finishes or cancels the tiles
-// in flight by the context's deadline.
-//
-// Neither side prints: logs go to the zerolog.Logger of the Config.
+// The controller prints nothing: logs go to the zerolog.Logger of the
+// Config.
 package scheduler

@@ -4,10 +4,8 @@ import "errors"
 
 // Sentinel errors, checked with errors.Is.
 var (
-	// ErrServerClosed is returned by Node.Serve after Shutdown or Close.
-	ErrServerClosed = errors.New("scheduler: node closed")
-	// ErrBadConfig wraps every error NewNode and NewController return for an
-	// invalid Config.
+	// ErrBadConfig wraps every error NewController returns for an invalid
+	// Config.
 	ErrBadConfig = errors.New("scheduler: bad config")
 	// ErrNoNodes is returned by Run when tiles are left and no node can
 	// render them (no remote node reachable and no in-process node).

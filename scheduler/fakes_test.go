@@ -12,17 +12,14 @@ import (
 
 	"tessera/protocol"
 	"tessera/render"
+	"tessera/scheduler/schedtest"
 )
 
 // fakeRender is a TileRenderer whose pixels are a function of their
-// coordinates (fakePixel), like the real renderer's. With gate set, each
-// tile waits for a value from it (or for ctx).
+// coordinates (schedtest.FakePixel), like the real renderer's. With gate
+// set, each tile waits for a value from it (or for ctx).
 type fakeRender struct {
 	gate chan struct{}
-}
-
-func fakePixel(x, y int, set render.Settings) [3]float32 {
-	return [3]float32{float32(x) + 0.25, float32(y) + 0.5, float32(set.SPP)}
 }
 
 func (f *fakeRender) RenderTile(ctx context.Context, set render.Settings, r image.Rectangle, dst []float32) (uint64, error) {
@@ -33,35 +30,8 @@ func (f *fakeRender) RenderTile(ctx context.Context, set render.Settings, r imag
 			return 0, ctx.Err()
 		}
 	}
-	fillTile(dst, r, set)
+	schedtest.FillTile(dst, r, set)
 	return uint64(r.Dx() * r.Dy()), nil
-}
-
-func fillTile(dst []float32, r image.Rectangle, set render.Settings) {
-	i := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			p := fakePixel(x, y, set)
-			copy(dst[i:i+3], p[:])
-			i += 3
-		}
-	}
-}
-
-// fakeImage is what every render with fakeRender must produce.
-func fakeImage(set render.Settings) *render.Image {
-	img := render.NewImage(set.Width, set.Height)
-	fillTile(img.Pix, image.Rect(0, 0, set.Width, set.Height), set)
-	return img
-}
-
-// jobPixels are the right pixels of a job, encoded.
-func jobPixels(j protocol.TileJob) []byte {
-	set := render.Settings{Width: j.Width, Height: j.Height, SPP: j.SPP, MaxDepth: j.MaxDepth}
-	r := image.Rect(j.X0, j.Y0, j.X1, j.Y1)
-	pix := make([]float32, 3*r.Dx()*r.Dy())
-	fillTile(pix, r, set)
-	return protocol.EncodePixels(pix)
 }
 
 // fakeClock is a Clock moved by hand.
@@ -299,7 +269,7 @@ func (c *fakeConn) send(m protocol.Message) {
 }
 
 // reply sends the right result of j; replyPix sends the given pixels.
-func (c *fakeConn) reply(j protocol.TileJob) { c.replyPix(j, jobPixels(j)) }
+func (c *fakeConn) reply(j protocol.TileJob) { c.replyPix(j, schedtest.JobPixels(j)) }
 
 func (c *fakeConn) replyPix(j protocol.TileJob, pix []byte) {
 	c.send(protocol.TileResult{Job: j.Job, Epoch: j.Epoch, Pixels: pix, Rays: uint64(len(pix) / 12), Nanos: 1000})
@@ -355,15 +325,10 @@ func (c *fakeConn) serve() {
 			n.mu.Unlock()
 		case protocol.Ping:
 			if !n.silent {
-				c.send(protocol.Pong{Seq: m.Seq})
+				c.send(protocol.Pong(m))
 			}
 		}
 	}
-}
-
-// testBundle is a scene bundle for controllers whose renderer is fake.
-func testBundle() *render.Bundle {
-	return &render.Bundle{Main: "fake.json", Files: map[string][]byte{"fake.json": []byte(`{}`)}}
 }
 
 // fakeController builds a controller with fakeRender in-process, the fake
@@ -371,7 +336,7 @@ func testBundle() *render.Bundle {
 func fakeController(t testing.TB, net *fakeNet, cfg Config, fr *fakeRender) *Controller {
 	t.Helper()
 	if cfg.Bundle == nil {
-		cfg.Bundle = testBundle()
+		cfg.Bundle = schedtest.Bundle()
 	}
 	if cfg.Settings == (render.Settings{}) {
 		cfg.Settings = render.Settings{Width: 32, Height: 24, SPP: 1, MaxDepth: 4}
@@ -424,7 +389,7 @@ func renderedRight(t testing.TB, c *Controller, done <-chan runResult) runResult
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameImage(t, r.res.Image, fakeImage(c.cfg.Settings))
+	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
 	return r
 }
 

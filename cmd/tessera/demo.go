@@ -15,8 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"tessera/discovery"
+	"tessera/node"
 	"tessera/render"
-	"tessera/scheduler"
 )
 
 func init() {
@@ -114,11 +114,14 @@ func startDemoRegistry() (*discovery.Registry, string, func(), error) {
 	return reg, l.Addr().String(), stop, nil
 }
 
-// startDemoNode serves a node on a free loopback port and registers it
-// until ctx ends; wg waits for both.
+// startDemoNode serves a node on a free loopback port that heartbeats the
+// registry until ctx ends; wg waits for it.
 func startDemoNode(ctx context.Context, wg *sync.WaitGroup, name string, workers int, registry string, log zerolog.Logger) (string, error) {
-	id := discovery.NewID()
-	node, err := scheduler.NewNode(scheduler.NodeConfig{ID: id, Name: name, Workers: workers, Software: version, Logger: log})
+	svc, err := node.NewService(node.ServiceConfig{
+		Node:       node.Config{Name: name, Workers: workers, Software: version, Logger: log},
+		Registries: []string{registry},
+		Grace:      2 * time.Second,
+	})
 	if err != nil {
 		return "", err
 	}
@@ -126,16 +129,7 @@ func startDemoNode(ctx context.Context, wg *sync.WaitGroup, name string, workers
 	if err != nil {
 		return "", fmt.Errorf("node %s: %w", name, err)
 	}
-	wg.Go(func() { node.Serve(l) })
-	wg.Go(func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		node.Shutdown(sctx)
-	})
-	rec := discovery.Record{ID: id, Name: name, Addr: l.Addr().String(), Cores: workers, Version: version}
-	client := &discovery.RegistryClient{Addr: registry, Logger: log}
-	wg.Go(func() { client.Heartbeat(ctx, rec) })
+	wg.Go(func() { svc.Run(ctx, l) })
 	return l.Addr().String(), nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/node"
 	"tessera/scheduler"
 )
 
@@ -49,14 +50,14 @@ func startNode(t *testing.T, name string, args ...string) *testNode {
 }
 
 // counters reads the node's debug counters.
-func (n *testNode) counters(t *testing.T) debugCounters {
+func (n *testNode) counters(t *testing.T) node.Counters {
 	t.Helper()
 	resp, err := http.Get("http://" + n.debug + "/debug/counters")
 	if err != nil {
 		t.Fatalf("counters of %s: %v", n.addr, err)
 	}
 	defer resp.Body.Close()
-	var c debugCounters
+	var c node.Counters
 	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
 		t.Fatalf("counters of %s: %v", n.addr, err)
 	}

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"tessera/node"
 	"tessera/protocol"
 	"tessera/render"
-	"tessera/scheduler"
 )
 
 // TestNodeMaxConnsCommand: a node started with -max-conns 2 holding two
@@ -89,7 +89,7 @@ func TestNodeMaxInFlightCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	scene := sceneMessage(t, cornell)
-	const jobs = scheduler.DefaultMaxInFlight + 8
+	const jobs = node.DefaultMaxInFlight + 8
 	batch := []protocol.Message{scene}
 	for i := range jobs {
 		// Slow tiles (32x32 at 256 samples a pixel): none finishes
@@ -101,7 +101,7 @@ func TestNodeMaxInFlightCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	busy := map[uint64]string{}
-	for len(busy) < jobs-scheduler.DefaultMaxInFlight {
+	for len(busy) < jobs-node.DefaultMaxInFlight {
 		m, err := c.Recv()
 		if err != nil {
 			t.Fatalf("after %d refusals: %v", len(busy), err)
@@ -113,13 +113,13 @@ func TestNodeMaxInFlightCommand(t *testing.T) {
 			busy[e.Job] = e.Message
 		}
 	}
-	for id := uint64(scheduler.DefaultMaxInFlight + 1); id <= jobs; id++ {
+	for id := uint64(node.DefaultMaxInFlight + 1); id <= jobs; id++ {
 		if msg, ok := busy[id]; !ok || !strings.Contains(msg, "MaxInFlight=256") {
 			t.Errorf("job %d: refusal %q (refused: %v), want busy naming MaxInFlight=256", id, msg, ok)
 		}
 	}
-	if k := n.counters(t); k.JobsQueued+k.JobsRunning != scheduler.DefaultMaxInFlight {
-		t.Errorf("node holds %d queued and %d running jobs, want %d in all", k.JobsQueued, k.JobsRunning, scheduler.DefaultMaxInFlight)
+	if k := n.counters(t); k.JobsQueued+k.JobsRunning != node.DefaultMaxInFlight {
+		t.Errorf("node holds %d queued and %d running jobs, want %d in all", k.JobsQueued, k.JobsRunning, node.DefaultMaxInFlight)
 	}
 	c.Close()
 	waitFor(t, "the node to drop the jobs of the controller that left", 20*time.Second, func() bool {

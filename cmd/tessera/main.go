@@ -2,8 +2,9 @@
 //
 // It is one binary with five subcommands: registry, node, render, bench and
 // demo. Run `tessera help` for the list and `tessera CMD -h` for the flags of
-// one. The work is done by the packages render, protocol, discovery and
-// scheduler; this command only parses flags, handles signals and wires them.
+// one. The work is done by the packages render, protocol, discovery,
+// scheduler (the controller), node, preview and bench; this command only
+// parses flags, handles signals and wires them.
 package main
 
 import (

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -67,7 +66,7 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer stopAnnounce()
 	var wg sync.WaitGroup
 	if !*noMDNS {
-		ifaces, why := announceInterfaces(host)
+		ifaces, why := discovery.AnnounceInterfaces(host)
 		if why != "" {
 			log.Warn().Str("listen", *listen).Msg("not announcing over mDNS: " + why)
 		} else {
@@ -107,39 +106,4 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	wg.Wait()
 	return runErr
-}
-
-// announceInterfaces says where to announce a registry that listens on
-// host: everywhere for an unspecified host, on the interface that has the
-// address for a specific one, nowhere (why says why) when no multicast
-// interface has it (a loopback address, a host name).
-func announceInterfaces(host string) (ifaces []string, why string) {
-	if host == "" {
-		return nil, ""
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return nil, "the listen host is a name, not an address"
-	}
-	if ip.IsUnspecified() {
-		return nil, ""
-	}
-	all, err := net.Interfaces()
-	if err != nil {
-		return nil, err.Error()
-	}
-	for _, ifc := range all {
-		addrs, err := ifc.Addrs()
-		if err != nil || ifc.Flags&net.FlagMulticast == 0 {
-			continue
-		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
-				if got, ok := netip.AddrFromSlice(n.IP); ok && got.Unmap() == ip.Unmap() {
-					return []string{ifc.Name}, ""
-				}
-			}
-		}
-	}
-	return nil, "no multicast interface has the address " + host
 }

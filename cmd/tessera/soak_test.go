@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tessera/node"
 )
 
 var (
@@ -50,7 +52,7 @@ func (u heldUsage) String() string {
 // its goroutines and open files.
 func idleUsage(t *testing.T, n *testNode) heldUsage {
 	t.Helper()
-	var c debugCounters
+	var c node.Counters
 	waitFor(t, "node "+n.addr+" to be idle", 20*time.Second, func() bool {
 		resp, err := noKeepAlive.Get("http://" + n.debug + "/debug/counters")
 		if err != nil {

@@ -1,6 +1,8 @@
-// Package schedtest provides hostile and broken fake nodes for tests of the
-// controller, in the manner of net/http/httptest: a loopback listener whose
-// connections run a script, optionally after a real protocol handshake.
+// Package schedtest is what the tests of the controller (scheduler) and of
+// the node share: hostile and broken fake nodes, in the manner of
+// net/http/httptest (a loopback listener whose connections run a script,
+// optionally after a real protocol handshake), the fake renderer's pixels,
+// the reference render and bit-exact image comparison.
 //
 // Only tests import this package.
 package schedtest
@@ -94,7 +96,7 @@ func AnswerJobs(answer func(c *protocol.Conn, j protocol.TileJob)) Serve {
 			case protocol.TileJob:
 				answer(c, m)
 			case protocol.Ping:
-				_ = c.Send(protocol.Pong{Seq: m.Seq})
+				_ = c.Send(protocol.Pong(m))
 			}
 		}
 	}

@@ -1,12 +1,12 @@
-package scheduler
+package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,13 +14,37 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/render"
 )
 
-// NodeConfig configures a Node. The zero value is valid: every zero field
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrServerClosed is returned by Node.Serve after Shutdown or Close.
+	ErrServerClosed = errors.New("node: server closed")
+	// ErrBadConfig wraps every error New returns for an invalid Config.
+	ErrBadConfig = errors.New("node: bad config")
+)
+
+// renderer renders rectangles of one loaded scene; *render.Scene is one.
+// It must be safe for concurrent use.
+type renderer interface {
+	RenderTile(ctx context.Context, set render.Settings, r image.Rectangle, dst []float32) (rays uint64, err error)
+}
+
+// loadScene builds a scene with the render package.
+func loadScene(b *render.Bundle, lim render.Limits) (renderer, error) {
+	s, err := render.LoadBundle(b, lim)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Config configures a Node. The zero value is valid: every zero field
 // takes the default written beside it.
-type NodeConfig struct {
+type Config struct {
 	ID       string // unique node id in hellos; default a random one
 	Name     string // human name in hellos; default the ID
 	Workers  int    // render goroutines; default runtime.NumCPU()
@@ -63,9 +87,9 @@ const scenesPerConn = 4
 // concurrentLoads bounds the scenes being loaded at once on a node.
 const concurrentLoads = 2
 
-func (cfg NodeConfig) withDefaults() NodeConfig {
+func (cfg Config) withDefaults() Config {
 	if cfg.ID == "" {
-		cfg.ID = randomID()
+		cfg.ID = discovery.NewID()
 	}
 	if cfg.Name == "" {
 		cfg.Name = cfg.ID
@@ -96,7 +120,7 @@ func (cfg NodeConfig) withDefaults() NodeConfig {
 	return cfg
 }
 
-func (cfg NodeConfig) validate() error {
+func (cfg Config) validate() error {
 	for _, f := range []struct {
 		name string
 		v    int64
@@ -109,37 +133,29 @@ func (cfg NodeConfig) validate() error {
 		{"HandshakeTimeout", int64(cfg.HandshakeTimeout)}, {"IdleTimeout", int64(cfg.IdleTimeout)},
 	} {
 		if f.v < 0 {
-			return fmt.Errorf("%w: NodeConfig.%s is %d, want >= 0", ErrBadConfig, f.name, f.v)
+			return fmt.Errorf("%w: Config.%s is %d, want >= 0", ErrBadConfig, f.name, f.v)
 		}
 	}
 	return nil
 }
 
-func randomID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
-}
-
-// nodeState is a Node's lifecycle.
-type nodeState uint8
+// lifeState is a Node's lifecycle.
+type lifeState uint8
 
 const (
-	nodeServing nodeState = iota
-	nodeShuttingDown
-	nodeClosed
+	stateServing lifeState = iota
+	stateShuttingDown
+	stateClosed
 )
 
 // Node executes tile jobs for any number of controllers. Create it with
-// NewNode, serve listeners with Serve, stop it with Shutdown or Close.
+// New, serve listeners with Serve, stop it with Shutdown or Close.
 type Node struct {
-	cfg NodeConfig
+	cfg Config
 	log zerolog.Logger
 
-	// Seams for tests; set by NewNode to the real thing.
-	newConn func(net.Conn) NodeConn
-	load    func(*render.Bundle, render.Limits) (TileRenderer, error)
-	hash    func(*render.Bundle) string
+	// A seam for tests; set by New to loadScene.
+	load func(*render.Bundle, render.Limits) (renderer, error)
 
 	ctx    context.Context // cancelled by Close: every job and connection
 	cancel context.CancelFunc
@@ -147,11 +163,11 @@ type Node struct {
 
 	mu        sync.Mutex
 	work      *sync.Cond // signalled when a connection becomes ready or the workers must stop
-	state     nodeState
+	state     lifeState
 	listeners map[net.Listener]struct{}
-	conns     map[*nodeConn]struct{}
+	conns     map[*conn]struct{}
 	nconns    int           // accepted and not yet closed, handshaking ones included
-	ready     []*nodeConn   // connections with queued jobs, in round-robin order
+	ready     []*conn       // connections with queued jobs, in round-robin order
 	running   int           // jobs being rendered
 	idle      chan struct{} // closed when running drops to zero during shutdown
 	noConns   chan struct{} // closed when nconns drops to zero during shutdown
@@ -170,8 +186,8 @@ type workerCounters struct {
 	_    [48]byte
 }
 
-// NewNode checks cfg and returns a Node that serves nothing yet.
-func NewNode(cfg NodeConfig) (*Node, error) {
+// New checks cfg and returns a Node that serves nothing yet.
+func New(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -180,15 +196,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("node", cfg.ID).Logger(),
 		load:      loadScene,
-		hash:      hashBundle,
 		loads:     make(chan struct{}, concurrentLoads),
 		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*nodeConn]struct{}),
+		conns:     make(map[*conn]struct{}),
 		cache:     newSceneCache(cfg.MaxSceneBytes),
 		counters:  make([]workerCounters, cfg.Workers),
-	}
-	n.newConn = func(nc net.Conn) NodeConn {
-		return protocol.NewConn(nc, protocol.Config{MaxFrame: cfg.MaxFrame, ReadTimeout: cfg.IdleTimeout, HandshakeTimeout: cfg.HandshakeTimeout})
 	}
 	n.work = sync.NewCond(&n.mu)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -216,7 +228,7 @@ func (n *Node) hello() protocol.Hello {
 func (n *Node) Serve(l net.Listener) error {
 	defer l.Close()
 	n.mu.Lock()
-	if n.state != nodeServing {
+	if n.state != stateServing {
 		n.mu.Unlock()
 		return ErrServerClosed
 	}
@@ -251,7 +263,7 @@ func (n *Node) Serve(l net.Listener) error {
 		backoff = 0
 		n.mu.Lock()
 		switch {
-		case n.state != nodeServing:
+		case n.state != stateServing:
 			n.mu.Unlock()
 			nc.Close()
 			return ErrServerClosed
@@ -280,7 +292,7 @@ func (n *Node) refuse(nc net.Conn) {
 func (n *Node) stopped() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.state != nodeServing
+	return n.state != stateServing
 }
 
 // Shutdown stops the node gracefully: it stops accepting, hands every queued
@@ -291,12 +303,12 @@ func (n *Node) stopped() bool {
 // deadline cut tiles short.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.mu.Lock()
-	if n.state != nodeServing {
+	if n.state != stateServing {
 		n.mu.Unlock()
 		n.Close()
 		return nil
 	}
-	n.state = nodeShuttingDown
+	n.state = stateShuttingDown
 	n.closeListenersLocked()
 	for c := range n.conns {
 		n.handBackQueuedLocked(c)
@@ -339,7 +351,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	for c := range n.conns {
 		if c.established {
-			c.out.close()
+			c.out.Close()
 		} else {
 			c.cancel()
 		}
@@ -363,7 +375,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // number of times.
 func (n *Node) Close() error {
 	n.mu.Lock()
-	n.state = nodeClosed
+	n.state = stateClosed
 	n.closeListenersLocked()
 	n.stopWork = true
 	n.work.Broadcast()
@@ -379,9 +391,10 @@ func (n *Node) closeListenersLocked() {
 	}
 }
 
-// NodeCounters are a node's counters, for a debug endpoint.
-type NodeCounters struct {
+// Counters are a node's counters, for a debug endpoint.
+type Counters struct {
 	Goroutines  int    `json:"goroutines"` // of the whole process
+	OpenFiles   int    `json:"openFiles"`  // of the whole process (entries of /proc/self/fd); -1 where unknown
 	Conns       int    `json:"conns"`      // open connections, handshaking ones included
 	Workers     int    `json:"workers"`
 	JobsQueued  int    `json:"jobsQueued"`
@@ -393,8 +406,8 @@ type NodeCounters struct {
 }
 
 // Counters returns the node's counters.
-func (n *Node) Counters() NodeCounters {
-	s := NodeCounters{Goroutines: runtime.NumGoroutine(), Workers: n.cfg.Workers}
+func (n *Node) Counters() Counters {
+	s := Counters{Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Workers: n.cfg.Workers}
 	for i := range n.counters {
 		s.JobsDone += n.counters[i].jobs.Load()
 		s.Rays += n.counters[i].rays.Load()
@@ -409,4 +422,13 @@ func (n *Node) Counters() NodeCounters {
 	s.SceneBytes = n.cache.bytes
 	n.mu.Unlock()
 	return s
+}
+
+// openFiles counts this process's open file descriptors (Linux), or -1.
+func openFiles() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(entries)
 }

@@ -1,4 +1,4 @@
-package scheduler
+package node
 
 import (
 	"context"
@@ -16,14 +16,14 @@ import (
 // holds (pongs, errors) before the node decides the peer does not read.
 const controlFrames = 256
 
-// nodeConn is one controller's connection to a node.
-type nodeConn struct {
+// conn is one controller's connection to a node.
+type conn struct {
 	n      *Node
-	fc     NodeConn
+	fc     *protocol.Conn
 	remote string
 	ctx    context.Context // cancelled when the connection closes: its running jobs stop
 	cancel context.CancelFunc
-	out    *outbox
+	out    *protocol.Outbox
 	peer   protocol.Hello // after the handshake
 
 	// Guarded by Node.mu.
@@ -40,11 +40,11 @@ type nodeConn struct {
 // serveConn runs one connection: handshake, then frames until it closes.
 func (n *Node) serveConn(nc net.Conn) {
 	defer n.wg.Done()
-	c := &nodeConn{
+	c := &conn{
 		n:      n,
-		fc:     n.newConn(nc),
+		fc:     protocol.NewConn(nc, protocol.Config{MaxFrame: n.cfg.MaxFrame, ReadTimeout: n.cfg.IdleTimeout, HandshakeTimeout: n.cfg.HandshakeTimeout}),
 		remote: nc.RemoteAddr().String(),
-		out:    newOutbox(n.cfg.MaxInFlight + controlFrames),
+		out:    protocol.NewOutbox(n.cfg.MaxInFlight + controlFrames),
 		jobs:   make(map[uint64]*job),
 	}
 	c.ctx, c.cancel = context.WithCancel(n.ctx)
@@ -68,7 +68,7 @@ func (n *Node) serveConn(nc net.Conn) {
 	}
 	c.peer = peer
 	n.mu.Lock()
-	serving := n.state == nodeServing
+	serving := n.state == stateServing
 	c.established = serving
 	n.mu.Unlock()
 	if !serving {
@@ -81,7 +81,7 @@ func (n *Node) serveConn(nc net.Conn) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		if err := c.out.drain(c.fc.Send, c.ctx.Done()); err != nil && !errors.Is(err, protocol.ErrClosed) {
+		if err := c.out.Drain(c.fc.Send, c.ctx.Done()); err != nil && !errors.Is(err, protocol.ErrClosed) {
 			log.Info().Err(err).Msg("send failed")
 		}
 		c.fc.Close() // ends the reader too
@@ -95,7 +95,7 @@ func (n *Node) serveConn(nc net.Conn) {
 
 // readLoop handles frames until the connection fails or the peer breaks the
 // protocol. It returns nil when the peer simply closed.
-func (n *Node) readLoop(c *nodeConn) error {
+func (n *Node) readLoop(c *conn) error {
 	for {
 		m, err := c.fc.Recv()
 		if err != nil {
@@ -118,11 +118,11 @@ func (n *Node) readLoop(c *nodeConn) error {
 		case *protocol.Cancel:
 			n.cancelJob(c, m.Job)
 		case protocol.Ping:
-			if !c.out.push(protocol.Pong{Seq: m.Seq}) {
+			if !c.out.Push(protocol.Pong(m)) {
 				return errors.New("controller does not read its pongs")
 			}
 		case *protocol.Ping:
-			if !c.out.push(protocol.Pong{Seq: m.Seq}) {
+			if !c.out.Push(protocol.Pong{Seq: m.Seq}) {
 				return errors.New("controller does not read its pongs")
 			}
 		case protocol.Error, *protocol.Error:
@@ -136,7 +136,7 @@ func (n *Node) readLoop(c *nodeConn) error {
 
 // dropConn forgets a closed connection: its queued jobs are dropped and its
 // running ones cancelled.
-func (n *Node) dropConn(c *nodeConn) {
+func (n *Node) dropConn(c *conn) {
 	n.mu.Lock()
 	if c.dropped {
 		n.mu.Unlock()
@@ -164,13 +164,13 @@ func (n *Node) dropConn(c *nodeConn) {
 
 // handBackQueuedLocked answers every job of c not yet running with
 // "shutdown", so its controller renders it elsewhere at once.
-func (n *Node) handBackQueuedLocked(c *nodeConn) {
+func (n *Node) handBackQueuedLocked(c *conn) {
 	for _, j := range c.jobs {
 		if j.state == jobRunning {
 			continue
 		}
 		c.dequeueLocked(j)
-		c.out.push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+		c.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
 	}
 }
 
@@ -198,9 +198,9 @@ func (n *Node) checkJob(m protocol.TileJob) (protocol.Code, error) {
 }
 
 // handleJob validates a tile job and queues it.
-func (n *Node) handleJob(c *nodeConn, m protocol.TileJob) {
+func (n *Node) handleJob(c *conn, m protocol.TileJob) {
 	reply := func(code protocol.Code, msg string) {
-		c.out.push(protocol.Error{Code: code, Message: msg, Job: m.Job})
+		c.out.Push(protocol.Error{Code: code, Message: msg, Job: m.Job})
 	}
 	if code, err := n.checkJob(m); err != nil {
 		reply(code, err.Error())
@@ -209,7 +209,7 @@ func (n *Node) handleJob(c *nodeConn, m protocol.TileJob) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case n.state != nodeServing:
+	case n.state != stateServing:
 		reply(protocol.CodeShutdown, fmt.Sprintf("node %s is shutting down", n.cfg.ID))
 		return
 	case len(c.jobs) >= n.cfg.MaxInFlight:
@@ -246,7 +246,7 @@ func (n *Node) handleJob(c *nodeConn, m protocol.TileJob) {
 }
 
 // cancelJob withdraws a job: dropped if not started, cancelled if running.
-func (n *Node) cancelJob(c *nodeConn, id uint64) {
+func (n *Node) cancelJob(c *conn, id uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	j := c.jobs[id]
@@ -260,7 +260,7 @@ func (n *Node) cancelJob(c *nodeConn, id uint64) {
 }
 
 // sceneLocked finds a scene this connection sent, or one in the cache.
-func (c *nodeConn) sceneLocked(hash string) *sceneEntry {
+func (c *conn) sceneLocked(hash string) *sceneEntry {
 	for _, e := range c.scenes {
 		if e.hash == hash && e.state != sceneFailed {
 			return e
@@ -271,7 +271,7 @@ func (c *nodeConn) sceneLocked(hash string) *sceneEntry {
 
 // addSceneLocked remembers that c sent e, forgetting its oldest scene past
 // scenesPerConn.
-func (c *nodeConn) addSceneLocked(e *sceneEntry) {
+func (c *conn) addSceneLocked(e *sceneEntry) {
 	if len(c.scenes) == scenesPerConn {
 		c.scenes = append(c.scenes[:0], c.scenes[1:]...)
 	}
@@ -281,7 +281,7 @@ func (c *nodeConn) addSceneLocked(e *sceneEntry) {
 // handleScene takes a scene: known already (by this connection or the
 // cache), or loaded in the background, so that the connection keeps
 // answering pings while a big scene builds.
-func (n *Node) handleScene(c *nodeConn, m *protocol.Scene) {
+func (n *Node) handleScene(c *conn, m *protocol.Scene) {
 	n.mu.Lock()
 	if e := c.sceneLocked(m.Hash); e != nil {
 		present := false
@@ -294,7 +294,7 @@ func (n *Node) handleScene(c *nodeConn, m *protocol.Scene) {
 		n.mu.Unlock()
 		return
 	}
-	if n.state == nodeClosed {
+	if n.state == stateClosed {
 		n.mu.Unlock()
 		return
 	}
@@ -311,9 +311,9 @@ func (n *Node) handleScene(c *nodeConn, m *protocol.Scene) {
 }
 
 // loadEntry builds a scene, then queues or refuses the jobs that waited for it.
-func (n *Node) loadEntry(c *nodeConn, e *sceneEntry, m *protocol.Scene) {
+func (n *Node) loadEntry(c *conn, e *sceneEntry, m *protocol.Scene) {
 	defer n.wg.Done()
-	var scene TileRenderer
+	var scene renderer
 	var err error
 	select {
 	case n.loads <- struct{}{}:
@@ -337,14 +337,14 @@ func (n *Node) loadEntry(c *nodeConn, e *sceneEntry, m *protocol.Scene) {
 		if j.state != jobWaiting {
 			continue // cancelled, or its connection closed
 		}
-		if n.state != nodeServing {
+		if n.state != stateServing {
 			j.conn.dequeueLocked(j)
-			j.conn.out.push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+			j.conn.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
 			continue
 		}
 		if err != nil {
 			j.conn.dequeueLocked(j)
-			j.conn.out.push(protocol.Error{Code: protocol.CodeBadScene, Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})
+			j.conn.out.Push(protocol.Error{Code: protocol.CodeBadScene, Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})
 			continue
 		}
 		n.enqueueLocked(j)
@@ -352,12 +352,12 @@ func (n *Node) loadEntry(c *nodeConn, e *sceneEntry, m *protocol.Scene) {
 	n.mu.Unlock()
 	if err != nil {
 		n.log.Warn().Err(err).Str("controller", c.peer.ID).Msg("bad scene")
-		c.out.push(protocol.Error{Code: protocol.CodeBadScene, Message: err.Error()})
+		c.out.Push(protocol.Error{Code: protocol.CodeBadScene, Message: err.Error()})
 	}
 }
 
 // buildScene checks a scene frame against its hash and loads it.
-func (n *Node) buildScene(m *protocol.Scene) (TileRenderer, error) {
+func (n *Node) buildScene(m *protocol.Scene) (renderer, error) {
 	b := &render.Bundle{Main: m.Main, Files: make(map[string][]byte, len(m.Files))}
 	for _, f := range m.Files {
 		if _, dup := b.Files[f.Name]; dup {
@@ -365,7 +365,7 @@ func (n *Node) buildScene(m *protocol.Scene) (TileRenderer, error) {
 		}
 		b.Files[f.Name] = f.Data
 	}
-	if got := n.hash(b); got != m.Hash {
+	if got := b.Hash(); got != m.Hash {
 		return nil, fmt.Errorf("node %s: scene hash mismatch: frame says %q, content hashes to %q", n.cfg.ID, m.Hash, got)
 	}
 	s, err := n.load(b, n.cfg.Limits)

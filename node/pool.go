@@ -1,4 +1,4 @@
-package scheduler
+package node
 
 import (
 	"context"
@@ -36,7 +36,7 @@ const (
 type job struct {
 	id    uint64
 	epoch uint32
-	conn  *nodeConn
+	conn  *conn
 	entry *sceneEntry
 	set   render.Settings
 	rect  image.Rectangle
@@ -71,7 +71,7 @@ func (n *Node) enqueueLocked(j *job) {
 }
 
 // popLocked takes the first queued job of c, skipping cancelled ones.
-func (c *nodeConn) popLocked() *job {
+func (c *conn) popLocked() *job {
 	for c.qhead < len(c.queue) {
 		j := c.queue[c.qhead]
 		c.queue[c.qhead] = nil
@@ -86,7 +86,7 @@ func (c *nodeConn) popLocked() *job {
 }
 
 // dequeueLocked removes a waiting or queued job of c.
-func (c *nodeConn) dequeueLocked(j *job) {
+func (c *conn) dequeueLocked(j *job) {
 	if j.state == jobQueued {
 		c.nqueued--
 	}
@@ -190,7 +190,7 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 	}
 	// Queued before the job counts as finished, so that Shutdown, once no
 	// job runs, closes outboxes that hold every answer.
-	lost := reply != nil && !c.out.push(reply)
+	lost := reply != nil && !c.out.Push(reply)
 	n.running--
 	if n.running == 0 && n.idle != nil {
 		close(n.idle)

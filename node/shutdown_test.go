@@ -1,4 +1,4 @@
-package scheduler
+package node
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tessera/protocol"
+	"tessera/scheduler/schedtest"
 )
 
 func TestNodeShutdownHandsQueuedJobsBack(t *testing.T) {
@@ -20,14 +21,14 @@ func TestNodeShutdownHandsQueuedJobsBack(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 8)}
-			n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+			n, addr, _ := startFakeNode(t, Config{Workers: 1}, rr)
 			c := controllerConn(t, addr, "")
-			send(t, c, sceneFrame(testBundle()))
+			send(t, c, schedtest.SceneFrame(schedtest.Bundle()))
 			for i := range 5 {
 				send(t, c, testJob(uint64(i+1), 32, image.Rect(i, 0, i+1, 1)))
 			}
 			<-rr.started // job 1 runs, 2..5 queued
-			waitFor(t, "the jobs to be queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 4 })
+			schedtest.WaitFor(t, "the jobs to be queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 4 })
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -74,7 +75,7 @@ func TestNodeShutdownHandsQueuedJobsBack(t *testing.T) {
 }
 
 func TestNodeCloseIsIdempotent(t *testing.T) {
-	n, addr, _ := startFakeNode(t, NodeConfig{}, &recordingRender{})
+	n, addr, _ := startFakeNode(t, Config{}, &recordingRender{})
 	c := controllerConn(t, addr, "")
 	send(t, c, protocol.Ping{Seq: 1})
 	recv(t, c)

@@ -1,4 +1,4 @@
-package scheduler
+package node
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"tessera/protocol"
 	"tessera/render"
+	"tessera/scheduler/schedtest"
 )
 
 // recordingRender is a fakeRender that records the jobs it renders and can
@@ -40,17 +41,17 @@ func (r *recordingRender) RenderTile(ctx context.Context, set render.Settings, r
 	r.mu.Lock()
 	r.order = append(r.order, set.Width)
 	r.mu.Unlock()
-	fillTile(dst, rect, set)
+	schedtest.FillTile(dst, rect, set)
 	return uint64(rect.Dx() * rect.Dy()), nil
 }
 
 // startFakeNode serves a Node whose scenes all render with rr, and counts
 // the scenes it loads.
-func startFakeNode(t *testing.T, cfg NodeConfig, rr TileRenderer) (*Node, string, *atomic.Int32) {
+func startFakeNode(t *testing.T, cfg Config, rr renderer) (*Node, string, *atomic.Int32) {
 	t.Helper()
 	loads := new(atomic.Int32)
 	n, addr := startNodeWith(t, cfg, func(n *Node) {
-		n.load = func(*render.Bundle, render.Limits) (TileRenderer, error) {
+		n.load = func(*render.Bundle, render.Limits) (renderer, error) {
 			loads.Add(1)
 			return rr, nil
 		}
@@ -94,14 +95,14 @@ func recv(t *testing.T, c *protocol.Conn) protocol.Message {
 
 // job is a valid tile job of the fake scene.
 func testJob(id uint64, w int, r image.Rectangle) protocol.TileJob {
-	return protocol.TileJob{Job: id, Scene: sceneFrame(testBundle()).Hash, Width: w, Height: 16, SPP: 1, MaxDepth: 1,
+	return protocol.TileJob{Job: id, Scene: schedtest.SceneFrame(schedtest.Bundle()).Hash, Width: w, Height: 16, SPP: 1, MaxDepth: 1,
 		X0: r.Min.X, Y0: r.Min.Y, X1: r.Max.X, Y1: r.Max.Y, Epoch: uint32(id % 5)}
 }
 
 func TestNodeServesJobsAndPings(t *testing.T) {
-	_, addr, _ := startFakeNode(t, NodeConfig{Workers: 2}, &recordingRender{})
+	_, addr, _ := startFakeNode(t, Config{Workers: 2}, &recordingRender{})
 	c := controllerConn(t, addr, "")
-	send(t, c, sceneFrame(testBundle()))
+	send(t, c, schedtest.SceneFrame(schedtest.Bundle()))
 	want := map[uint64]protocol.TileJob{}
 	for i := range 6 {
 		j := testJob(uint64(i+1), 32, image.Rect(i*4, 0, i*4+4, 3))
@@ -118,7 +119,7 @@ func TestNodeServesJobsAndPings(t *testing.T) {
 				t.Fatalf("result for unknown or repeated job %d", m.Job)
 			}
 			delete(want, m.Job)
-			if m.Epoch != j.Epoch || string(m.Pixels) != string(jobPixels(j)) || m.Rays != uint64(j.Pixels()) {
+			if m.Epoch != j.Epoch || string(m.Pixels) != string(schedtest.JobPixels(j)) || m.Rays != uint64(j.Pixels()) {
 				t.Errorf("job %d: wrong result (epoch %d rays %d)", m.Job, m.Epoch, m.Rays)
 			}
 		case protocol.Pong:
@@ -132,10 +133,10 @@ func TestNodeServesJobsAndPings(t *testing.T) {
 // Two controllers on a one-worker node take turns, whoever queued first.
 func TestNodeRoundRobinBetweenConnections(t *testing.T) {
 	rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 64)}
-	n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	n, addr, _ := startFakeNode(t, Config{Workers: 1}, rr)
 	a, b := controllerConn(t, addr, ""), controllerConn(t, addr, "")
-	send(t, a, sceneFrame(testBundle()))
-	send(t, b, sceneFrame(testBundle()))
+	send(t, a, schedtest.SceneFrame(schedtest.Bundle()))
+	send(t, b, schedtest.SceneFrame(schedtest.Bundle()))
 	const per = 10
 	for i := range per {
 		send(t, a, testJob(uint64(i+1), 100, image.Rect(0, 0, 1, 1)))
@@ -144,7 +145,7 @@ func TestNodeRoundRobinBetweenConnections(t *testing.T) {
 	for i := range per {
 		send(t, b, testJob(uint64(i+1), 200, image.Rect(0, 0, 1, 1)))
 	}
-	waitFor(t, "every job queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 2*per-1 })
+	schedtest.WaitFor(t, "every job queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 2*per-1 })
 	go func() {
 		for i := range 2 * per {
 			rr.gate <- struct{}{}
@@ -176,21 +177,21 @@ func TestNodeRoundRobinBetweenConnections(t *testing.T) {
 }
 
 func TestNodeRefusesBadRequests(t *testing.T) {
-	scene := sceneFrame(testBundle())
+	scene := schedtest.SceneFrame(schedtest.Bundle())
 	inside := image.Rect(0, 0, 4, 4)
 	for _, tc := range []struct {
 		name string
-		cfg  NodeConfig
+		cfg  Config
 		msgs []protocol.Message
 		code protocol.Code
 		want string
 	}{
 		{name: "unknown scene", msgs: []protocol.Message{testJob(1, 32, inside)}, code: protocol.CodeUnknownScene, want: "unknown scene"},
 		{name: "rectangle outside", msgs: []protocol.Message{scene, testJob(1, 32, image.Rect(30, 0, 40, 4))}, code: protocol.CodeBadJob, want: "rectangle"},
-		{name: "spp over limit", cfg: NodeConfig{MaxSPP: 4}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.SPP = 5; return j }()}, code: protocol.CodeLimit, want: "MaxSPP=4"},
-		{name: "tile over limit", cfg: NodeConfig{MaxTilePixels: 8}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxTilePixels=8"},
-		{name: "depth over limit", cfg: NodeConfig{MaxPathDepth: 1}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.MaxDepth = 2; return j }()}, code: protocol.CodeLimit, want: "MaxPathDepth=1"},
-		{name: "image over limit", cfg: NodeConfig{MaxImageSide: 16}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxImageSide=16"},
+		{name: "spp over limit", cfg: Config{MaxSPP: 4}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.SPP = 5; return j }()}, code: protocol.CodeLimit, want: "MaxSPP=4"},
+		{name: "tile over limit", cfg: Config{MaxTilePixels: 8}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxTilePixels=8"},
+		{name: "depth over limit", cfg: Config{MaxPathDepth: 1}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.MaxDepth = 2; return j }()}, code: protocol.CodeLimit, want: "MaxPathDepth=1"},
+		{name: "image over limit", cfg: Config{MaxImageSide: 16}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxImageSide=16"},
 		{name: "scene hash wrong", msgs: []protocol.Message{protocol.Scene{Hash: "beef", Main: scene.Main, Files: scene.Files}}, code: protocol.CodeBadScene, want: "hash"},
 		{name: "scene file twice", msgs: []protocol.Message{protocol.Scene{Hash: scene.Hash, Main: scene.Main, Files: append(scene.Files, scene.Files...)}}, code: protocol.CodeBadScene, want: "twice"},
 	} {
@@ -215,9 +216,9 @@ func TestNodeRefusesBadRequests(t *testing.T) {
 
 func TestNodeLimitsInFlightPerConnection(t *testing.T) {
 	rr := &recordingRender{gate: make(chan struct{})}
-	_, addr, _ := startFakeNode(t, NodeConfig{Workers: 1, MaxInFlight: 3}, rr)
+	_, addr, _ := startFakeNode(t, Config{Workers: 1, MaxInFlight: 3}, rr)
 	c := controllerConn(t, addr, "")
-	send(t, c, sceneFrame(testBundle()))
+	send(t, c, schedtest.SceneFrame(schedtest.Bundle()))
 	for i := range 4 {
 		send(t, c, testJob(uint64(i+1), 32, image.Rect(0, 0, 1, 1)))
 	}
@@ -227,7 +228,7 @@ func TestNodeLimitsInFlightPerConnection(t *testing.T) {
 	}
 	// Another connection has its own budget.
 	d := controllerConn(t, addr, "")
-	send(t, d, sceneFrame(testBundle()), testJob(1, 32, image.Rect(0, 0, 1, 1)))
+	send(t, d, schedtest.SceneFrame(schedtest.Bundle()), testJob(1, 32, image.Rect(0, 0, 1, 1)))
 	close(rr.gate)
 	for range 3 {
 		if _, ok := recv(t, c).(protocol.TileResult); !ok {
@@ -241,10 +242,10 @@ func TestNodeLimitsInFlightPerConnection(t *testing.T) {
 
 func TestNodeDuplicateJobIDRefused(t *testing.T) {
 	rr := &recordingRender{gate: make(chan struct{})}
-	_, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	_, addr, _ := startFakeNode(t, Config{Workers: 1}, rr)
 	c := controllerConn(t, addr, "")
 	j := testJob(9, 32, image.Rect(0, 0, 2, 2))
-	send(t, c, sceneFrame(testBundle()), j, j)
+	send(t, c, schedtest.SceneFrame(schedtest.Bundle()), j, j)
 	m, ok := recv(t, c).(protocol.Error)
 	if !ok || m.Code != protocol.CodeBadJob || m.Job != 9 || !strings.Contains(m.Message, "already in flight") {
 		t.Fatalf("got %#v, want bad-job for the repeated id", m)
@@ -257,13 +258,13 @@ func TestNodeDuplicateJobIDRefused(t *testing.T) {
 
 func TestNodeCancel(t *testing.T) {
 	rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 8)}
-	n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	n, addr, _ := startFakeNode(t, Config{Workers: 1}, rr)
 	c := controllerConn(t, addr, "")
-	send(t, c, sceneFrame(testBundle()))
+	send(t, c, schedtest.SceneFrame(schedtest.Bundle()))
 	send(t, c, testJob(1, 32, image.Rect(0, 0, 1, 1)), testJob(2, 32, image.Rect(1, 0, 2, 1)), testJob(3, 32, image.Rect(2, 0, 3, 1)))
 	<-rr.started                                                 // job 1 runs
 	send(t, c, protocol.Cancel{Job: 2}, protocol.Cancel{Job: 1}) // one queued, one running
-	waitFor(t, "the running job to stop", 5*time.Second, func() bool { return rr.canceled.Load() == 1 })
+	schedtest.WaitFor(t, "the running job to stop", 5*time.Second, func() bool { return rr.canceled.Load() == 1 })
 	<-rr.started // job 3
 	rr.gate <- struct{}{}
 	if r, ok := recv(t, c).(protocol.TileResult); !ok || r.Job != 3 {
@@ -276,15 +277,15 @@ func TestNodeCancel(t *testing.T) {
 
 func TestNodeDropsJobsOfAClosedConnection(t *testing.T) {
 	rr := &recordingRender{gate: make(chan struct{}), started: make(chan image.Rectangle, 8)}
-	n, addr, _ := startFakeNode(t, NodeConfig{Workers: 1}, rr)
+	n, addr, _ := startFakeNode(t, Config{Workers: 1}, rr)
 	c := controllerConn(t, addr, "")
-	send(t, c, sceneFrame(testBundle()))
+	send(t, c, schedtest.SceneFrame(schedtest.Bundle()))
 	for i := range 4 {
 		send(t, c, testJob(uint64(i+1), 32, image.Rect(i, 0, i+1, 1)))
 	}
 	<-rr.started
 	c.Close()
-	waitFor(t, "the running tile to be cancelled and the queue dropped", 5*time.Second, func() bool {
+	schedtest.WaitFor(t, "the running tile to be cancelled and the queue dropped", 5*time.Second, func() bool {
 		k := n.Counters()
 		return rr.canceled.Load() == 1 && k.JobsQueued == 0 && k.JobsRunning == 0 && k.Conns == 0
 	})
@@ -294,9 +295,9 @@ func TestNodeDropsJobsOfAClosedConnection(t *testing.T) {
 }
 
 func TestNodeSceneCache(t *testing.T) {
-	small := testBundle()
+	small := schedtest.Bundle()
 	other := &render.Bundle{Main: "other.json", Files: map[string][]byte{"other.json": []byte(`{"x":1}`)}}
-	_, addr, loads := startFakeNode(t, NodeConfig{MaxSceneBytes: 8}, &recordingRender{})
+	_, addr, loads := startFakeNode(t, Config{MaxSceneBytes: 8}, &recordingRender{})
 	ping := func(c *protocol.Conn) { // a Pong comes after every earlier frame was handled
 		t.Helper()
 		send(t, c, protocol.Ping{Seq: 1})
@@ -307,19 +308,19 @@ func TestNodeSceneCache(t *testing.T) {
 		}
 	}
 	a := controllerConn(t, addr, "")
-	send(t, a, sceneFrame(small))
+	send(t, a, schedtest.SceneFrame(small))
 	job := testJob(1, 32, image.Rect(0, 0, 1, 1))
 	send(t, a, job)
 	recv(t, a)
 	b := controllerConn(t, addr, "")
-	send(t, b, sceneFrame(small), job) // cached: not loaded again
+	send(t, b, schedtest.SceneFrame(small), job) // cached: not loaded again
 	recv(t, b)
 	if got := loads.Load(); got != 1 {
 		t.Fatalf("scene loaded %d times for two connections, want 1", got)
 	}
-	send(t, b, sceneFrame(other)) // over the 8-byte bound with the first: evicts it
+	send(t, b, schedtest.SceneFrame(other)) // over the 8-byte bound with the first: evicts it
 	ping(b)
-	waitFor(t, "the second scene to load", 5*time.Second, func() bool { return loads.Load() == 2 })
+	schedtest.WaitFor(t, "the second scene to load", 5*time.Second, func() bool { return loads.Load() == 2 })
 	c := controllerConn(t, addr, "")
 	send(t, c, job) // the evicted scene is unknown to a new connection...
 	if m, ok := recv(t, c).(protocol.Error); !ok || m.Code != protocol.CodeUnknownScene {
@@ -332,7 +333,7 @@ func TestNodeSceneCache(t *testing.T) {
 }
 
 func TestNodeMaxConnsAndHandshakeDeadline(t *testing.T) {
-	n, addr, _ := startFakeNode(t, NodeConfig{MaxConns: 2, HandshakeTimeout: 200 * time.Millisecond}, &recordingRender{})
+	n, addr, _ := startFakeNode(t, Config{MaxConns: 2, HandshakeTimeout: 200 * time.Millisecond}, &recordingRender{})
 	a := controllerConn(t, addr, "")
 	mute, err := net.Dial("tcp", addr) // says nothing
 	if err != nil {
@@ -360,7 +361,7 @@ func TestNodeMaxConnsAndHandshakeDeadline(t *testing.T) {
 			break
 		}
 	}
-	waitFor(t, "the mute connection to be forgotten", 5*time.Second, func() bool { return n.Counters().Conns == 1 })
+	schedtest.WaitFor(t, "the mute connection to be forgotten", 5*time.Second, func() bool { return n.Counters().Conns == 1 })
 	b := controllerConn(t, addr, "")
 	send(t, a, protocol.Ping{Seq: 1})
 	send(t, b, protocol.Ping{Seq: 2})
@@ -369,7 +370,7 @@ func TestNodeMaxConnsAndHandshakeDeadline(t *testing.T) {
 }
 
 func TestNodeToken(t *testing.T) {
-	_, addr, _ := startFakeNode(t, NodeConfig{Token: "room-42"}, &recordingRender{})
+	_, addr, _ := startFakeNode(t, Config{Token: "room-42"}, &recordingRender{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, tok := range []string{"", "wrong"} {
@@ -391,7 +392,7 @@ func TestNodeToken(t *testing.T) {
 }
 
 func TestNodeUnexpectedFrameCloses(t *testing.T) {
-	_, addr, _ := startFakeNode(t, NodeConfig{}, &recordingRender{})
+	_, addr, _ := startFakeNode(t, Config{}, &recordingRender{})
 	c := controllerConn(t, addr, "")
 	send(t, c, protocol.TileResult{Job: 1})
 	if m, ok := recv(t, c).(protocol.Error); !ok || m.Code != protocol.CodeBadFrame {
@@ -403,9 +404,9 @@ func TestNodeUnexpectedFrameCloses(t *testing.T) {
 }
 
 func TestNewNodeBadConfig(t *testing.T) {
-	for _, cfg := range []NodeConfig{{Workers: -1}, {MaxConns: -1}, {HandshakeTimeout: -time.Second}, {MaxSceneBytes: -5}} {
-		if _, err := NewNode(cfg); !errors.Is(err, ErrBadConfig) {
-			t.Errorf("NewNode(%+v): %v, want ErrBadConfig", cfg, err)
+	for _, cfg := range []Config{{Workers: -1}, {MaxConns: -1}, {HandshakeTimeout: -time.Second}, {MaxSceneBytes: -5}} {
+		if _, err := New(cfg); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("New(%+v): %v, want ErrBadConfig", cfg, err)
 		}
 	}
 }

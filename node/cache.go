@@ -1,4 +1,4 @@
-package scheduler
+package node
 
 import "container/list"
 
@@ -17,7 +17,7 @@ type sceneEntry struct {
 	size    int64 // bytes of its files
 	state   sceneState
 	err     error // when failed
-	scene   TileRenderer
+	scene   renderer
 	waiters []*job        // jobs that arrived while it was loading
 	elem    *list.Element // in the LRU list while cached and ready
 }
