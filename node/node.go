@@ -48,7 +48,7 @@ type Config struct {
 	ID       string // unique node id in hellos; default a random one
 	Name     string // human name in hellos; default the ID
 	Workers  int    // render goroutines; default runtime.NumCPU()
-	Token    string // the room's token; empty: no authentication
+	Token    string // the room's token; empty: no authentication, frames unsealed
 	Software string // software version in hellos
 
 	MaxSceneBytes int64 // bytes of scene files the cache keeps; default 512 MiB
@@ -186,6 +186,10 @@ type workerCounters struct {
 	_    [48]byte
 }
 
+// warned makes a node without a token say once per process that its frames
+// are not protected.
+var warned sync.Once
+
 // New checks cfg and returns a Node that serves nothing yet.
 func New(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
@@ -201,6 +205,9 @@ func New(cfg Config) (*Node, error) {
 		conns:     make(map[*conn]struct{}),
 		cache:     newSceneCache(cfg.MaxSceneBytes),
 		counters:  make([]workerCounters, cfg.Workers),
+	}
+	if cfg.Token == "" {
+		warned.Do(func() { n.log.Warn().Msg(protocol.NoTokenWarning) })
 	}
 	n.work = sync.NewCond(&n.mu)
 	n.ctx, n.cancel = context.WithCancel(context.Background())

@@ -10,7 +10,7 @@ import "time"
 // Version is the protocol version carried in Hello. Hello and Error are
 // encoded the same way in every version, so that peers of different versions
 // can always tell each other so.
-const Version = 1
+const Version = 2
 
 // Limits of the wire. See PROTOCOL.md, "Limits".
 const (

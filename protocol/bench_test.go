@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +75,26 @@ func BenchmarkTileResult(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(buf))/(32*32), "bytes/pixel")
 	})
+	b.Run("codec+seal", func(b *testing.B) {
+		// What a Conn does with a token: encode, seal, open, decode.
+		b.ReportAllocs()
+		_, tx := sealedReaderConn(b, nil)
+		_, rx := sealedReaderConn(b, nil)
+		rx.aead, rx.iv = tx.aead, tx.iv
+		var buf []byte
+		for b.Loop() {
+			buf, _ = AppendFrame(buf[:0], m)
+			buf = tx.seal(slices.Grow(buf, SealOverhead))
+			p, err := rx.open(buf[:4], buf[4:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := decodePayload(p, false, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(buf))/(32*32), "bytes/pixel")
+	})
 	b.Run("msgpack-library", func(b *testing.B) {
 		// For comparison: the same body through the library's reflection.
 		b.ReportAllocs()
@@ -127,8 +148,13 @@ func BenchmarkTileJob(b *testing.B) {
 // echo "node" that answers each with a 4x4 tile result, pipelined (up to
 // 256 jobs in flight). One op is one tile: a job out and a result back.
 func BenchmarkLoopback(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchmarkLoopback(b, "") })
+	b.Run("sealed", func(b *testing.B) { benchmarkLoopback(b, "s3cret") })
+}
+
+func benchmarkLoopback(b *testing.B, token string) {
 	b.ReportAllocs()
-	ctl, node := tcpPair(b, Config{})
+	ctl, node := sealedPair(b, token)
 	pixels := EncodePixels(renderedTile(16))
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,7 @@ type Conn struct {
 	werr    error        // sticky: after a failed write the stream is broken
 	waiting atomic.Int32 // Send calls queued on wmu: the last one flushes
 	sent    atomic.Int64
+	tx      *sealer // seals what Send writes, after a handshake with a token
 
 	// Recv side, owned by the receiving goroutine.
 	br        *bufio.Reader
@@ -50,6 +52,8 @@ type Conn struct {
 	maxFrame  int    // the limit now: lower during the handshake
 	lastScene string // interned TileJob.Scene
 	received  atomic.Int64
+	rx        *sealer     // opens what Recv reads, after a handshake with a token
+	sealed    atomic.Bool // tx and rx are set: for Sealed, from any goroutine
 
 	closed atomic.Bool
 }
@@ -156,6 +160,9 @@ func (c *Conn) write(m Message) error {
 	if n := len(b) - 4; n > c.cfg.MaxFrame {
 		return fmt.Errorf("%w: %v of %d bytes, the limit is %d", ErrFrameTooLarge, kind, n, c.cfg.MaxFrame)
 	}
+	if c.tx != nil {
+		b = c.tx.seal(slices.Grow(b, SealOverhead))
+	}
 	c.wbuf = b
 	n, err := c.bw.Write(b)
 	c.sent.Add(int64(n))
@@ -241,12 +248,27 @@ func (c *Conn) readFrame() (p []byte, owned bool, err error) {
 		return nil, false, c.readFailed(err)
 	}
 	n := binary.BigEndian.Uint32(c.hdr[:])
-	if uint64(n) > uint64(c.maxFrame) {
+	limit := c.maxFrame
+	if c.rx != nil {
+		limit += SealOverhead
+	}
+	if uint64(n) > uint64(limit) {
 		c.Close()
-		c.rerr = &frameTooLargeError{size: n, limit: c.maxFrame}
+		c.rerr = &frameTooLargeError{size: n, limit: limit}
 		return nil, false, c.rerr
 	}
-	return c.readBody(int(n))
+	p, owned, err = c.readBody(int(n))
+	if err != nil || c.rx == nil {
+		return p, owned, err
+	}
+	frame := c.rx.n
+	if p, err = c.rx.open(c.hdr[:], p); err != nil {
+		c.Close()
+		c.rerr = fmt.Errorf("%w: frame %d after the handshake (%d bytes) from %v: %v; connection closed",
+			ErrTampered, frame, n, c.RemoteAddr(), err)
+		return nil, false, c.rerr
+	}
+	return p, owned, nil
 }
 
 // frameTooLargeError refuses a length prefix; it costs one allocation.
@@ -318,6 +340,12 @@ func (c *Conn) BytesSent() int64 { return c.sent.Load() }
 // BytesReceived returns the bytes of all frames received, length prefixes
 // included (and the part read of a frame that failed).
 func (c *Conn) BytesReceived() int64 { return c.received.Load() }
+
+// Sealed reports whether frames are sealed: true after a handshake with a
+// token, when every frame is encrypted and authenticated (PROTOCOL.md,
+// "Sealed frames"); false before or without one, when frames cross the
+// network as they are.
+func (c *Conn) Sealed() bool { return c.sealed.Load() }
 
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

@@ -45,6 +45,19 @@
 // frame and the connection closes; both sides then report ErrUnauthorized,
 // ErrVersionMismatch or ErrHandshake.
 //
+// # Sealed frames
+//
+// After a handshake with a token, every frame in both directions is sealed
+// with AES-256-GCM. Each direction's key and IV come from HKDF-SHA256: salt
+// the two Challenge nonces (the node's first), secret the token, info
+// "tessera-seal-v2\n", the sending side's role, "\n" and the SHA-256 of both
+// Hellos; 32 bytes of key, 12 of IV. The i-th sealed frame of a direction
+// (from 0) has the nonce IV XOR i (big-endian, in the last 8 bytes) and the
+// length prefix as associated data; the prefix counts the 16-byte tag. A
+// frame that does not open (altered, replayed, dropped, reordered) closes the
+// connection and Recv returns an error matching ErrTampered. Without a token
+// nothing is sealed: Conn.Sealed says which.
+//
 // # Conn
 //
 // A Conn is used by both ends. Send is safe for concurrent use and

@@ -62,6 +62,10 @@ var (
 	ErrHandshake = errors.New("protocol: handshake failed")
 	// ErrBadJob: a TileJob that fails Validate.
 	ErrBadJob = errors.New("protocol: bad tile job")
+	// ErrTampered: a sealed frame does not open with the connection's key:
+	// it was altered, replayed, dropped (the next one fails) or reordered
+	// on the way. The connection is closed.
+	ErrTampered = errors.New("protocol: sealed frame does not open (altered, replayed, dropped or reordered on the way)")
 	// ErrClosed: the Conn was closed by Close (or by the handshake's
 	// context).
 	ErrClosed = errors.New("protocol: connection closed")

@@ -79,8 +79,34 @@ func (c *Conn) Handshake(ctx context.Context, self Hello, token string) (Hello, 
 		}
 		return Hello{}, err
 	}
+	if self.Auth {
+		if err := h.seal(peer.Role); err != nil {
+			c.Close()
+			return Hello{}, err
+		}
+	}
 	c.maxFrame = c.cfg.MaxFrame
 	return peer, nil
+}
+
+// seal derives both directions' keys from the token and the handshake, so
+// that every frame from now on is sealed (PROTOCOL.md, "Sealed frames").
+func (h *handshake) seal(peer Role) error {
+	tx, err := newSealer(h.token, h.self.Role, h.nonceN, h.nonceC, h.helloC, h.helloN)
+	if err != nil {
+		return err
+	}
+	rx, err := newSealer(h.token, peer, h.nonceN, h.nonceC, h.helloC, h.helloN)
+	if err != nil {
+		return err
+	}
+	c := h.c
+	c.wmu.Lock()
+	c.tx = tx
+	c.wmu.Unlock()
+	c.rx = rx
+	c.sealed.Store(true)
+	return nil
 }
 
 // handshake is the state of one Handshake.
@@ -91,6 +117,8 @@ type handshake struct {
 	deadline time.Time
 	helloC   []byte // payload of the controller's Hello frame
 	helloN   []byte // payload of the node's Hello frame
+	nonceC   []byte // the controller's Challenge nonce, with tokens
+	nonceN   []byte // the node's Challenge nonce, with tokens
 }
 
 // controller runs the dialing side: Hello out, Hello in, then, with tokens,
@@ -117,6 +145,7 @@ func (h *handshake) controller() (Hello, error) {
 	if err != nil {
 		return Hello{}, err
 	}
+	h.nonceN, h.nonceC = theirs, ours
 	answer := Answer{MAC: answerMAC(h.token, RoleController, theirs, h.helloC, h.helloN)}
 	if _, err := h.send(answer, Challenge{Nonce: ours}); err != nil {
 		return Hello{}, err
@@ -157,6 +186,7 @@ func (h *handshake) node() (Hello, error) {
 	if err != nil {
 		return Hello{}, err
 	}
+	h.nonceN, h.nonceC = ours, theirs
 	if _, err := h.send(Answer{MAC: answerMAC(h.token, RoleNode, theirs, h.helloC, h.helloN)}); err != nil {
 		return Hello{}, err
 	}

@@ -49,11 +49,16 @@ func TestHandshake(t *testing.T) {
 		{name: "only the controller has a token", ctlToken: "s3cret", want: ErrUnauthorized,
 			msg: "the controller requires a token and the node has none"},
 		{name: "controller newer", ctlVersion: Version + 1, want: ErrVersionMismatch,
-			msg: "node speaks protocol version 1, controller speaks version 2"},
+			msg: "node speaks protocol version 2, controller speaks version 3"},
 		{name: "node newer", nodeVers: Version + 1, want: ErrVersionMismatch,
-			msg: "node speaks protocol version 2, controller speaks version 1"},
+			msg: "node speaks protocol version 3, controller speaks version 2"},
 		{name: "node newer with tokens", nodeVers: Version + 1, ctlToken: "s3cret", nodeToken: "s3cret",
+			want: ErrVersionMismatch, msg: "node speaks protocol version 3, controller speaks version 2"},
+		// Version 1 had no sealed frames: its peers are told so by name.
+		{name: "controller of version 1", ctlVersion: 1, ctlToken: "s3cret", nodeToken: "s3cret",
 			want: ErrVersionMismatch, msg: "node speaks protocol version 2, controller speaks version 1"},
+		{name: "node of version 1", nodeVers: 1, ctlToken: "s3cret", nodeToken: "s3cret",
+			want: ErrVersionMismatch, msg: "node speaks protocol version 1, controller speaks version 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,8 +390,8 @@ func TestAnswerMAC(t *testing.T) {
 	for i := range nonce {
 		nonce[i] = byte(i)
 	}
-	helloC := mustFrame(t, Hello{Version: 1, Role: RoleController, ID: "c", Auth: true})[4:]
-	helloN := mustFrame(t, Hello{Version: 1, Role: RoleNode, ID: "n", Cores: 2, Auth: true})[4:]
+	helloC := mustFrame(t, Hello{Version: 2, Role: RoleController, ID: "c", Auth: true})[4:]
+	helloN := mustFrame(t, Hello{Version: 2, Role: RoleNode, ID: "n", Cores: 2, Auth: true})[4:]
 	got := hex.EncodeToString(answerMAC("s3cret", RoleController, nonce, helloC, helloN))
 	if want := protocolMDVector(t); got != want {
 		t.Fatalf("MAC %s, PROTOCOL.md says %s", got, want)

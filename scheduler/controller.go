@@ -30,7 +30,7 @@ type Config struct {
 	Tile     int             // tile side in pixels; default 32
 	Local    int             // in-process workers: LocalAuto, 0 (never render here) or N
 	Discover time.Duration   // how long to wait for remote nodes before LocalAuto renders here; default 1 s
-	Token    string          // the room's token; empty: no authentication
+	Token    string          // the room's token; empty: no authentication, frames unsealed
 	ID       string          // the controller's id in hellos; default a random one
 	Logger   zerolog.Logger  // the zero Logger discards
 	Clock    Clock           // default the wall clock
@@ -102,6 +102,10 @@ type nodeOp struct {
 	id   string    // for remove
 }
 
+// warned makes a controller without a token say once per process that its
+// frames are not protected (a benchmark makes controllers by the dozen).
+var warned sync.Once
+
 // NewController checks cfg and returns a Controller.
 func NewController(cfg Config) (*Controller, error) {
 	if cfg.Scene == nil {
@@ -156,6 +160,9 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 		scene:    scene,
 		cores:    runtime.NumCPU(),
 		wake:     make(chan struct{}, 1),
+	}
+	if cfg.Token == "" {
+		warned.Do(func() { c.log.Warn().Msg(protocol.NoTokenWarning) })
 	}
 	if size := sceneFrameSize(scene); size > protocol.DefaultMaxFrame {
 		c.noSend = fmt.Sprintf("the scene's frame of %d MiB exceeds the protocol's frame limit of %d MiB", size>>20, protocol.DefaultMaxFrame>>20)

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	byteorder "encoding/binary" // "binary" is the test binary (proc_test.go)
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -177,9 +178,11 @@ func tcpStreams(t *testing.T, file string) map[tcpFlow][]byte {
 // the token (the registry and one node from TESSERA_TOKEN, the others from
 // -token), register, heartbeat, render and deregister on loopback while
 // tcpdump captures every byte they exchange. The render equals the local
-// one; the capture holds the signed registry writes, the registry's signed
-// answers and the scene in the clear (no encryption), and not the token in
-// any form.
+// one; the capture holds the signed registry writes and the registry's
+// signed answers, not the token in any form, and nothing of the scene or
+// the tiles (the frames are sealed). A control render without a token,
+// captured the same way, shows that the same searches find all of it in
+// the clear.
 func TestTokenNeverOnTheWire(t *testing.T) {
 	tcpdump := requireCapture(t)
 	verifyNoLeaks(t)
@@ -188,9 +191,11 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(key) // 32 characters, as README advises
-	regAddr, addrA, addrB := freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)
-	file := filepath.Join(t.TempDir(), "lo.pcap")
+	regAddr, addrA, addrB, addrPlain := freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)
+	dir := t.TempDir()
+	file, plainFile := filepath.Join(dir, "lo.pcap"), filepath.Join(dir, "plain.pcap")
 	capture := startCapture(t, tcpdump, file, regAddr, addrA, addrB)
+	plainCapture := startCapture(t, tcpdump, plainFile, addrPlain)
 
 	bin := tesseraBinary(t)
 	t.Setenv("TESSERA_TOKEN", token)
@@ -199,16 +204,33 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 	a := startNode(t, "token-a", "-listen", addrA, "-registry", regAddr)
 	os.Unsetenv("TESSERA_TOKEN") // restored when the test ends
 	b := startNode(t, "token-b", "-listen", addrB, "-registry", regAddr, "-token", token)
+	plain := startNode(t, "plain", "-listen", addrPlain)
 	registered := regexp.MustCompile(`registered with the registry`)
 	a.waitMatch(t, registered, 20*time.Second)
 	b.waitMatch(t, registered, 20*time.Second)
+	for _, n := range []*testNode{a, b} {
+		if strings.Contains(n.out.String(), "frames are not protected") {
+			t.Errorf("node %s with a token says its frames are not protected:\n%s", n.addr, n.out.String())
+		}
+	}
+	plain.waitMatch(t, regexp.MustCompile(`no token: frames are not protected`), 20*time.Second)
 
 	args := renderArgs(cornell)
+	want := localPNG(t, args)
 	d := startRender(t, append(args, "-local", "0", "-registry", regAddr, "-token", token, "-discover", "5s")...)
 	img, st := d.finish(t)
-	sameImage(t, "with a token", img, localPNG(t, args))
+	sameImage(t, "with a token", img, want)
 	if tiles := nodeTiles(st); tiles["token-a"] == 0 || tiles["token-b"] == 0 {
 		t.Errorf("tiles per node %v: want both nodes at work", tiles)
+	}
+	if strings.Contains(d.out.String(), "frames are not protected") {
+		t.Errorf("the controller with a token says its frames are not protected:\n%s", d.out.String())
+	}
+	dp := startRender(t, append(args, "-local", "0", "-nodes", addrPlain)...)
+	img, _ = dp.finish(t)
+	sameImage(t, "without a token", img, want)
+	if countLines(dp.out.String(), "no token: frames are not protected") != 1 {
+		t.Errorf("the controller without a token does not say once that its frames are not protected:\n%s", dp.out.String())
 	}
 	b.stop(t) // deregisters: a signed DELETE
 	// tcpdump writes each packet as it reads it (-U), a little behind the
@@ -217,9 +239,13 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 		data, err := os.ReadFile(file)
 		return err == nil && bytes.Contains(data, []byte("DELETE /v1/nodes/"))
 	})
+	plain.stop(t)
 	capture.stop(t)
-	if !regexp.MustCompile(`(?m)^0 packets dropped by kernel`).MatchString(capture.out.String()) {
-		t.Errorf("tcpdump dropped packets:\n%s", capture.out.String())
+	plainCapture.stop(t)
+	for _, c := range []*process{capture, plainCapture} {
+		if !regexp.MustCompile(`(?m)^0 packets dropped by kernel`).MatchString(c.out.String()) {
+			t.Errorf("tcpdump dropped packets:\n%s", c.out.String())
+		}
 	}
 
 	toServer := map[string][]byte{} // every byte sent to each listening port
@@ -228,10 +254,6 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 		toServer[f.dst.String()] = append(toServer[f.dst.String()], s...)
 		all = append(all, s)
 	}
-	scene, err := os.ReadFile(cornell)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		what, addr string
 		want       []byte
@@ -239,15 +261,26 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 		{"a signed registration", regAddr, []byte("PUT /v1/nodes/")},
 		{"a signature", regAddr, []byte("Authorization: Tessera ts=")},
 		{"a signed deregistration", regAddr, []byte("DELETE /v1/nodes/")},
-		{"the scene, in the clear", addrA, scene},
-		{"the scene, in the clear", addrB, scene},
 	} {
 		if !bytes.Contains(toServer[c.addr], c.want) {
 			t.Errorf("the capture of the traffic to %s lacks %s (%d bytes captured)", c.addr, c.what, len(toServer[c.addr]))
 		}
 	}
-	if joined := bytes.Join(all, nil); !bytes.Contains(joined, []byte("Tessera-Signature: ")) {
+	sealed := bytes.Join(all, nil)
+	if !bytes.Contains(sealed, []byte("Tessera-Signature: ")) {
 		t.Error("the capture lacks the registry's signed answers")
+	}
+	var plainWire []byte
+	for _, s := range tcpStreams(t, plainFile) {
+		plainWire = append(plainWire, s...)
+	}
+	for what, s := range renderContent(t, args) {
+		if !bytes.Contains(plainWire, s) {
+			t.Errorf("the control capture without a token lacks %s: the search proves nothing", what)
+		}
+		if i := bytes.Index(sealed, s); i >= 0 {
+			t.Errorf("%s is readable in the capture of the render with a token, at byte %d", what, i)
+		}
 	}
 	forms := map[string][]byte{
 		"as is":   []byte(token),
@@ -262,6 +295,47 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 				t.Errorf("the token (%s) crossed the wire: flow %v -> %v, byte %d", name, f.src, f.dst, i)
 			}
 		}
+	}
+}
+
+// renderContent returns what a render of args puts on the wire in the
+// clear without a token: the scene file, a line of its mesh, a string from
+// the scene file, the scene's hash (every TileJob names it) and a row of one
+// tile's pixels as float32 (the bytes of a TileResult).
+func renderContent(t *testing.T, args []string) map[string][]byte {
+	t.Helper()
+	scene, err := os.ReadFile(cornell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mesh, err := os.ReadFile(filepath.Join(filepath.Dir(cornell), "../meshes/cornell-box.obj"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstLine, _, _ := strings.Cut(string(mesh), "\n")
+	out := filepath.Join(t.TempDir(), "local.pfm")
+	p := startProcess(t, tesseraBinary(t), append([]string{"render", "-no-mdns", "-local", "2", "-o", out}, args...)...)
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("local render: exit %d: %s", code, p.out.String())
+	}
+	pfm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PF\n96 64\n-1.0\n, then rows bottom to top, little-endian floats: row
+	// 36 from the top, columns 48 to 56, is one row of the 8x8 tile at (48, 32).
+	const w, h, x0, y, side = 96, 64, 48, 36, 8
+	header := fmt.Sprintf("PF\n%d %d\n-1.0\n", w, h)
+	if !bytes.HasPrefix(pfm, []byte(header)) || len(pfm) != len(header)+w*h*12 {
+		t.Fatalf("%s: not a %dx%d PFM (%d bytes)", out, w, h, len(pfm))
+	}
+	at := len(header) + ((h-1-y)*w+x0)*12
+	return map[string][]byte{
+		"the scene file":           scene,
+		"the mesh's first line":    []byte(firstLine),
+		`the scene's "39.3077"`:    []byte("39.3077"),
+		"the scene's hash":         []byte(sceneMessage(t, cornell).Hash),
+		"a row of a tile's pixels": pfm[at : at+side*12],
 	}
 }
 
