@@ -26,10 +26,11 @@ const (
 	SectionOverhead   Section = "overhead"
 	SectionScheduling Section = "scheduling"
 	SectionDiscovery  Section = "discovery"
+	SectionSecurity   Section = "security"
 )
 
 // Sections lists every section in the order Run executes them.
-var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery}
+var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity}
 
 // ParseSections parses a comma-separated list of section names.
 func ParseSections(s string) ([]Section, error) {
@@ -78,7 +79,7 @@ type Config struct {
 	Workers int
 	// Nodes (host:port) and the nodes listed by Registry (host:port) are
 	// real nodes for the scaling section, in that order, instead of spawned
-	// ones. The overhead, scheduling and discovery sections always use a
+	// ones. The overhead, scheduling, discovery and security sections always use a
 	// node process on loopback.
 	Nodes    []string
 	Registry []string

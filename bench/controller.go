@@ -16,9 +16,10 @@ type job struct {
 	scene *scene
 	set   render.Settings // resolved
 	tile  int
-	local int                   // in-process workers; 0 for none
-	nodes []scheduler.Candidate // remote nodes
-	times *tileTimes            // when not nil, tiles are timed (and nodes' cores noted)
+	local int                                                       // in-process workers; 0 for none
+	nodes []scheduler.Candidate                                     // remote nodes
+	times *tileTimes                                                // when not nil, tiles are timed (and nodes' cores noted)
+	dial  func(context.Context, string) (scheduler.NodeConn, error) // when not nil, how nodes are dialled
 	token string
 	log   zerolog.Logger
 }
@@ -63,6 +64,9 @@ func (j job) run(ctx context.Context) (outcome, error) {
 	}
 	if j.times != nil {
 		cfg.Dial = j.times.dial
+	}
+	if j.dial != nil {
+		cfg.Dial = j.dial
 	}
 	ctl, err := scheduler.NewController(cfg)
 	if err != nil {

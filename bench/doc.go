@@ -32,6 +32,12 @@
 //     record listed by an in-process discovery.Registry, and until a
 //     discovery.Watcher polling that registry as `tessera render` does (every
 //     second) reports it.
+//   - security: what sealed frames cost. The main scene rendered on one
+//     loopback node process with a token (every frame after the handshake
+//     sealed with AES-256-GCM) and on one without, back to back: the
+//     sealed render's extra wall time (and the same at equal render
+//     speed), and the bytes sealing adds to each frame, counted on the
+//     controller's connections in one more render.
 //
 // Every section is repeated Config.Runs times and the medians are reported.
 // Ratios (speedup, overhead ratio) are medians of the ratios measured within

@@ -10,6 +10,7 @@ type Report struct {
 	Overhead   *Overhead   `json:"overhead"`
 	Scheduling *Scheduling `json:"scheduling"`
 	Discovery  *Discovery  `json:"discovery"`
+	Security   *Security   `json:"security"`
 }
 
 // Machine describes where the suite ran.
@@ -106,4 +107,31 @@ type Scheduling struct {
 type Discovery struct {
 	RegistrySeconds float64 `json:"registrySeconds"` // until the registry lists it
 	WatcherSeconds  float64 `json:"watcherSeconds"`  // until a controller's watcher, polling every second, reports it
+}
+
+// Security is what protecting the room costs (medians).
+type Security struct {
+	Sealing *Sealing `json:"sealing"`
+}
+
+// Sealing compares the same render on one loopback node with a token
+// (every frame sealed) and on one without, back to back.
+type Sealing struct {
+	Workers       int     `json:"workers"`
+	PlainSeconds  float64 `json:"plainSeconds"`
+	SealedSeconds float64 `json:"sealedSeconds"`
+	// Cost is sealed / plain - 1, the median of the runs' ratios: 0.01
+	// is 1% longer with sealed frames.
+	Cost float64 `json:"cost"`
+	// CostAtEqualSpeed is the same at equal render speed: (plain render /
+	// plain wall) / (sealed render / sealed wall) - 1, which removes a
+	// machine whose speed drifts between the two renders. The target (under
+	// 1%) is checked against it.
+	CostAtEqualSpeed float64 `json:"costAtEqualSpeed"`
+	Tiles            int     `json:"tiles"`
+	// Frames crossed per render (both ways, handshakes included), and the
+	// bytes sealing added to each, measured: sealed bytes - plain bytes,
+	// over the sealed render's frames.
+	Frames        int64   `json:"frames"`
+	BytesPerFrame float64 `json:"bytesPerFrame"`
 }

@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		{SectionOverhead, func() (err error) { rep.Overhead, err = b.overhead(ctx, main); return err }},
 		{SectionScheduling, func() (err error) { rep.Scheduling, err = b.scheduling(ctx); return err }},
 		{SectionDiscovery, func() (err error) { rep.Discovery, err = b.discovery(ctx); return err }},
+		{SectionSecurity, func() (err error) { rep.Security, err = b.security(ctx, main); return err }},
 	}
 	for _, st := range steps {
 		if !s.sections[st.sec] {
@@ -125,12 +126,18 @@ func containsScene(list []*scene, sc *scene) bool {
 }
 
 // spawnNodes starts n node processes with the given workers (and registry),
+// with the room's token,
 // stopped when Run returns.
 func (b *bencher) spawnNodes(ctx context.Context, n, workers int, registry string) ([]*nodeProc, error) {
+	return b.spawnNodesToken(ctx, n, workers, registry, b.s.Token)
+}
+
+// spawnNodesToken is spawnNodes with another token ("": none).
+func (b *bencher) spawnNodesToken(ctx context.Context, n, workers int, registry, token string) ([]*nodeProc, error) {
 	var procs []*nodeProc
 	for range n {
 		b.seq++
-		p, err := b.s.spawn(ctx, spawnOpts{id: "bench-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(b.seq), workers: workers, registry: registry})
+		p, err := b.s.spawn(ctx, spawnOpts{id: "bench-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(b.seq), workers: workers, registry: registry, token: token})
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,7 @@ type spawnOpts struct {
 	id       string
 	workers  int
 	registry string // -registry, or "" for none
+	token    string // $TESSERA_TOKEN, or "" for none
 }
 
 // spawn starts `tessera node` on 127.0.0.1 with -no-mdns and waits until it
@@ -49,7 +50,7 @@ func (s *settings) spawn(ctx context.Context, o spawnOpts) (*nodeProc, error) {
 	cmd := exec.CommandContext(pctx, s.Executable, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = s.stopGrace
-	cmd.Env = append(os.Environ(), "TESSERA_TOKEN="+s.Token)
+	cmd.Env = append(os.Environ(), "TESSERA_TOKEN="+o.token)
 	p := &nodeProc{id: o.id, cmd: cmd, cancel: cancel, out: newTailBuffer(8 << 10), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {

@@ -13,6 +13,7 @@ const (
 	TargetLoopbackRatio  = 0.95  // in-process seconds / loopback seconds
 	TargetTilesPerSecond = 20000 // scheduling
 	TargetBytesPerPixel  = 13    // float32 RGB plus framing
+	TargetSealingCost    = 0.01  // sealed frames against plain ones (issue 18)
 )
 
 // WriteText writes the report as readable tables.
@@ -64,6 +65,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if d := r.Discovery; d != nil {
 		ew.printf("\ndiscovery: %.3f s from starting a node process to its record in the registry; %.3f s until a controller's watcher (polling every second) reports it\n", d.RegistrySeconds, d.WatcherSeconds)
+	}
+	if sec := r.Security; sec != nil && sec.Sealing != nil {
+		s := sec.Sealing
+		ew.printf("\nsealing: %s on one loopback node with a token (every frame sealed) against one without, %d tiles\n", me.Scene, s.Tiles)
+		ew.printf("  plain %.3f s, sealed %.3f s: %+.2f%% of wall time (each render at the machine's speed of the moment)\n",
+			s.PlainSeconds, s.SealedSeconds, 100*s.Cost)
+		ew.printf("  at equal render speed: %+.2f%% (target < %.0f%%: %s)\n", 100*s.CostAtEqualSpeed, 100*TargetSealingCost, verdict(s.CostAtEqualSpeed < TargetSealingCost))
+		ew.printf("  %.2f bytes added to each of the %d frames after the handshakes\n", s.BytesPerFrame, s.Frames)
 	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
 		sp := r.Scaling[1].Speedup

@@ -19,6 +19,8 @@ func sampleReport() *Report {
 			InProcessRenderSeconds: 1.88, LoopbackRenderSeconds: 1.97, RatioAtEqualSpeed: 0.994},
 		Scheduling: &Scheduling{TilesPerSecond: 25000, Tiles: 16384, Workers: 1},
 		Discovery:  &Discovery{RegistrySeconds: 0.012, WatcherSeconds: 0.5},
+		Security: &Security{Sealing: &Sealing{Workers: 1, PlainSeconds: 2, SealedSeconds: 2.004, Cost: 0.002, CostAtEqualSpeed: 0.001,
+			Tiles: 256, Frames: 513, BytesPerFrame: 16}},
 	}
 }
 
@@ -39,6 +41,10 @@ func TestWriteText(t *testing.T) {
 		"(target >= 20000: met)",
 		"discovery: 0.012 s from starting a node process to its record in the registry; 0.500 s until",
 		"2 nodes x 1 worker: 1.70x one node x 1 worker (target >= 1.8x on 2 cores: NOT met)",
+		"sealing: cornell on one loopback node with a token (every frame sealed) against one without, 256 tiles",
+		"plain 2.000 s, sealed 2.004 s: +0.20% of wall time",
+		"at equal render speed: +0.10% (target < 1%: met)",
+		"16.00 bytes added to each of the 513 frames after the handshakes",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the table lacks %q:\n%s", want, got)
@@ -48,9 +54,9 @@ func TestWriteText(t *testing.T) {
 
 func TestWriteTextSkipsSectionsNotRun(t *testing.T) {
 	r := sampleReport()
-	r.Scaling, r.Overhead, r.Scheduling, r.Discovery = []Scaling{}, nil, nil, nil
+	r.Scaling, r.Overhead, r.Scheduling, r.Discovery, r.Security = []Scaling{}, nil, nil, nil, nil
 	got := r.String()
-	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker"} {
+	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker", "sealing"} {
 		if strings.Contains(got, absent) {
 			t.Errorf("the table mentions %q, which did not run:\n%s", absent, got)
 		}

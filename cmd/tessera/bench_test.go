@@ -109,6 +109,14 @@ func TestBenchJSON(t *testing.T) {
 	}
 
 	positive(t, object(t, rep, "scheduling"), "scheduling", "tilesPerSecond")
+	sealing := object(t, object(t, rep, "security"), "sealing")
+	positive(t, sealing, "security.sealing", "plainSeconds", "sealedSeconds", "tiles", "frames")
+	if perFrame := number(t, sealing, "bytesPerFrame"); perFrame != 16 {
+		t.Errorf("security.sealing.bytesPerFrame %v, want the 16 bytes of the tag on every frame after the handshake", perFrame)
+	}
+	if frames, tiles := number(t, sealing, "frames"), number(t, sealing, "tiles"); frames < 2*tiles+1 {
+		t.Errorf("security.sealing: %v frames for %v tiles, want at least a job and a result a tile and the scene", frames, tiles)
+	}
 	discovery := object(t, rep, "discovery")
 	reg, watch := number(t, discovery, "registrySeconds"), number(t, discovery, "watcherSeconds")
 	if reg <= 0 || watch < reg || watch > 15 {
