@@ -1,6 +1,7 @@
 // Package render is tessera's path tracer: vector math, camera, shapes, a
-// flattened SAH bounding volume hierarchy, materials, scene loading from JSON
-// and Wavefront OBJ/MTL, and image output (PNG and PFM).
+// flattened SAH bounding volume hierarchy, materials, scene loading from JSON,
+// Wavefront OBJ/MTL and Radiance .hdr environment maps, and image output
+// (PNG and PFM).
 //
 // The contract that makes distributed rendering exact: the value of a pixel
 // depends only on the scene, the Settings and the pixel's coordinates. Every
@@ -17,17 +18,21 @@
 // nothing. Render renders a whole image in this process.
 //
 // Errors: a scene that does not load returns a *LoadError naming the file
-// and the place (JSON path such as objects[3].material, or OBJ/MTL line);
+// and the place (JSON path such as objects[3].material, OBJ/MTL line, or
+// byte offset in a .hdr file);
 // one that exceeds Limits wraps a *LimitError (errors.Is(err, ErrLimit)).
 // Settings that cannot be rendered return ErrBadSettings, a bad rectangle
 // ErrBadTile. The package never prints and never panics on bad input.
 //
 // Integrator: unidirectional path tracing with next-event estimation of
-// every emissive sphere, quad and triangle, combined with BSDF sampling by
-// multiple importance sampling (power heuristic), and Russian roulette after
-// three bounces. Settings.MaxDepth counts the surface vertices of a path,
-// the light's included: 1 shows only lights, 2 direct lighting. The scene's
-// background is a uniform radiance seen by escaping rays.
+// every emissive sphere, quad and triangle and of the environment map,
+// combined with BSDF sampling by multiple importance sampling (power
+// heuristic), and Russian roulette after three bounces. Settings.MaxDepth
+// counts the surface vertices of a path, the light's included: 1 shows only
+// lights, 2 direct lighting. Escaping rays see the scene's background, a
+// uniform radiance, or its environment: an equirectangular Radiance .hdr
+// map (hdr.go reads it), oriented as Blender's Environment Texture node and
+// importance sampled by luminance times sin θ (envmap.go says how).
 //
 // render imports nothing of tessera and does no networking.
 package render

@@ -58,7 +58,11 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 	for depth := 1; ; depth++ {
 		tr.rays++
 		if !s.intersectWith(&tr.stack, &r, math.Inf(1), &h) {
-			l = l.Add(beta.Mul(s.background))
+			if s.env == nil {
+				l = l.Add(beta.Mul(s.background))
+			} else {
+				l = l.Add(beta.Mul(s.escaped(r.Dir, specular, prevPdf)))
+			}
 			break
 		}
 		s.surfaceAt(&r, &h, &sf)

@@ -17,14 +17,22 @@ type sceneData struct {
 	camera     cameraSpec
 	settings   Settings
 	background Vec
-	triangles  int // triangles from meshes, for limits and statistics
+	env        *envMap // nil: escaping rays see background
+	envPick    float64 // probability that light sampling chooses env
+	triangles  int     // triangles from meshes, for limits and statistics
 }
 
-// light is an emissive primitive that next-event estimation samples.
+// light is an emissive primitive that next-event estimation samples, or
+// the environment map.
 type light struct {
-	prim int32   // index into prims
+	prim int32   // index into prims; -1 for the environment
 	pick float64 // probability of choosing this light
 }
+
+// envShare is the probability of sampling the environment map when the
+// scene also has emissive surfaces: their powers and the map's are not
+// comparable without knowing how much of the map the scene sees.
+const envShare = 0.5
 
 // finish builds the BVH over the primitives, reorders them to leaf order
 // and indexes the lights.
@@ -57,12 +65,24 @@ func (s *sceneData) finish() {
 		power = append(power, pw)
 		total += pw
 	}
-	s.lightCDF = make([]float64, len(s.lights))
+	share := 1.0 // of the surfaces' among all lights
+	s.envPick = 0
+	if s.env != nil && s.env.power > 0 {
+		s.envPick = 1
+		if len(s.lights) > 0 {
+			share, s.envPick = 1-envShare, envShare
+		}
+	}
+	s.lightCDF = make([]float64, len(s.lights), len(s.lights)+1)
 	acc := 0.0
 	for i, pw := range power {
-		s.lights[i].pick = pw / total
+		s.lights[i].pick = share * pw / total
 		acc += pw
-		s.lightCDF[i] = acc / total
+		s.lightCDF[i] = share * acc / total
+	}
+	if s.envPick > 0 {
+		s.lights = append(s.lights, light{prim: -1, pick: s.envPick})
+		s.lightCDF = append(s.lightCDF, 1)
 	}
 	if n := len(s.lightCDF); n > 0 {
 		s.lightCDF[n-1] = 1
@@ -97,6 +117,9 @@ type lightSample struct {
 // sampleLight chooses a point on a light as seen from p.
 func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 	l := &s.lights[s.pickLight(u0)]
+	if l.prim < 0 {
+		return s.env.sample(l.pick, u1, u2)
+	}
 	pr := &s.shapes[l.prim]
 	inf := &s.info[l.prim]
 	le := s.materials[inf.mat].emission

@@ -71,6 +71,13 @@ func (p *sceneParser) parse(v any) error {
 		p.image(im)
 	}
 	p.sd.background = p.color(root, "background", Vec{}, false)
+	if env := root.sub("environment"); env != nil {
+		if root.has("background") {
+			r.fail(root.at("environment"), `"environment" replaces "background": give one of them, not both`)
+		} else {
+			p.environment(env)
+		}
+	}
 	if r.err != nil {
 		return r.err
 	}
@@ -275,6 +282,49 @@ func (p *sceneParser) loadTexture(name string) (*texture, error) {
 		}
 	}
 	return t, nil
+}
+
+// maxEnvStrength bounds an environment's strength: far above any real
+// sky, low enough that no radiance overflows.
+const maxEnvStrength = 1e12
+
+// environment reads "environment": an equirectangular .hdr map, its
+// strength and its rotation about the up axis.
+func (p *sceneParser) environment(o *jobj) {
+	o.require("file", "a Radiance .hdr file name")
+	ref := o.str("file", "")
+	strength := o.num("strength", 1)
+	rotate := o.num("rotate", 0)
+	o.done()
+	switch {
+	case p.r.err != nil:
+		return
+	case ref == "":
+		p.r.fail(o.at("file"), "expected a file name")
+		return
+	case !(strength >= 0 && strength <= maxEnvStrength):
+		p.r.fail(o.at("strength"), "expected a strength from 0 to %g, got %v", float64(maxEnvStrength), strength)
+		return
+	case math.Abs(rotate) > 1e6:
+		p.r.fail(o.at("rotate"), "expected an angle in degrees from -1e6 to 1e6, got %v", rotate)
+		return
+	}
+	name := resolveRef(p.main, ref)
+	data, err := p.src.read(name)
+	if err != nil {
+		p.r.err = &LoadError{File: p.main, Where: o.at("file"), Err: fmt.Errorf("environment %q: %w", ref, err)}
+		return
+	}
+	pic, err := decodeHDR(data, p.lim.MaxTexturePixels)
+	if err != nil {
+		le := &LoadError{File: name, Err: err}
+		if he, ok := err.(*hdrError); ok {
+			le.Where = fmt.Sprintf("byte %d", he.off)
+		}
+		p.r.err = le
+		return
+	}
+	p.sd.env = newEnvMap(name, pic, strength, math.Mod(rotate, 360))
 }
 
 // materialRef resolves a material name read at key of o.
