@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netnstest builds throwaway multi-host networks out of Linux
 // network namespaces, for tests that need real LANs, subnets and routers on
 // one machine: a LAN of hosts on one bridge (mDNS works across it), or two
