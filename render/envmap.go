@@ -52,15 +52,7 @@ func newEnvMap(name string, pic *hdrPicture, strength, rotateDeg float64) *envMa
 }
 
 // lum is the luminance of pixel (x, y), x wrapped around, y clamped.
-func (e *envMap) lum(x, y int) float64 {
-	x %= e.w
-	if x < 0 {
-		x += e.w
-	}
-	y = max(0, min(e.h-1, y))
-	i := (y*e.w + x) * 3
-	return 0.2126*float64(e.pix[i]) + 0.7152*float64(e.pix[i+1]) + 0.0722*float64(e.pix[i+2])
-}
+func (e *envMap) lum(x, y int) float64 { return e.texel(x, y).Luminance() }
 
 // cellRow returns where cell row j (0..h) starts and how tall it is, in
 // image coordinates (v from the top): it spans the centres of pixel rows
@@ -112,43 +104,6 @@ func (e *envMap) buildDistribution() {
 		e.rowCDF[j] = acc / total
 	}
 	e.rowCDF[h] = 1
-}
-
-// searchCDF64 returns the first index whose cumulative probability exceeds u
-// (the last if rounding left none), and the probability of that index.
-func searchCDF64(cdf []float64, u float64) (int, float64, float64) {
-	lo, hi := 0, len(cdf)-1
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if cdf[m] > u {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	prev := 0.0
-	if lo > 0 {
-		prev = cdf[lo-1]
-	}
-	return lo, prev, cdf[lo] - prev
-}
-
-// searchCDF32 is searchCDF64 on a float32 table.
-func searchCDF32(cdf []float32, u float64) (int, float64, float64) {
-	lo, hi := 0, len(cdf)-1
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if float64(cdf[m]) > u {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	prev := 0.0
-	if lo > 0 {
-		prev = float64(cdf[lo-1])
-	}
-	return lo, prev, float64(cdf[lo]) - prev
 }
 
 // toMap turns a world direction into the map's frame (undoing its rotation).
@@ -237,9 +192,9 @@ func bilinearPdf(x, y float64, w [4]float64) float64 {
 // lights) included. It reports false for a direction at a pole, where the
 // density is unbounded.
 func (e *envMap) sample(pick, u1, u2 float64) (lightSample, bool) {
-	j, prev, pj := searchCDF64(e.rowCDF, u1)
+	j, prev, pj := searchCDF(e.rowCDF, u1)
 	fj := min((u1-prev)/pj, 1-0x1p-53)
-	i, prev, pi := searchCDF32(e.colCDF[j*e.w:(j+1)*e.w], u2)
+	i, prev, pi := searchCDF(e.colCDF[j*e.w:(j+1)*e.w], u2)
 	fi := min((u2-prev)/pi, 1-0x1p-53)
 	// Within the cell, the remainders of the searches pick a point with
 	// the bilinear luminance's density: y from its marginal, then x.

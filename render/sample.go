@@ -104,3 +104,30 @@ func powerHeuristic(pa, pb float64) float64 {
 	}
 	return a / (a + b)
 }
+
+// firstAbove returns the first index of a table of cumulative
+// probabilities whose entry exceeds u in [0,1): the index u chooses (the
+// last if rounding left none).
+func firstAbove[T float32 | float64](cdf []T, u float64) int {
+	lo, hi := 0, len(cdf)-1
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if float64(cdf[m]) > u {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// searchCDF is firstAbove with the entry before the index (0 for the
+// first) and the index's probability: the difference of the two, so that a
+// density computed from it is exactly that of the choice.
+func searchCDF[T float32 | float64](cdf []T, u float64) (i int, prev, p float64) {
+	i = firstAbove(cdf, u)
+	if i > 0 {
+		prev = float64(cdf[i-1])
+	}
+	return i, prev, float64(cdf[i]) - prev
+}

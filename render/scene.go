@@ -92,19 +92,7 @@ func (s *sceneData) finish() {
 // pickLight returns the index of the light that u in [0,1) selects: the
 // first whose cumulative probability exceeds u (the last if rounding left
 // none).
-func (s *sceneData) pickLight(u float64) int {
-	cdf := s.lightCDF
-	lo, hi := 0, len(cdf)-1
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if cdf[m] > u {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	return lo
-}
+func (s *sceneData) pickLight(u float64) int { return firstAbove(s.lightCDF, u) }
 
 // lightSample is a point on a light seen from a shading point.
 type lightSample struct {
