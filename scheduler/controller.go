@@ -89,17 +89,10 @@ type Controller struct {
 	cores    int            // for LocalAuto
 
 	mu      sync.Mutex
-	ops     []nodeOp // AddNode and RemoveNode calls not yet taken by Run
+	ops     []Candidate // AddNode calls not yet taken by Run
 	started bool
 	ended   bool
 	wake    chan struct{} // capacity 1: ops waiting
-}
-
-// nodeOp is an AddNode or RemoveNode call.
-type nodeOp struct {
-	add  bool
-	cand Candidate // for add
-	id   string    // for remove
 }
 
 // warned makes a controller without a token say once per process that its
@@ -194,23 +187,12 @@ func sceneFrame(b *render.Bundle) protocol.Scene {
 // any goroutine; a node already known by its id (or, before its handshake,
 // by its address) is ignored, as is one excluded from this render.
 func (c *Controller) AddNode(cand Candidate) {
-	c.push(nodeOp{add: true, cand: cand})
-}
-
-// RemoveNode withdraws a node (by the id discovery gave, or the one its
-// handshake proved): its connection is closed and its tiles re-queued at
-// once. It may be called at any time, from any goroutine.
-func (c *Controller) RemoveNode(id string) {
-	c.push(nodeOp{id: id})
-}
-
-func (c *Controller) push(op nodeOp) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return
 	}
-	c.ops = append(c.ops, op)
+	c.ops = append(c.ops, cand)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -218,8 +200,8 @@ func (c *Controller) push(op nodeOp) {
 	}
 }
 
-// takeOps returns the pending AddNode and RemoveNode calls.
-func (c *Controller) takeOps() []nodeOp {
+// takeOps returns the pending AddNode calls.
+func (c *Controller) takeOps() []Candidate {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ops := c.ops

@@ -290,27 +290,6 @@ func TestSilentNodeDroppedAndNamed(t *testing.T) {
 	}
 }
 
-func TestRemoveNodeRequeuesAtOnce(t *testing.T) {
-	net := newFakeNet()
-	quiet := func(*fakeConn, protocol.TileJob) {}
-	stuck := net.add("stuck:1", &fakeNode{id: "stuck", cores: 1, onJob: quiet, jobc: make(chan protocol.TileJob, 64)})
-	net.add("good:1", &fakeNode{id: "good", cores: 1})
-	c := fakeController(t, net, Config{Local: 0}, nil)
-	c.AddNode(Candidate{ID: "stuck", Addr: "stuck:1"})
-	done := runAsync(context.Background(), c)
-	<-stuck.jobc
-	c.RemoveNode("stuck")
-	schedtest.WaitFor(t, "the removed node's connection to close", 5*time.Second, func() bool { return stuck.live() == 0 })
-	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
-	r := renderedRight(t, c, done)
-	if n := nodeStats(t, r.res.Stats, "stuck"); n.Failures != 0 || n.Tiles != 0 {
-		t.Errorf("removed node %+v: want no failure counted, no tile", n)
-	}
-	if r.res.Stats.Retries == 0 {
-		t.Error("the removed node's tiles were not re-queued")
-	}
-}
-
 func TestShutdownHandBackIsNoFailure(t *testing.T) {
 	net := newFakeNet()
 	leaving := net.add("leaving:1", &fakeNode{id: "leaving", cores: 2, jobc: make(chan protocol.TileJob, 64)})
@@ -456,5 +435,73 @@ func TestSceneTooBigForTheWire(t *testing.T) {
 	defer n.mu.Unlock()
 	if n.scenes != 0 || len(n.jobs) != 0 {
 		t.Errorf("node got %d scenes and %d jobs", n.scenes, len(n.jobs))
+	}
+}
+
+// An interrupted render reports what happened before the interrupt, not
+// what its teardown did: the silent node's four tiles were handed out once
+// and never again, so retries is 0, and the node is reported working (a
+// regression test: the teardown used to re-queue every outstanding lease,
+// which reported retries: 4).
+func TestInterruptedRenderReportsWhatRan(t *testing.T) {
+	net := newFakeNet()
+	hole := net.add("hole:1", &fakeNode{id: "hole", cores: 2, silent: true, jobc: make(chan protocol.TileJob, 64)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The fake clock never moves: no deadline, ping or liveness check can
+	// act before the interrupt.
+	c := fakeController(t, net, Config{Local: 0, Clock: newFakeClock()}, nil)
+	c.AddNode(Candidate{ID: "hole", Addr: "hole:1"})
+	done := runAsync(ctx, c)
+	for range 4 { // its window: twice its cores
+		<-hole.jobc
+	}
+	cancel()
+	r := await(t, done)
+	if !errors.Is(r.err, ErrInterrupted) {
+		t.Fatalf("Run: %v, want ErrInterrupted", r.err)
+	}
+	st := r.res.Stats
+	if st.Retries != 0 || st.Duplicates != 0 {
+		t.Errorf("retries %d, duplicates %d: want 0 and 0, no tile was handed out twice", st.Retries, st.Duplicates)
+	}
+	if n := nodeStats(t, st, "hole"); n.State != NodeWorking || n.Failures != 0 || n.Excluded != "" {
+		t.Errorf("silent node %+v: want working, as it was when the render stopped, with no failure", n)
+	}
+	if r.res.Missing != st.Tiles {
+		t.Errorf("missing %d of %d tiles, want all", r.res.Missing, st.Tiles)
+	}
+}
+
+// The end of a render waits for the writers to send their cancels on the
+// controller's clock, like every other wait: with a stuck connection and
+// an hour's grace, Run returns once the fake clock has moved an hour.
+func TestFinishWaitsOnTheControllersClock(t *testing.T) {
+	net := newFakeNet()
+	stuck := net.add("stuck:1", &fakeNode{id: "stuck", cores: 1, stuck: true, blocked: make(chan struct{}, 1)})
+	clk := newFakeClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := fakeController(t, net, Config{Local: 0, Clock: clk}, nil)
+	c.tune.finishGrace = time.Hour
+	c.AddNode(Candidate{ID: "stuck", Addr: "stuck:1"})
+	done := runAsync(ctx, c)
+	<-stuck.blocked // the writer is stuck sending the scene
+	cancel()
+	var r runResult
+	schedtest.WaitFor(t, "Run to return once its clock passed the grace", 10*time.Second, func() bool {
+		clk.Advance(time.Hour)
+		select {
+		case r = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(r.err, ErrInterrupted) {
+		t.Fatalf("Run: %v, want ErrInterrupted", r.err)
+	}
+	if stuck.live() != 0 {
+		t.Error("the stuck connection was left open")
 	}
 }

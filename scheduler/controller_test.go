@@ -380,3 +380,21 @@ func (w logWatch) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func TestNodeStateText(t *testing.T) {
+	for _, tc := range []struct {
+		st   NodeState
+		want string
+	}{
+		{NodeConnecting, "connecting"}, {NodeWorking, "working"}, {NodeLost, "lost"}, {NodeExcluded, "excluded"}, {NodeState(9), "NodeState(9)"},
+	} {
+		b, err := tc.st.MarshalText()
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%d: MarshalText = %q, %v; want %q", tc.st, b, err, tc.want)
+		}
+		var back NodeState
+		if err := back.UnmarshalText(b); (err == nil) != (tc.st <= NodeExcluded) || (err == nil && back != tc.st) {
+			t.Errorf("UnmarshalText(%q) = %v, %v", b, back, err)
+		}
+	}
+}

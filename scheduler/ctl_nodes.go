@@ -11,21 +11,19 @@ import (
 )
 
 // nodeRec is one node across its connections in this render: identity,
-// failures, trust and totals.
+// state, failures, trust and totals. Owned by the run loop.
 type nodeRec struct {
-	key        string // the id (proven, or as discovery gave it), or "addr " + Addr before a handshake proves one
-	id         string
-	name       string
-	addr       string
-	source     Source
-	local      bool
-	sess       *session // current connection (dialing or live), if any
-	removed    bool     // RemoveNode: do not dial again
-	excluded   string   // why it is excluded; "" while it is not
-	failures   int
-	audited    bool // its first tile was sent for an audit
-	distrusted bool // it returned wrong pixels
-	alias      bool // a second route to a node known under another key: dropped
+	key    string // the id (proven, or as discovery gave it), or "addr " + Addr before a handshake proves one
+	id     string // "" until a handshake proves it, for a node given by address
+	name   string
+	addr   string
+	source Source
+
+	state    NodeState // changed by run.setState only
+	sess     *session  // while Connecting or Working: its connection; nil otherwise
+	excluded string    // why it is excluded, in state NodeExcluded
+	failures int
+	trust    trust
 
 	backoff  time.Duration
 	nextDial time.Time
@@ -35,47 +33,82 @@ type nodeRec struct {
 	nanos int64
 }
 
+// trust is what the controller knows of the pixels a node returns.
+//
+//	trustUnchecked -> trustAudited  its first tile was sent for an audit
+//	any            -> trustLiar     it returned wrong pixels (and is excluded)
+//
+// The in-process node is the reference: it starts, and stays, trustAudited.
+type trust uint8
+
+const (
+	trustUnchecked trust = iota
+	trustAudited
+	trustLiar
+)
+
+// isLocal reports whether rec is the in-process node.
+func (rec *nodeRec) isLocal() bool { return rec.source == SourceLocal }
+
+// nodeMoves lists, for each state, the states a node may move to (see
+// NodeState). The loop changes a node's state only through setState, which
+// refuses any other move.
+var nodeMoves = [...][]NodeState{
+	NodeConnecting: {NodeWorking, NodeLost, NodeExcluded},
+	NodeWorking:    {NodeLost, NodeExcluded},
+	NodeLost:       {NodeConnecting, NodeExcluded},
+	NodeExcluded:   nil,
+}
+
+// setState moves rec to state to. Leaving NodeConnecting or NodeWorking
+// closes the node's session. A move the table does not allow is a bug of the
+// controller: it is logged and ignored, never half done.
+func (r *run) setState(rec *nodeRec, to NodeState) {
+	from := rec.state
+	if from == to {
+		return
+	}
+	allowed := false
+	for _, s := range nodeMoves[from] {
+		allowed = allowed || s == to
+	}
+	if !allowed {
+		r.log.Error().Str("node", rec.label()).Stringer("from", from).Stringer("to", to).Msg("controller bug: node state change refused")
+		return
+	}
+	rec.state = to
+	if s := rec.sess; s != nil && (to == NodeLost || to == NodeExcluded) {
+		r.closeSession(s)
+	}
+}
+
 func (r *run) addCandidate(cand Candidate) {
 	key := cand.ID
 	if key == "" {
 		key = "addr " + cand.Addr
 	}
-	if rec := r.byKey[key]; rec != nil {
-		if rec.removed && rec.excluded == "" {
-			rec.removed = false
-			rec.addr = cand.Addr
-			if rec.sess == nil {
-				r.dial(rec)
-			}
-		}
+	if r.byKey[key] != nil {
 		return
 	}
 	if cand.Addr == "" {
 		r.log.Warn().Str("node", cand.ID).Msg("node offered without an address; ignored")
 		return
 	}
-	rec := &nodeRec{key: key, id: cand.ID, name: cand.Name, addr: cand.Addr, source: cand.Source}
+	rec := &nodeRec{key: key, id: cand.ID, name: cand.Name, addr: cand.Addr, source: cand.Source, state: NodeLost}
 	r.byKey[key] = rec
 	r.recs = append(r.recs, rec)
 	r.dial(rec)
 }
 
-func (r *run) removeNode(id string) {
-	rec := r.byKey[id]
-	if rec == nil {
-		for _, x := range r.recs {
-			if x.id == id && !x.alias {
-				rec = x
-			}
+// forget drops a record that turned out to be a second route to a node known
+// under another key. It has never rendered, and no session is left on it.
+func (r *run) forget(rec *nodeRec) {
+	delete(r.byKey, rec.key)
+	for i, x := range r.recs {
+		if x == rec {
+			r.recs = append(r.recs[:i], r.recs[i+1:]...)
+			break
 		}
-	}
-	if rec == nil || rec.local {
-		return
-	}
-	rec.removed = true
-	if rec.sess != nil {
-		r.log.Info().Str("node", rec.label()).Msg("node removed")
-		r.closeSession(rec.sess, false)
 	}
 }
 
@@ -94,49 +127,61 @@ func (rec *nodeRec) label() string {
 func (r *run) up(ev event) {
 	s := ev.s
 	r.dialing--
-	rec := s.rec
-	if s.state != sessDialing { // removed while dialing
+	if s.state != sessDialing { // abandoned while dialing
 		if ev.conn != nil {
 			ev.conn.Close()
 		}
 		return
 	}
-	if ev.err == nil && (ev.hello.Role != protocol.RoleNode || ev.hello.ID == "") {
-		ev.err = fmt.Errorf("%w: peer is not a node (role %q, id %q)", protocol.ErrHandshake, ev.hello.Role, ev.hello.ID)
+	err := ev.err
+	if err == nil && (ev.hello.Role != protocol.RoleNode || ev.hello.ID == "") {
+		err = fmt.Errorf("%w: peer is not a node (role %q, id %q)", protocol.ErrHandshake, ev.hello.Role, ev.hello.ID)
 		ev.conn.Close()
 	}
-	if ev.err != nil && refusal(ev.err) {
+	rec := s.rec
+	switch {
+	case err != nil && refusal(err):
 		// Garbage, another protocol, a wrong token: trying again will not help.
-		s.state = sessClosed
-		rec.sess = nil
-		r.exclude(rec, fmt.Sprintf("handshake failed: %v", ev.err))
-		return
-	}
-	if ev.err != nil {
-		s.state = sessClosed
-		rec.sess = nil
-		rec.backoff = min(max(2*rec.backoff, r.tune.redialMin), r.tune.redialMax)
-		rec.nextDial = r.clock.Now().Add(rec.backoff)
-		r.log.Info().Err(ev.err).Str("node", rec.label()).Str("addr", rec.addr).Dur("retryIn", rec.backoff).Msg("cannot connect to node")
-		return
-	}
-	id := ev.hello.ID
-	if other := r.byKey[id]; other != nil && other != rec {
-		// The same node by a second route. This record goes; its connection
-		// is kept only if the known route is not live.
-		rec.sess, rec.alias = nil, true
-		delete(r.byKey, rec.key)
-		if (other.sess != nil && other.sess.state == sessLive) || other.excluded != "" || other.removed {
+		r.exclude(rec, fmt.Sprintf("handshake failed: %v", err))
+	case err != nil:
+		r.setState(rec, NodeLost)
+		r.retryLater(rec)
+		r.log.Info().Err(err).Str("node", rec.label()).Str("addr", rec.addr).Dur("retryIn", rec.backoff).Msg("cannot connect to node")
+	default:
+		if rec = r.identify(s, ev.hello); rec == nil {
 			ev.conn.Close()
-			s.state = sessClosed
-			r.log.Debug().Str("node", id).Str("addr", rec.addr).Msg("node already known by another route")
 			return
 		}
-		if other.sess != nil {
-			r.closeSession(other.sess, false) // abandon its dial: this route works
+		if r.c.noSend != "" {
+			ev.conn.Close()
+			r.exclude(rec, r.c.noSend)
+			return
 		}
+		r.open(s, ev.conn, ev.hello)
+	}
+}
+
+// identify files the session s under the id its handshake proved and
+// returns the record it now belongs to, or nil when that node is already
+// connected (or excluded) by another route: s is then closed and its record
+// forgotten.
+func (r *run) identify(s *session, hello protocol.Hello) *nodeRec {
+	rec, id := s.rec, hello.ID
+	if other := r.byKey[id]; other != nil && other != rec {
+		// The same node by a second route. This record goes; its session is
+		// kept only if the known route is not live.
+		if other.state == NodeWorking || other.state == NodeExcluded {
+			r.closeSession(s)
+			r.forget(rec)
+			r.log.Debug().Str("node", id).Str("addr", rec.addr).Msg("node already known by another route")
+			return nil
+		}
+		if o := other.sess; o != nil {
+			r.closeSession(o) // abandon its dial: this route works
+		}
+		r.forget(rec)
 		other.addr = rec.addr
-		other.sess, s.rec = s, other
+		r.adopt(other, s)
 		rec = other
 	}
 	if rec.key != id {
@@ -148,34 +193,38 @@ func (r *run) up(ev event) {
 		r.byKey[id] = rec
 	}
 	rec.id = id
-	if ev.hello.Name != "" {
-		rec.name = ev.hello.Name
+	if hello.Name != "" {
+		rec.name = hello.Name
 	}
-	if r.c.noSend != "" {
-		ev.conn.Close()
-		s.state = sessClosed
-		rec.sess = nil
-		r.exclude(rec, r.c.noSend)
-		return
-	}
+	return rec
+}
+
+// open makes a dialled session live: the node gets the scene, then tiles.
+func (r *run) open(s *session, conn NodeConn, hello protocol.Hello) {
+	rec := s.rec
 	rec.backoff = 0
 	now := r.clock.Now()
-	s.conn = ev.conn
-	s.cores = min(max(ev.hello.Cores, 1), 1024)
+	s.conn = conn
+	s.cores = min(max(hello.Cores, 1), 1024)
 	s.window = min(2*s.cores, r.tune.maxWindow)
 	s.windowCap = r.tune.maxWindow
-	s.state = sessLive
 	s.lastHeard.Store(now.UnixNano())
 	s.lastProgress = now
 	s.pingAt = now
 	s.out = protocol.NewOutbox(1 << 20)
 	s.out.Push(r.c.scene)
-	r.live = append(r.live, s)
+	r.setSessState(s, sessLive)
 	r.lastLive = now
 	r.wg.Add(2)
 	go r.reader(s)
 	go r.writer(s, rec.label())
 	r.log.Info().Str("node", rec.label()).Str("addr", rec.addr).Int("cores", s.cores).Str("source", string(rec.source)).Msg("node joined")
+}
+
+// retryLater sets when rec is dialled again: an exponential backoff.
+func (r *run) retryLater(rec *nodeRec) {
+	rec.backoff = min(max(2*rec.backoff, r.tune.redialMin), r.tune.redialMax)
+	rec.nextDial = r.clock.Now().Add(rec.backoff)
 }
 
 // failKind says how much a lost connection is the node's fault.
@@ -203,7 +252,7 @@ func (r *run) down(s *session, err error, blame failKind) {
 	rec := s.rec
 	// Work lost is a failure, unless the node said it was shutting down.
 	busy := len(s.leases) > 0 && !s.draining
-	r.closeSession(s, false)
+	r.setState(rec, NodeLost)
 	switch {
 	case blame == failGarbage:
 		r.exclude(rec, fmt.Sprintf("protocol violation: %v", err))
@@ -212,9 +261,8 @@ func (r *run) down(s *session, err error, blame failKind) {
 	default:
 		r.log.Info().Str("node", rec.label()).Err(err).Msg("node left")
 	}
-	if rec.excluded == "" && !rec.removed {
-		rec.backoff = min(max(2*rec.backoff, r.tune.redialMin), r.tune.redialMax)
-		rec.nextDial = r.clock.Now().Add(rec.backoff)
+	if rec.state == NodeLost {
+		r.retryLater(rec)
 	}
 }
 
@@ -227,70 +275,44 @@ func (r *run) strike(rec *nodeRec, reason string) {
 	}
 }
 
-// exclude drops rec for the rest of the render.
+// exclude drops rec for the rest of the render (never the in-process node).
 func (r *run) exclude(rec *nodeRec, reason string) {
-	if rec.excluded != "" || rec.local {
+	if rec.state == NodeExcluded || rec.isLocal() {
 		return
 	}
 	rec.excluded = reason
 	r.log.Warn().Str("node", rec.label()).Str("addr", rec.addr).Str("reason", reason).Msg("node excluded from this render")
-	if rec.sess != nil {
-		r.closeSession(rec.sess, false)
-	}
+	r.setState(rec, NodeExcluded)
 }
 
-// closeSession ends a session: its leases are revoked (their tiles re-queued
-// when no other copy is out) and its goroutines stopped. With graceful, the
-// node is told to cancel them first.
-func (r *run) closeSession(s *session, graceful bool) {
-	if s.state == sessClosed {
+// closeSession ends a session mid-render: its leases are revoked (their
+// tiles re-queued when no other copy is out) and its goroutines stopped; its
+// node, if it was connecting or working, is lost.
+func (r *run) closeSession(s *session) {
+	switch s.state {
+	case sessClosed:
 		return
-	}
-	if s.state == sessDialing {
-		s.state = sessClosed
-		s.rec.sess = nil
-		s.cancel() // aborts the dial; its evUp is then ignored
-		return
-	}
-	for _, l := range s.leases {
-		if graceful && s.out != nil {
-			s.out.Push(protocol.Cancel{Job: l.job})
+	case sessLive:
+		for _, l := range s.leases {
+			r.revoke(l)
 		}
-		r.revoke(l)
-	}
-	s.state = sessClosed
-	s.rec.sess = nil
-	for i, x := range r.live {
-		if x == s {
-			r.live = append(r.live[:i], r.live[i+1:]...)
-			break
+		if s.conn != nil {
+			r.bytesSent += s.conn.BytesSent()
+			r.bytesRecv += s.conn.BytesReceived()
 		}
 	}
-	if s == r.local {
-		r.local = nil
-	}
-	if s.conn != nil {
-		r.bytesSent += s.conn.BytesSent()
-		r.bytesRecv += s.conn.BytesReceived()
-	}
-	if graceful && s.out != nil {
-		s.out.Close() // the writer sends the cancels, then closes the connection
-		return
-	}
-	s.cancel()
-	if s.conn != nil {
-		s.conn.Close()
-	}
+	r.setSessState(s, sessClosed)
+	s.stop(false)
 }
 
 // localRec is the in-process node's record, created on first use.
 func (r *run) localRec() *nodeRec {
 	for _, rec := range r.recs {
-		if rec.local {
+		if rec.isLocal() {
 			return rec
 		}
 	}
-	rec := &nodeRec{key: "local", id: "local", name: "local", source: SourceLocal, local: true, audited: true}
+	rec := &nodeRec{key: "local", id: "local", name: "local", source: SourceLocal, state: NodeLost, trust: trustAudited}
 	r.recs = append(r.recs, rec)
 	return rec
 }

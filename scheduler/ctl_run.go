@@ -7,6 +7,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -170,14 +171,11 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			err = r.giveUp(now)
 		}
 	}
-	nodes := r.nodeStats() // states as the render ends, before finish closes every connection
-	r.finish()
+	// One snapshot of what the render did, taken as the loop exits; the
+	// teardown that follows changes nothing that is reported.
 	res := r.result()
-	for i := range res.Stats.Nodes {
-		if i < len(nodes) && nodes[i].ID == res.Stats.Nodes[i].ID {
-			res.Stats.Nodes[i].State = nodes[i].State
-		}
-	}
+	r.progress(true)
+	r.finish()
 	return res, err
 }
 
@@ -214,21 +212,17 @@ func (r *run) handle(ev event) {
 	}
 }
 
-// takeOps applies AddNode and RemoveNode calls.
+// takeOps applies AddNode calls.
 func (r *run) takeOps() {
-	for _, op := range r.c.takeOps() {
-		if op.add {
-			r.addCandidate(op.cand)
-		} else {
-			r.removeNode(op.id)
-		}
+	for _, cand := range r.c.takeOps() {
+		r.addCandidate(cand)
 	}
 }
 
 // tick checks deadlines: liveness, progress, redials, the in-process node.
 func (r *run) tick(now time.Time) {
 	for _, s := range append([]*session(nil), r.live...) {
-		if s.rec.local {
+		if s.rec.isLocal() {
 			continue
 		}
 		if silent := now.Sub(time.Unix(0, s.lastHeard.Load())); silent > r.tune.live {
@@ -251,7 +245,7 @@ func (r *run) tick(now time.Time) {
 		}
 	}
 	for _, rec := range r.recs {
-		if rec.sess == nil && !rec.local && !rec.alias && !rec.removed && rec.excluded == "" && !now.Before(rec.nextDial) {
+		if rec.state == NodeLost && !rec.isLocal() && !now.Before(rec.nextDial) {
 			r.dial(rec)
 		}
 	}
@@ -274,7 +268,7 @@ func (r *run) giveUp(now time.Time) error {
 	}
 	var why []string
 	for _, rec := range r.recs {
-		if rec.excluded != "" {
+		if rec.state == NodeExcluded {
 			why = append(why, fmt.Sprintf("%s excluded: %s", rec.label(), rec.excluded))
 		}
 	}
@@ -308,31 +302,37 @@ func (r *run) progress(final bool) {
 	r.cfg.OnProgress(Progress{Done: r.done, Total: len(r.tiles), Rays: r.stats.Rays, Live: len(r.live), Elapsed: now.Sub(r.start), Nodes: r.nodeStats()})
 }
 
-// finish tells every node to cancel what is outstanding, closes every
-// connection and waits for every goroutine.
+// finish ends the render: every node is told to cancel what it still
+// holds, dials are abandoned, every connection closes and every goroutine is
+// waited for. It runs after the statistics are taken and re-queues nothing.
 func (r *run) finish() {
-	r.progress(true) // while the nodes still show as they worked
 	var writers []*session
-	for _, s := range append([]*session(nil), r.live...) {
-		if !s.rec.local {
+	for _, s := range slices.Clone(r.live) {
+		for _, l := range s.leases {
+			if s.out != nil {
+				s.out.Push(protocol.Cancel{Job: l.job})
+			}
+		}
+		r.setSessState(s, sessClosed)
+		s.stop(true) // the writer sends the cancels, then closes the connection
+		if !s.rec.isLocal() {
 			writers = append(writers, s)
 		}
-		r.closeSession(s, true)
 	}
 	for _, rec := range r.recs {
 		if rec.sess != nil { // dialing
-			r.closeSession(rec.sess, false)
+			r.closeSession(rec.sess)
 		}
 	}
-	// Give the writers a moment to send the cancels, then stop everything.
-	deadline := time.NewTimer(r.tune.finishGrace)
+	// Give the writers a moment to send the cancels (on the controller's
+	// clock, as every other wait), then stop everything.
+	deadline := r.clock.After(r.tune.finishGrace)
 	for _, s := range writers {
 		select {
 		case <-s.writerDone:
-		case <-deadline.C:
+		case <-deadline:
 		}
 	}
-	deadline.Stop()
 	r.stop()
 	for _, s := range writers {
 		s.conn.Close()
@@ -340,7 +340,7 @@ func (r *run) finish() {
 	r.wg.Wait()
 }
 
-// result assembles the Result.
+// result is the snapshot of the render's statistics, with the image.
 func (r *run) result() *Result {
 	wall := r.clock.Now().Sub(r.start).Seconds()
 	st := r.stats
@@ -349,6 +349,12 @@ func (r *run) result() *Result {
 		st.RaysPerSecond = float64(st.Rays) / wall
 	}
 	st.BytesSent, st.BytesReceived = r.bytesSent, r.bytesRecv
+	for _, s := range r.live {
+		if s.conn != nil {
+			st.BytesSent += s.conn.BytesSent()
+			st.BytesReceived += s.conn.BytesReceived()
+		}
+	}
 	st.Nodes = r.nodeStats()
 	return &Result{Image: r.img, Stats: st, Missing: len(r.tiles) - r.done}
 }
@@ -358,22 +364,13 @@ func (r *run) result() *Result {
 func (r *run) nodeStats() []NodeStats {
 	nodes := []NodeStats{}
 	for _, rec := range r.recs {
-		if rec.alias || (rec.id == "" && rec.excluded == "") {
-			continue // a second route to a node, or an address that never answered
-		}
-		state := NodeLost
-		switch {
-		case rec.excluded != "":
-			state = NodeExcluded
-		case rec.sess != nil && rec.sess.state == sessLive:
-			state = NodeWorking
-		case rec.sess != nil && rec.sess.state == sessDialing:
-			state = NodeConnecting
+		if rec.id == "" && rec.state != NodeExcluded {
+			continue // an address that never answered
 		}
 		nodes = append(nodes, NodeStats{
 			ID: rec.id, Name: rec.name, Addr: rec.addr, Source: rec.source,
 			Tiles: rec.tiles, Rays: rec.rays, Seconds: float64(rec.nanos) / 1e9,
-			Failures: rec.failures, Excluded: rec.excluded, State: state,
+			Failures: rec.failures, Excluded: rec.excluded, State: rec.state,
 		})
 	}
 	return nodes

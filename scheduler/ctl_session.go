@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,16 @@ import (
 	"tessera/protocol"
 )
 
-// sessState is a session's life.
+// sessState is a session's life. A session is one connection of a node's
+// record (or the in-process node's workers), and lives once:
+//
+//	sessDialing -> sessLive    the handshake proved a node that may render: its node is Working
+//	sessDialing -> sessClosed  the dial failed or was abandoned
+//	sessLive    -> sessClosed  the connection ended, or the controller ended it
+//
+// A session that closes leaves its record (rec.sess is nil again), whose
+// node is then Lost unless it is Excluded. Every change goes through
+// run.setSessState.
 type sessState uint8
 
 const (
@@ -26,7 +36,7 @@ const (
 // owned by the run loop except where noted.
 type session struct {
 	rec    *nodeRec
-	state  sessState
+	state  sessState       // changed by run.setSessState only
 	ctx    context.Context // its goroutines stop when it is cancelled
 	cancel context.CancelFunc
 
@@ -52,11 +62,69 @@ type session struct {
 	rtt      time.Duration // smallest overhead seen on top of render time
 }
 
+// newSession starts a session of rec, dialing: its node is Connecting.
 func (r *run) newSession(rec *nodeRec) *session {
-	s := &session{rec: rec, leases: make(map[uint64]*lease), writerDone: make(chan struct{})}
+	s := &session{rec: rec, state: sessDialing, leases: make(map[uint64]*lease), writerDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(r.ctx)
 	rec.sess = s
+	r.setState(rec, NodeConnecting)
 	return s
+}
+
+// setSessState moves s to state to (see sessState), keeping its record and
+// the live list in step: the one place a session's state changes.
+func (r *run) setSessState(s *session, to sessState) {
+	from := s.state
+	if from == to || from == sessClosed || (from == sessLive && to == sessDialing) {
+		if from != to {
+			r.log.Error().Str("node", s.rec.label()).Msg("controller bug: session state change refused")
+		}
+		return
+	}
+	s.state = to
+	rec := s.rec
+	switch to {
+	case sessLive:
+		r.live = append(r.live, s)
+		r.setState(rec, NodeWorking)
+	case sessClosed:
+		if from == sessLive {
+			r.live = slices.DeleteFunc(r.live, func(x *session) bool { return x == s })
+		}
+		if s == r.local {
+			r.local = nil
+		}
+		if rec.sess == s {
+			rec.sess = nil
+		}
+		if rec.state == NodeConnecting || rec.state == NodeWorking {
+			r.setState(rec, NodeLost)
+		}
+	}
+}
+
+// adopt moves the dialing session s to rec, a record the handshake showed to
+// be the same node (whose own dial, if any, is closed already).
+func (r *run) adopt(rec *nodeRec, s *session) {
+	if s.rec.sess == s {
+		s.rec.sess = nil
+	}
+	s.rec, rec.sess = rec, s
+	r.setState(rec, NodeConnecting)
+}
+
+// stop stops a closed session's goroutines. graceful lets the writer send
+// what is queued first (the Cancel frames at the end of a render) and close
+// the connection itself.
+func (s *session) stop(graceful bool) {
+	if graceful && s.out != nil {
+		s.out.Close()
+		return
+	}
+	s.cancel()
+	if s.conn != nil {
+		s.conn.Close()
+	}
 }
 
 // dial connects to rec in the background; the loop gets an evUp.
@@ -149,13 +217,12 @@ func (r *run) writer(s *session, label string) {
 func (r *run) startLocal(workers int) {
 	rec := r.localRec()
 	s := r.newSession(rec)
-	s.state = sessLive
 	s.cores = workers
 	s.window = 2 * workers
 	s.windowCap = s.window
 	s.local = newLeaseQueue()
 	r.local = s
-	r.live = append(r.live, s)
+	r.setSessState(s, sessLive)
 	r.log.Info().Int("workers", workers).Msg("in-process node started")
 	for range workers {
 		r.wg.Add(1)
@@ -223,7 +290,7 @@ func (s *session) noteSpeed(nanos int64, latency time.Duration, maxWindow int) {
 	if over := latency - time.Duration(nanos); over > 0 && (s.rtt == 0 || over < s.rtt) {
 		s.rtt = over
 	}
-	if s.rec.local {
+	if s.rec.isLocal() {
 		return
 	}
 	render := max(s.avgNanos, 1000)

@@ -173,7 +173,7 @@ func (r *run) lease(s *session, i int) {
 	s.leases[l.job] = l
 	t.leases = append(t.leases, l)
 	t.state = tileLeased
-	if s.rec.local {
+	if s.rec.isLocal() {
 		s.local.push(l)
 		return
 	}
@@ -223,8 +223,8 @@ func (r *run) takeResult(ev event) {
 		r.compare(l.tile, rec, ev.pix, ev.rays)
 	} else {
 		r.accept(l.tile, rec, ev.pix, ev.rays)
-		if !rec.local && !rec.audited {
-			rec.audited = true
+		if rec.trust == trustUnchecked {
+			rec.trust = trustAudited
 			r.addCheck(l.tile, claim{rec: rec, pix: ev.pix})
 		}
 	}

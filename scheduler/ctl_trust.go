@@ -31,9 +31,9 @@ func (r *run) compare(i int, rec *nodeRec, pix []float32, rays uint64) {
 	r.stats.Mismatches++
 	r.log.Warn().Str("node", rec.label()).Str("other", first.label()).Stringer("tile", t.rect).Msg("duplicate tile differs between nodes")
 	switch {
-	case first.local:
+	case first.isLocal():
 		r.distrust(rec, fmt.Sprintf("returned wrong pixels for tile %v", t.rect))
-	case rec.local:
+	case rec.isLocal():
 		r.distrust(first, fmt.Sprintf("returned wrong pixels for tile %v", t.rect))
 		if t.state != tileDone {
 			r.accept(i, rec, pix, rays)
@@ -74,7 +74,7 @@ func (r *run) checked(ev event) {
 			if samePixels(cl.pix, ev.pix) {
 				continue
 			}
-			if len(ck.claims) == 1 && !cl.rec.distrusted { // an audit; compare counts a duplicate's
+			if len(ck.claims) == 1 && cl.rec.trust != trustLiar { // an audit; compare counts a duplicate's
 				r.stats.Mismatches++
 			}
 			r.distrust(cl.rec, fmt.Sprintf("returned wrong pixels for tile %v (checked in-process)", t.rect))
@@ -89,10 +89,10 @@ func (r *run) checked(ev event) {
 // distrust excludes a node that returned wrong pixels and renders again every
 // tile it contributed: its work can no longer be trusted.
 func (r *run) distrust(rec *nodeRec, reason string) {
-	if rec.local {
+	if rec.isLocal() {
 		return
 	}
-	rec.distrusted = true
+	rec.trust = trustLiar
 	r.exclude(rec, reason)
 	n := 0
 	for i := range r.tiles {

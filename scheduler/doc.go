@@ -38,11 +38,21 @@
 // rendering everything twice.) Checks run in-process even with Local 0: they
 // verify, they do not render the image.
 //
-// Nodes may be added and removed at any time (AddNode, RemoveNode); the id
-// proven in the handshake deduplicates nodes that arrive by several routes.
+// Nodes may be added at any time (AddNode); the id proven in the handshake
+// deduplicates nodes that arrive by several routes. A node that leaves is
+// noticed by its connection (it closes, or stops answering pings), never by
+// what discovery says.
 // The scene is sent once per connection. With Local set to LocalAuto an
 // in-process node starts when no remote node is at work after Discover, or
 // when every remote node is lost.
+//
+// State. The loop goroutine of Run owns every piece of a render's state.
+// Each node has one NodeState (connecting, working, lost, excluded) and each
+// of its connections one session state (dialing, live, closed); the moves
+// allowed are listed beside the types, and each kind of state changes in one
+// function only. When the loop ends, the statistics are taken once;
+// cancelling what nodes still hold and closing the connections comes after
+// and changes nothing that is reported.
 //
 // The controller prints nothing: logs go to the zerolog.Logger of the
 // Config.

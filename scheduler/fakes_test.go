@@ -116,6 +116,7 @@ type fakeNode struct {
 	noHandshake bool // accepts and never finishes the handshake
 	silent      bool // after the handshake, answers nothing at all
 	down        bool // refuses connections
+	stuck       bool // after the handshake, reads nothing: the controller's Send blocks until the connection closes
 	// onJob decides what to do with a job; nil renders it right.
 	onJob func(c *fakeConn, j protocol.TileJob)
 
@@ -126,6 +127,7 @@ type fakeNode struct {
 	cancels    []uint64
 	scenes     int
 	jobc       chan protocol.TileJob // every job, when not nil
+	blocked    chan struct{}         // with stuck: receives when a Send blocks, when not nil
 }
 
 func (n *fakeNode) dial() (NodeConn, error) {
@@ -231,6 +233,16 @@ func (c *fakeConn) Send(m protocol.Message) error {
 	case <-c.closed:
 		return protocol.ErrClosed
 	default:
+	}
+	if c.n.stuck {
+		if c.n.blocked != nil {
+			select {
+			case c.n.blocked <- struct{}{}:
+			default:
+			}
+		}
+		<-c.closed
+		return protocol.ErrClosed
 	}
 	select {
 	case c.toNode <- m:

@@ -1,7 +1,9 @@
 package scheduler
 
 import (
+	"fmt"
 	"image"
+	"strconv"
 	"time"
 
 	"tessera/render"
@@ -92,12 +94,50 @@ type NodeStats struct {
 	State    NodeState `json:"state"`              // at the time of the snapshot
 }
 
-// NodeState is where a node stands in a render.
-type NodeState string
+// NodeState is where a node stands in a render. The controller keeps one
+// per node and changes it in one place; the moves it allows:
+//
+//	NodeConnecting -> NodeWorking     the handshake proved a node that may render
+//	NodeConnecting -> NodeLost        the dial or the handshake failed: it is dialled again after a backoff
+//	NodeWorking    -> NodeLost        its connection ended or stopped answering: its tiles are re-queued
+//	NodeLost       -> NodeConnecting  dialled again
+//	any but NodeExcluded -> NodeExcluded  for the rest of the render (refused, failing, lying)
+//
+// The values appear in stats JSON and on the preview page by their names
+// ("connecting", "working", "lost", "excluded").
+type NodeState uint8
 
 const (
-	NodeConnecting NodeState = "connecting" // dialing or in the handshake
-	NodeWorking    NodeState = "working"    // connected: it gets tiles
-	NodeLost       NodeState = "lost"       // its connection ended (it may come back)
-	NodeExcluded   NodeState = "excluded"   // excluded for the rest of the render
+	NodeConnecting NodeState = iota // dialing or in the handshake
+	NodeWorking                     // connected: it gets tiles
+	NodeLost                        // no connection now (it may come back)
+	NodeExcluded                    // excluded for the rest of the render
 )
+
+var nodeStateNames = [...]string{
+	NodeConnecting: "connecting",
+	NodeWorking:    "working",
+	NodeLost:       "lost",
+	NodeExcluded:   "excluded",
+}
+
+func (st NodeState) String() string {
+	if int(st) < len(nodeStateNames) {
+		return nodeStateNames[st]
+	}
+	return "NodeState(" + strconv.Itoa(int(st)) + ")"
+}
+
+// MarshalText writes the state's name.
+func (st NodeState) MarshalText() ([]byte, error) { return []byte(st.String()), nil }
+
+// UnmarshalText reads a state's name, so that stats JSON reads back.
+func (st *NodeState) UnmarshalText(b []byte) error {
+	for i, name := range nodeStateNames {
+		if string(b) == name {
+			*st = NodeState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("scheduler: unknown node state %q", b)
+}
