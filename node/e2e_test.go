@@ -154,39 +154,45 @@ func TestNodeShutdownMidRender(t *testing.T) {
 	scene, bundle := schedtest.LoadScene(t, "cornell.json")
 	set := scene.Resolve(render.Settings{Width: 48, Height: 32, SPP: 1})
 	want := schedtest.LocalRender(t, scene, set)
-	leaving, a := startNodeWith(t, Config{ID: "leaving", Workers: 1}, slowScenes(10*time.Millisecond))
+	gate := make(chan struct{}) // holds the leaving node's tiles
+	leaving, a := startNodeWith(t, Config{ID: "leaving", Workers: 1}, gatedScenes(gate))
 	_, b := startNodeWith(t, Config{ID: "staying", Workers: 1}, slowScenes(2*time.Millisecond))
-	var once sync.Once
-	var shutErr error
-	left := make(chan struct{})
-	c, err := scheduler.NewController(scheduler.Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, OnTile: func(e scheduler.TileEvent) {
-		if e.NodeID == "leaving" {
-			once.Do(func() {
-				go func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					defer cancel()
-					shutErr = leaving.Shutdown(ctx)
-					close(left)
-				}()
-			})
-		}
-	}})
+	c, err := scheduler.NewController(scheduler.Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.AddNode(scheduler.Candidate{ID: "leaving", Addr: a})
 	c.AddNode(scheduler.Candidate{ID: "staying", Addr: b})
-	res, err := c.Run(context.Background())
-	<-left
-	if err != nil {
-		t.Fatal(err)
+	type result struct {
+		res *scheduler.Result
+		err error
 	}
-	if shutErr != nil {
-		t.Errorf("Shutdown: %v", shutErr)
+	done := make(chan result, 1)
+	go func() {
+		res, err := c.Run(context.Background())
+		done <- result{res, err}
+	}()
+	// SIGTERM while the node renders one tile and holds another queued.
+	schedtest.WaitFor(t, "the leaving node to hold a running and a queued tile", 10*time.Second, func() bool {
+		k := leaving.Counters()
+		return k.JobsRunning == 1 && k.JobsQueued >= 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- leaving.Shutdown(ctx) }()
+	schedtest.WaitFor(t, "the queued tiles to be handed back", 10*time.Second, func() bool { return leaving.Counters().JobsQueued == 0 })
+	close(gate) // the running tile finishes
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
 	}
-	schedtest.SameImage(t, res.Image, want)
-	if l := nodeStats(t, res.Stats, "leaving"); l.Failures != 0 || res.Stats.Retries == 0 {
-		t.Errorf("leaving node %+v, retries %d: want its tiles handed back, no failure", l, res.Stats.Retries)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	schedtest.SameImage(t, r.res.Image, want)
+	if l := nodeStats(t, r.res.Stats, "leaving"); l.Failures != 0 || l.Tiles == 0 || r.res.Stats.Retries == 0 {
+		t.Errorf("leaving node %+v, retries %d: want its running tile in, its queued ones handed back, no failure", l, r.res.Stats.Retries)
 	}
 }
 

@@ -78,3 +78,31 @@ func (r slowRender) RenderTile(ctx context.Context, set render.Settings, rect im
 	}
 	return r.s.RenderTile(ctx, set, rect, dst)
 }
+
+// gatedScenes makes a node render a tile only once gate is closed (or the
+// job is cancelled), so that a test holds the node mid-render.
+func gatedScenes(gate <-chan struct{}) func(*Node) {
+	return func(n *Node) {
+		n.load = func(b *render.Bundle, lim render.Limits) (renderer, error) {
+			s, err := render.LoadBundle(b, lim)
+			if err != nil {
+				return nil, err
+			}
+			return gatedRender{s: s, gate: gate}, nil
+		}
+	}
+}
+
+type gatedRender struct {
+	s    *render.Scene
+	gate <-chan struct{}
+}
+
+func (r gatedRender) RenderTile(ctx context.Context, set render.Settings, rect image.Rectangle, dst []float32) (uint64, error) {
+	select {
+	case <-r.gate:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return r.s.RenderTile(ctx, set, rect, dst)
+}

@@ -302,9 +302,10 @@ func (n *Node) stopped() bool {
 	return n.state != stateServing
 }
 
-// Shutdown stops the node gracefully: it stops accepting, hands every queued
-// job back to its controller at once (Error "shutdown" with the job id,
-// so that the controller re-queues it elsewhere), lets the tiles being
+// Shutdown stops the node gracefully: it stops accepting, tells every
+// controller (Error "shutdown" with job 0: take no new jobs here), hands
+// every queued job back at once (Error "shutdown" with the job id, so that
+// the controller re-queues it elsewhere), lets the tiles being
 // rendered finish until ctx is done and cancels the rest (handing them back
 // the same way), then closes every connection. It returns ctx's error if the
 // deadline cut tiles short.
@@ -318,6 +319,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.state = stateShuttingDown
 	n.closeListenersLocked()
 	for c := range n.conns {
+		if c.established {
+			// First, so that a controller knows at once that jobs still
+			// crossing the wire will not all be answered.
+			c.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID)})
+		}
 		n.handBackQueuedLocked(c)
 		c.inReady = false
 	}

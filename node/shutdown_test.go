@@ -34,6 +34,10 @@ func TestNodeShutdownHandsQueuedJobsBack(t *testing.T) {
 			defer cancel()
 			shut := make(chan error, 1)
 			go func() { shut <- n.Shutdown(ctx) }()
+			// The connection is told first, then each queued job is handed back.
+			if m, ok := recv(t, c).(protocol.Error); !ok || m.Code != protocol.CodeShutdown || m.Job != 0 {
+				t.Fatalf("got %#v, want the shutdown notice for the connection (job 0)", m)
+			}
 			handed := map[uint64]bool{}
 			for len(handed) < 4 { // at once, while job 1 still runs
 				m, ok := recv(t, c).(protocol.Error)
