@@ -5,7 +5,9 @@ package main
 // a render in this process.
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -263,8 +265,11 @@ func freeAddr(t *testing.T) string {
 func TestE2EInterruptedController(t *testing.T) {
 	a := startNode(t, "e2e-busy")
 	args := renderArgs(bunny, "-width", "256", "-height", "192", "-spp", "64")
-	d := startRender(t, append(args, "-local", "0", "-nodes", a.addr)...)
-	a.waitJobs(t, 2, time.Minute)
+	d := startRender(t, append(args, "-local", "0", "-nodes", a.addr, "-preview", "127.0.0.1:0", "-linger", "0s")...)
+	// SIGINT once a tile is in the controller's image (the preview page
+	// hears of each tile after the image has it): a tile the node finished
+	// may still be on its way when the signal comes.
+	waitTileShown(t, d.waitMatch(t, previewAt, 20*time.Second)[1])
 	d.signal(t, syscall.SIGINT)
 	if code := d.wait(t, time.Minute); code != 1 {
 		t.Fatalf("exit %d after SIGINT, want 1:\n%s", code, d.out.String())
@@ -319,4 +324,29 @@ func TestE2EDemo(t *testing.T) {
 	if n := strings.Count(stdout.String(), "node demo-node-"); n != 2 {
 		t.Errorf("demo started %d nodes, want 2:\n%s", n, stdout.String())
 	}
+}
+
+// waitTileShown reads the event stream of the preview page at url until it
+// reports a tile.
+func waitTileShown(t *testing.T, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("preview events: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if sc.Text() == "event: tile" {
+			return
+		}
+	}
+	t.Fatalf("preview events ended with no tile: %v", sc.Err())
 }
