@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -227,6 +228,51 @@ func TestEnvironmentSceneErrors(t *testing.T) {
 			_, err := loadFiles(t, tt.files, tt.lim)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// BenchmarkEnvMap measures building a map's sampling tables, drawing a
+// direction (two binary searches: O(log n), so a map 16 times larger costs
+// a few more steps, not 16 times more) and the density of a direction, on
+// a sky with a sun.
+func BenchmarkEnvMap(b *testing.B) {
+	for _, size := range [][2]int{{1024, 512}, {4096, 2048}} {
+		w, h := size[0], size[1]
+		pic := picture(w, h, func(x, y int) Vec {
+			c := Vec{X: 0.3, Y: 0.5, Z: 1}.Scale(1 - float64(y)/float64(h))
+			if dx, dy := x-w*6/10, y-h*4/10; dx*dx+dy*dy < w*w/4096 {
+				c = Vec{X: 5000, Y: 4800, Z: 4500}
+			}
+			return c
+		})
+		name := fmt.Sprintf("%dx%d", w, h)
+		b.Run("build/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				newEnvMap("sky.hdr", pic, 1, 0)
+			}
+		})
+		e := newEnvMap("sky.hdr", pic, 1, 30)
+		b.Run("sample/"+name, func(b *testing.B) {
+			rg := newRNG(7, 8)
+			b.ReportAllocs()
+			for b.Loop() {
+				e.sample(1, rg.float(), rg.float())
+			}
+		})
+		b.Run("pdf/"+name, func(b *testing.B) {
+			dirs := make([]Vec, 1024)
+			rg := newRNG(9, 10)
+			for i := range dirs {
+				dirs[i] = uniformSphere(rg.float(), rg.float())
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				e.pdf(dirs[i&1023])
+				i++
 			}
 		})
 	}
