@@ -49,7 +49,7 @@ type Image struct {
 // parses them (so a bad scene fails here, with a *LoadError) but builds no
 // acceleration structure.
 func ReadBundle(path string, lim Limits) (*Bundle, error) {
-	_, b, err := readBundle(path, lim)
+	_, b, err := readBundle(path, Direct{}, lim)
 	return b, err
 }
 
@@ -62,15 +62,52 @@ func (b *Bundle) Hash() string { return bundleHash(b) }
 // bytes alone. A scene that does not load returns a *LoadError.
 func LoadBundle(b *Bundle, lim Limits) (*Scene, error) { return loadBundle(b, lim) }
 
-// LoadFile is ReadBundle followed by LoadBundle.
+// LoadFile is ReadBundle followed by LoadBundle. A .gltf or .glb file is
+// loaded as LoadDirect loads it with a zero Direct.
 func LoadFile(path string, lim Limits) (*Scene, *Bundle, error) {
-	sd, b, err := readBundle(path, lim)
+	return LoadDirect(path, Direct{}, lim)
+}
+
+// Direct says how a glTF file rendered on its own (tessera render x.glb) is
+// seen. Rendering a .gltf or .glb file on its own is defined as rendering a
+// small scene file that the loader writes into the bundle as
+// NAME.glb.scene.json (see DirectScene): the glTF file is its one object,
+// and each field of Direct is a field of that JSON, so that it reaches
+// every node and the bundle's hash covers it.
+type Direct struct {
+	Camera string // the camera by name; "": the file's first perspective camera, or one that frames the scene
+	Width  int    // image width; 0: from the height and the camera's aspect ratio (640 when neither is given)
+	Height int    // image height; 0: from the width and the camera's aspect ratio
+}
+
+// IsGLTF reports whether path names a glTF file (.gltf or .glb), which
+// LoadDirect renders on its own.
+func IsGLTF(path string) bool { return isGLTF(path) }
+
+// LoadDirect loads the scene at path and builds it. A .gltf or .glb file
+// is rendered as the scene DirectScene writes for it and d; for a scene
+// file d must be zero (the scene file says all that d could).
+func LoadDirect(path string, d Direct, lim Limits) (*Scene, *Bundle, error) {
+	sd, b, err := readBundle(path, d, lim)
 	if err != nil {
 		return nil, nil, err
 	}
 	sd.finish()
 	return &Scene{sceneData: *sd}, b, nil
 }
+
+// DirectScene returns the scene file (JSON) that rendering the glTF file
+// named gltf (relative to the scene file) on its own stands for, as the
+// loader writes it into the bundle. lit says whether the glTF file has
+// lights of its own (punctual lights or emissive materials): when it has
+// none, the scene is lit by a uniform white sky (background [1, 1, 1]), as
+// glTF viewers light a bare model.
+func DirectScene(gltf string, d Direct, lit bool) []byte { return directScene(gltf, d, lit) }
+
+// Warnings returns what the loader ignored in the scene's files, one line
+// per file (glTF extensions, occlusion textures, alpha blending read as
+// cut-outs...). Commands print them; the scene renders without them.
+func (s *Scene) Warnings() []string { return s.warnings }
 
 // Settings returns the scene file's own image settings, defaults applied.
 func (s *Scene) Settings() Settings { return s.settings }

@@ -12,9 +12,13 @@ import (
 // pixel, on one goroutine, and reports rays (camera, bounce and shadow) per
 // second: the kernel's speed per core.
 func BenchmarkRenderTile(b *testing.B) {
-	for _, name := range []string{"cornell", "bunny", "spheres"} {
+	for _, name := range []string{"cornell", "bunny", "spheres", "stilllife"} {
 		b.Run(name, func(b *testing.B) {
-			s, _, err := LoadFile("../testdata/scenes/"+name+".json", Limits{})
+			file := "../testdata/scenes/" + name + ".json"
+			if name == "stilllife" {
+				file = "../testdata/scenes/stilllife.glb"
+			}
+			s, _, err := LoadFile(file, Limits{})
 			if err != nil {
 				b.Fatal(err)
 			}

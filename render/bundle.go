@@ -92,11 +92,24 @@ func (s *diskSource) read(name string) ([]byte, error) {
 }
 
 // readBundle loads the scene at path from disk (without building its BVH)
-// and returns it with the bundle of every file it read.
-func readBundle(p string, lim Limits) (*sceneData, *Bundle, error) {
+// and returns it with the bundle of every file it read. A glTF file is
+// rendered as the scene directScene writes for it and d.
+func readBundle(p string, d Direct, lim Limits) (*sceneData, *Bundle, error) {
 	lim = lim.withDefaults()
 	src := &diskSource{dir: filepath.Dir(p), max: lim.MaxSceneBytes, files: map[string][]byte{}}
 	main := filepath.Base(p)
+	if isGLTF(main) {
+		doc, err := parseGLTF(src, main, lim)
+		if err != nil {
+			return nil, nil, err
+		}
+		js := directScene(main, d, doc.lit())
+		main += directSuffix
+		src.files[main] = js
+		src.total += int64(len(js))
+	} else if d != (Direct{}) {
+		return nil, nil, fmt.Errorf("%w: %s: -camera and the like apply to a .gltf or .glb file rendered on its own", ErrBadSettings, main)
+	}
 	sd, err := parseScene(src, main, lim)
 	if err != nil {
 		return nil, nil, err

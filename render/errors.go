@@ -91,3 +91,6 @@ func (lim Limits) withDefaults() Limits {
 	}
 	return lim
 }
+
+// asLoadError is errors.As for a *LoadError.
+func asLoadError(err error, le **LoadError) bool { return errors.As(err, le) }

@@ -163,3 +163,46 @@ func TestAssimpOBJFiles(t *testing.T) {
 		})
 	}
 }
+
+// FuzzGLTF loads arbitrary glTF files (JSON or binary) as the one object of
+// a scene, beside the buffers and images assimp's box references: the
+// loader returns a scene or a *LoadError, never panics, and a scene that
+// loads renders. Seeds: assimp's glTF test models, good and broken, and
+// small files made by the tests' builder.
+func FuzzGLTF(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/gltf/*/*.gl*")
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.Size() < 20000 {
+			f.Add(readSeed(f, p))
+		}
+	}
+	g := &gltfBuilder{}
+	pos := g.floats("VEC3", quadXY...)
+	uv := g.floats("VEC2", 0, 0, 1, 0, 1, 1, 0, 1)
+	tan := g.floats("VEC4", 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1)
+	doc := meshDoc(map[string]any{"attributes": map[string]any{"POSITION": pos, "TEXCOORD_0": uv, "TANGENT": tan},
+		"indices": g.indices(gltfUShort, 0, 1, 2, 0, 2, 3), "mode": 4, "material": 0}, map[string]any{"scale": []any{-1, 2, 1}})
+	doc["materials"] = []any{map[string]any{"alphaMode": "MASK", "normalTexture": map[string]any{"index": 0, "scale": 2},
+		"emissiveFactor": []any{1, 1, 1}, "extensions": map[string]any{"KHR_materials_emissive_strength": map[string]any{"emissiveStrength": 5},
+			"KHR_materials_transmission": map[string]any{"transmissionFactor": 0.5}, "KHR_materials_ior": map[string]any{"ior": 1.3}}}}
+	doc["textures"] = []any{map[string]any{"source": 0, "sampler": 0}}
+	doc["samplers"] = []any{map[string]any{"wrapS": 33648, "wrapT": 33071, "magFilter": 9728}}
+	doc["images"] = []any{map[string]any{"uri": "CesiumLogoFlat.png"}}
+	doc["extensions"] = map[string]any{"KHR_lights_punctual": map[string]any{"lights": []any{map[string]any{"type": "spot", "spot": map[string]any{"outerConeAngle": 0.5}}}}}
+	doc["nodes"] = append(doc["nodes"].([]any), map[string]any{"extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 0}}, "translation": []any{0, 0, 2}})
+	doc["scenes"] = []any{map[string]any{"nodes": []any{0, 1}}}
+	f.Add([]byte(g.file(f, doc)))
+	f.Add([]byte("glTF\x02\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00JSON"))
+	bin := readSeed(f, "testdata/gltf/BoxTextured-glTF/BoxTextured0.bin")
+	png := readSeed(f, "testdata/gltf/BoxTextured-glTF/CesiumLogoFlat.png")
+	scene := []byte(`{"camera": {"object": 0}, "objects": [{"type": "gltf", "file": "m.gltf", "rotate": [10, 20, 30]}]}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := &Bundle{Main: "scene.json", Files: map[string][]byte{"scene.json": scene, "m.gltf": data,
+			"BoxTextured0.bin": bin, "CesiumLogoFlat.png": png}}
+		s, err := LoadBundle(b, fuzzLimits)
+		checkLoadErr(t, err)
+		if err == nil {
+			fuzzRender(t, s)
+		}
+	})
+}

@@ -38,7 +38,11 @@ func offset(p, n Vec) Vec {
 type tracer struct {
 	s        *sceneData
 	maxDepth int
-	rays     uint64 // counted here, per call, and summed by the caller
+	rays     uint64  // counted here, per call, and summed by the caller
+	passes   int     // cut-out texels passed through by the current path
+	seg      float64 // distance from the last vertex to the ray's origin, after cut-outs
+	ps       pbrSurface
+	ph       pbrHit // the BSDF of the pbr material at the current vertex
 	stack    traversalStack
 }
 
@@ -67,16 +71,35 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 		}
 		s.surfaceAt(&r, &h, &sf)
 		m := &s.materials[sf.mat]
-		if m.kind == matEmissive {
-			if !m.twoSided && r.Dir.Dot(sf.ng) >= 0 {
-				break // the back of a one-sided light is black
+		if m.kind >= matEmissive {
+			if m.kind == matEmissive {
+				if !m.twoSided && r.Dir.Dot(sf.ng) >= 0 {
+					break // the back of a one-sided light is black
+				}
+				w := 1.0
+				if !specular && h.prim >= 0 {
+					w = powerHeuristic(prevPdf, s.lightPdf(h.prim, prevP, r.Dir, tr.seg+h.t))
+				}
+				l = l.Add(beta.Mul(m.emission).Scale(w))
+				break
 			}
-			w := 1.0
-			if !specular && h.prim >= 0 {
-				w = powerHeuristic(prevPdf, s.lightPdf(h.prim, prevP, r.Dir, h.t))
+			if !s.pbrSurfaceAt(m, &h, &sf, &tr.ps) {
+				// A cut-out: the ray goes on through, and this was no vertex.
+				if tr.passes++; tr.passes > maxCutouts {
+					break
+				}
+				tr.seg += h.t
+				r.Origin = offset(sf.p, sf.ng.Scale(math.Copysign(1, r.Dir.Dot(sf.ng))))
+				depth--
+				continue
 			}
-			l = l.Add(beta.Mul(m.emission).Scale(w))
-			break
+			if le := tr.ps.le; !le.IsZero() && (m.twoSided || r.Dir.Dot(sf.ng) < 0) {
+				w := 1.0
+				if !specular && h.prim >= 0 {
+					w = powerHeuristic(prevPdf, s.lightPdf(h.prim, prevP, r.Dir, tr.seg+h.t))
+				}
+				l = l.Add(beta.Mul(le).Scale(w))
+			}
 		}
 		if depth >= tr.maxDepth {
 			break
@@ -93,16 +116,38 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 		}
 		fr := newFrame(ns)
 		wol := fr.toLocal(wo)
-		albedo := s.albedoAt(m, &sf)
+		// A pbr material's BSDF at this hit is tr.ph; the others' is the
+		// material and its albedo.
+		var albedo Vec
+		if m.kind != matPBR {
+			albedo = s.albedoAt(m, &sf)
+		} else if ps := &tr.ps; !tr.ph.setup(m.pbr, ps.base, ps.metallic, ps.rough, wol, entering) {
+			break
+		}
 
 		if !m.delta() && len(s.lights) > 0 {
 			ls, ok := s.sampleLight(sf.p, rg.float(), rg.float(), rg.float())
 			if side := ls.wi.Dot(ng); ok && side > 0 {
-				fcos, bpdf := m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
+				var fcos Vec
+				var bpdf float64
+				if m.kind != matPBR {
+					fcos, bpdf = m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
+				} else {
+					fcos, bpdf = tr.ph.eval(wol, fr.toLocal(ls.wi))
+				}
 				if !fcos.IsZero() {
 					tr.rays++
 					sr := Ray{Origin: offset(sf.p, ng), Dir: ls.wi} // side > 0
-					if !s.occludedWith(&tr.stack, &sr, ls.dist*shadowEnd) {
+					var blocked bool
+					if !s.seeThrough {
+						blocked = s.occludedWith(&tr.stack, &sr, ls.dist*shadowEnd)
+					} else {
+						blocked = !tr.seeThrough(&sr, ls.dist*shadowEnd, ls.delta, &ls.le)
+					}
+					if !blocked {
+						if ls.delta {
+							bpdf = 0 // no BSDF sample can hit a punctual light
+						}
 						w := powerHeuristic(ls.pdf, bpdf)
 						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
 					}
@@ -110,7 +155,13 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 			}
 		}
 
-		bs, ok := m.sampleBSDF(albedo, wol, entering, rg.float(), rg.float(), rg.float())
+		var bs bsdfSample
+		var ok bool
+		if m.kind != matPBR {
+			bs, ok = m.sampleBSDF(albedo, wol, entering, rg.float(), rg.float(), rg.float())
+		} else {
+			bs, ok = tr.ph.sample(wol, rg.float(), rg.float(), rg.float())
+		}
 		if !ok {
 			break
 		}
@@ -126,6 +177,7 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 			break
 		}
 		specular, prevPdf, prevP = bs.delta, bs.pdf, sf.p
+		tr.seg = 0
 		if side < 0 {
 			ng = ng.Neg() // a refraction leaves from the back
 		}
@@ -140,6 +192,47 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 		}
 	}
 	return l
+}
+
+// maxCutouts bounds the cut-out texels one path (or shadow ray) passes
+// through, so that a ray caught between two coincident cut-out surfaces
+// ends.
+const maxCutouts = 64
+
+// seeThrough reports whether a shadow ray reaches tmax unblocked in a
+// scene with alpha cut-outs or glass (sceneData.seeThrough; the others
+// test occlusion alone). It looks at what the ray meets: a cut-out texel
+// lets it through, and glass lets through the light of a punctual light
+// (delta), tinted by its colour and Fresnel transmittance (which multiply
+// *tint), as if the rays went straight on. A point light's caustic
+// through glass is a path no path tracer finds (no ray hits the point);
+// passing its shadow rays keeps the light the glass transmits, near where
+// it would land, instead of casting a black shadow.
+func (tr *tracer) seeThrough(r *Ray, tmax float64, delta bool, tint *Vec) bool {
+	s := tr.s
+	var h hit
+	var sf surface
+	ray := *r
+	for range maxCutouts {
+		if !s.intersectWith(&tr.stack, &ray, tmax, &h) {
+			return true
+		}
+		s.surfaceAt(&ray, &h, &sf)
+		m := &s.materials[sf.mat]
+		if m.kind != matPBR {
+			return false
+		}
+		if !(m.pbr.cutoff >= 0 && s.cutAway(m, &h, &sf)) {
+			t := s.glassTransmittance(m, &sf, ray.Dir)
+			if !delta || t.IsZero() {
+				return false
+			}
+			*tint = tint.Mul(t)
+		}
+		tmax -= h.t
+		ray.Origin = offset(sf.p, sf.ng.Scale(math.Copysign(1, ray.Dir.Dot(sf.ng))))
+	}
+	return false
 }
 
 // renderTile is RenderTile on resolved, validated settings.
@@ -164,6 +257,7 @@ func (s *sceneData) renderTile(ctx context.Context, set Settings, r image.Rectan
 				jx, jy := r2Point(i, ox, oy)
 				lu, lv := r2Point(i, lx, ly)
 				ray := cam.ray(float64(x)+jx, float64(y)+jy, lu, lv)
+				tr.passes = 0
 				c := tr.radiance(ray, &rg)
 				if c.finite() {
 					sum = sum.Add(c)

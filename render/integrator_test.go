@@ -112,9 +112,9 @@ func TestDirectLightingMatchesAnalytic(t *testing.T) {
 // 8 and 32, for 1 and 2 workers, and a pixel rendered alone equals the same
 // pixel in a whole image.
 func TestDeterminism(t *testing.T) {
-	for _, name := range []string{"cornell", "spheres"} {
+	for _, name := range []string{"cornell.json", "spheres.json", "stilllife.glb"} {
 		t.Run(name, func(t *testing.T) {
-			s, _, err := LoadFile("../testdata/scenes/"+name+".json", Limits{})
+			s, _, err := LoadFile("../testdata/scenes/"+name, Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,9 +234,9 @@ func TestRenderTileArguments(t *testing.T) {
 // TestRenderTileAllocatesNothing: the per-ray path (traversal, shading,
 // sampling) allocates nothing, whatever the scene.
 func TestRenderTileAllocatesNothing(t *testing.T) {
-	for _, name := range []string{"cornell", "spheres"} {
+	for _, name := range []string{"cornell.json", "spheres.json", "stilllife.glb"} {
 		t.Run(name, func(t *testing.T) {
-			s, _, err := LoadFile("../testdata/scenes/"+name+".json", Limits{})
+			s, _, err := LoadFile("../testdata/scenes/"+name, Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}

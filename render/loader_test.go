@@ -82,7 +82,7 @@ func TestLoaderErrorsNameFileAndPlace(t *testing.T) {
 		{"short vector", map[string]string{"scene.json": `{"camera": {"from": [0,1], "to": [0,0,0]}, "objects": []}`},
 			[]string{"scene.json: camera.from: expected an array of 3 numbers, got an array of 2"}},
 		{"bad material type", map[string]string{"scene.json": sceneWith(`"x": {"type": "plastic"}`, "")},
-			[]string{"scene.json: materials.x.type: expected \"diffuse\", \"metal\", \"dielectric\" or \"emissive\", got \"plastic\""}},
+			[]string{"scene.json: materials.x.type: expected \"diffuse\", \"metal\", \"dielectric\", \"emissive\" or \"pbr\", got \"plastic\""}},
 		{"albedo above one", map[string]string{"scene.json": sceneWith(`"x": {"type": "diffuse", "albedo": [2, 0, 0]}`, "")},
 			[]string{"scene.json: materials.x.albedo: expected a reflectance with components from 0 to 1"}},
 		{"negative radius", map[string]string{"scene.json": sceneWith(whiteMat,

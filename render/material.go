@@ -10,6 +10,7 @@ const (
 	matMetal                     // GGX microfacet reflection, Schlick Fresnel tinted by albedo
 	matDielectric                // smooth glass: Fresnel reflection and refraction
 	matEmissive                  // a light: emits on its front side (both with twoSided), reflects nothing
+	matPBR                       // glTF metallic-roughness (pbr.go): reflects, refracts and may emit
 )
 
 var matKindNames = [...]string{
@@ -17,6 +18,7 @@ var matKindNames = [...]string{
 	matMetal:      "metal",
 	matDielectric: "dielectric",
 	matEmissive:   "emissive",
+	matPBR:        "pbr",
 }
 
 func (k matKind) String() string { return matKindNames[k] }
@@ -30,10 +32,11 @@ type material struct {
 	checker  bool    // albedo alternates between albedo and odd in world-space cubes
 	odd      Vec     // checker's second colour
 	cell     float64 // checker's cube size, in scene units
-	emission Vec     // radiance of an emissive material
+	emission Vec     // radiance of an emissive or pbr material
 	ior      float64 // dielectric index of refraction
 	alpha    float64 // metal GGX roughness (roughness squared); 0 is a perfect mirror
-	twoSided bool    // an emissive material emits from the back side too
+	twoSided bool    // an emissive or pbr material emits from the back side too
+	pbr      *pbrMaterial
 }
 
 // smoothMetal is the GGX alpha below which a metal is a perfect mirror.
@@ -117,7 +120,8 @@ type bsdfSample struct {
 
 // sampleBSDF chooses an incoming direction for outgoing wo (local, wo.Z > 0
 // except for dielectrics, where the frame's normal faces wo and entering
-// says which side is outside). It reports false when the path ends.
+// says which side is outside). It reports false when the path ends. (A
+// pbr material's BSDF is a pbrHit, which the tracer sets up at each hit.)
 func (m *material) sampleBSDF(albedo, wo Vec, entering bool, u1, u2, u3 float64) (bsdfSample, bool) {
 	switch m.kind {
 	case matDiffuse:

@@ -134,48 +134,79 @@ func (p *sceneParser) mesh(o *jobj) error {
 		}
 	}
 
-	sd := p.sd
+	var mt meshTri
 	for _, t := range m.tris {
-		a, b, c := pos[t.c[0].v], pos[t.c[1].v], pos[t.c[2].v]
-		e1, e2 := b.Sub(a), c.Sub(a)
-		cr := e1.Cross(e2)
-		area2 := cr.Len()
-		if !(area2 > 0) || math.IsInf(area2, 0) {
-			continue // degenerate: no ray can hit it
-		}
-		tm := mat
+		mt.p = [3]Vec{pos[t.c[0].v], pos[t.c[1].v], pos[t.c[2].v]}
+		mt.mat = mat
 		if !hasMat {
 			if t.mtl < 0 {
 				return loadErr(name, "line "+strconv.Itoa(int(t.line)), "f: face without a material: no usemtl comes before it and %s names no \"material\"", o.path)
 			}
-			tm = mats[t.mtl]
+			mt.mat = mats[t.mtl]
 		}
-		info := primInfo{n: cr.Scale(1 / area2), mat: tm, tri: -1, area: area2 / 2}
-		var ts triShading
-		ts.hasN, ts.hasT = true, true
+		mt.hasN, mt.hasUV = true, true
 		for k, cn := range t.c {
 			switch {
 			case cn.vn >= 0:
-				ts.n[k] = nrm[cn.vn]
+				mt.n[k] = nrm[cn.vn]
 			case vnorm != nil:
-				ts.n[k] = vnorm[cn.v]
+				mt.n[k] = vnorm[cn.v]
 			default:
-				ts.hasN = false
+				mt.hasN = false
 			}
 			if cn.vt >= 0 {
-				ts.uv[k] = m.vt[cn.vt]
+				mt.uv[k] = m.vt[cn.vt]
 			} else {
-				ts.hasT = false
+				mt.hasUV = false
 			}
 		}
-		if ts.hasN || ts.hasT {
-			info.tri = int32(len(sd.tris))
-			sd.tris = append(sd.tris, ts)
-		}
-		sd.shapes = append(sd.shapes, shape{kind: primTriangle, p: a, e1: e1, e2: e2})
-		sd.info = append(sd.info, info)
+		p.sd.addTriangle(&mt)
 	}
 	return nil
+}
+
+// meshTri is one triangle of a mesh in world space, as every mesh loader
+// (OBJ, glTF) hands it to addTriangle: the one place that turns mesh
+// triangles into primitives.
+type meshTri struct {
+	p           [3]Vec        // vertices; the front side is the one (p1-p0)×(p2-p0) points to
+	n           [3]Vec        // unit vertex normals, when hasN
+	uv          [3][2]float64 // texture coordinates, v up (OBJ's convention), when hasUV
+	t           [3]Vec        // unit vertex tangents (along increasing u), when hasT
+	tsign       float64       // the bitangent is tsign * n×t, when hasT
+	hasN, hasUV bool
+	hasT        bool
+	mat         int32
+}
+
+// addTriangle adds a mesh triangle to the scene. A degenerate one (zero or
+// non-finite area) is dropped: no ray can hit it.
+func (sd *sceneData) addTriangle(mt *meshTri) {
+	a, b, c := mt.p[0], mt.p[1], mt.p[2]
+	e1, e2 := b.Sub(a), c.Sub(a)
+	cr := e1.Cross(e2)
+	area2 := cr.Len()
+	if !(area2 > 0) || math.IsInf(area2, 0) {
+		return
+	}
+	info := primInfo{n: cr.Scale(1 / area2), mat: mt.mat, tri: -1, area: area2 / 2}
+	if mt.hasN || mt.hasUV {
+		ts := triShading{hasN: mt.hasN, hasUV: mt.hasUV, tan: -1}
+		if mt.hasN {
+			ts.n = mt.n
+		}
+		if mt.hasUV {
+			ts.uv = mt.uv
+		}
+		if mt.hasT && mt.hasN {
+			ts.tan = int32(len(sd.tangents))
+			sd.tangents = append(sd.tangents, triTangents{t: mt.t, sign: mt.tsign})
+		}
+		info.tri = int32(len(sd.tris))
+		sd.tris = append(sd.tris, ts)
+	}
+	sd.shapes = append(sd.shapes, shape{kind: primTriangle, p: a, e1: e1, e2: e2})
+	sd.info = append(sd.info, info)
 }
 
 // objMaterials resolves the usemtl names of the OBJ file name: first in its

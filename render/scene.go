@@ -8,12 +8,18 @@ type sceneData struct {
 	prims      []prim     // the shapes' intersection form, same order
 	info       []primInfo // same order
 	tris       []triShading
+	tangents   []triTangents
 	planes     []plane
 	bvh        bvh
 	materials  []material
 	textures   []*texture
 	lights     []light
-	lightCDF   []float64 // lightCDF[i] is the probability of choosing a light < i+1
+	punctual   []punctualLight // KHR_lights_punctual lights, sampled through lights
+	lightCDF   []float64       // lightCDF[i] is the probability of choosing a light < i+1
+	images     []*texImage     // pbr materials' textures
+	cutouts    bool            // some material has alpha cut-outs
+	seeThrough bool            // cut-outs or glass: shadow rays look at what they hit (tracer.seeThrough)
+	warnings   []string        // what the loader ignored, one line per file
 	camera     cameraSpec
 	settings   Settings
 	background Vec
@@ -22,12 +28,19 @@ type sceneData struct {
 	triangles  int     // triangles from meshes, for limits and statistics
 }
 
-// light is an emissive primitive that next-event estimation samples, or
-// the environment map.
+// light is what next-event estimation samples: an emissive primitive, a
+// punctual light or the environment map.
 type light struct {
-	prim int32   // index into prims; -1 for the environment
-	pick float64 // probability of choosing this light
+	prim  int32   // index into prims; lightEnv or lightPunctual
+	punct int32   // index into punctual for a punctual light
+	pick  float64 // probability of choosing this light
 }
+
+// light.prim of the lights that are not primitives.
+const (
+	lightEnv      = -1
+	lightPunctual = -2
+)
 
 // envShare is the probability of sampling the environment map when the
 // scene also has emissive surfaces: their powers and the map's are not
@@ -47,16 +60,27 @@ func (s *sceneData) finish() {
 	}
 	s.shapes, s.prims, s.info, s.bvh = shapes, prims, info, tree
 
+	for i := range s.materials {
+		if pm := s.materials[i].pbr; pm != nil && pm.transmission > 0 {
+			s.seeThrough = true
+		}
+	}
+	s.seeThrough = s.seeThrough || s.cutouts
+
 	var power []float64
 	total := 0.0
 	s.lights = s.lights[:0]
 	for i := range s.info {
 		s.info[i].light = -1
 		m := &s.materials[s.info[i].mat]
-		if m.kind != matEmissive {
+		if m.kind != matEmissive && m.kind != matPBR {
 			continue
 		}
+		// Power over π: luminance times area.
 		pw := m.emission.Luminance() * s.info[i].area
+		if m.kind == matPBR && m.pbr.emTex.img >= 0 {
+			pw *= s.images[m.pbr.emTex.img].meanLuminance()
+		}
 		if !(pw > 0) || math.IsInf(pw, 0) {
 			continue
 		}
@@ -65,7 +89,19 @@ func (s *sceneData) finish() {
 		power = append(power, pw)
 		total += pw
 	}
-	share := 1.0 // of the surfaces' among all lights
+	if len(s.punctual) > 0 {
+		radius := s.boundingRadius()
+		for i := range s.punctual {
+			pw := s.punctual[i].power(radius)
+			if !(pw > 0) || math.IsInf(pw, 0) {
+				continue
+			}
+			s.lights = append(s.lights, light{prim: lightPunctual, punct: int32(i)})
+			power = append(power, pw)
+			total += pw
+		}
+	}
+	share := 1.0 // of the surfaces' and punctual lights' among all lights
 	s.envPick = 0
 	if s.env != nil && s.env.power > 0 {
 		s.envPick = 1
@@ -81,7 +117,7 @@ func (s *sceneData) finish() {
 		s.lightCDF[i] = share * acc / total
 	}
 	if s.envPick > 0 {
-		s.lights = append(s.lights, light{prim: -1, pick: s.envPick})
+		s.lights = append(s.lights, light{prim: lightEnv, pick: s.envPick})
 		s.lightCDF = append(s.lightCDF, 1)
 	}
 	if n := len(s.lightCDF); n > 0 {
@@ -96,21 +132,26 @@ func (s *sceneData) pickLight(u float64) int { return firstAbove(s.lightCDF, u) 
 
 // lightSample is a point on a light seen from a shading point.
 type lightSample struct {
-	wi   Vec     // unit direction from the shading point to the light
-	dist float64 // distance to the point on the light
-	le   Vec     // emitted radiance
-	pdf  float64 // solid-angle density, light choice included
+	wi    Vec     // unit direction from the shading point to the light
+	dist  float64 // distance to the point on the light (+Inf for a directional light)
+	le    Vec     // emitted radiance; for a delta light, the irradiance it gives normal to wi
+	pdf   float64 // solid-angle density, light choice included; a delta light's: the choice only
+	delta bool    // a punctual light: no BSDF sample can hit it, MIS weight 1
 }
 
 // sampleLight chooses a point on a light as seen from p.
 func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 	l := &s.lights[s.pickLight(u0)]
 	if l.prim < 0 {
+		if l.prim == lightPunctual {
+			return s.punctual[l.punct].sample(p, l.pick)
+		}
 		return s.env.sample(l.pick, u1, u2)
 	}
 	pr := &s.shapes[l.prim]
 	inf := &s.info[l.prim]
-	le := s.materials[inf.mat].emission
+	m := &s.materials[inf.mat]
+	le := m.emission
 	var q, n Vec
 	switch pr.kind {
 	case primSphere:
@@ -119,11 +160,15 @@ func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 		q = pr.p.AddScaled(pr.e1, u1).AddScaled(pr.e2, u2)
 	default:
 		su := math.Sqrt(u1)
-		q = pr.p.AddScaled(pr.e1, su*(1-u2)).AddScaled(pr.e2, su*u2)
+		a, b := su*(1-u2), su*u2
+		q = pr.p.AddScaled(pr.e1, a).AddScaled(pr.e2, b)
+		if m.kind == matPBR && m.pbr.emTex.img >= 0 {
+			le = le.Mul(s.emissionTexel(m, inf.tri, a, b))
+		}
 	}
 	n = inf.n
 	d := q.Sub(p)
-	if d.Dot(n) >= 0 && !s.materials[inf.mat].twoSided {
+	if d.Dot(n) >= 0 && !m.twoSided {
 		return lightSample{}, false // the back of a one-sided light
 	}
 	d2 := d.Dot(d)
@@ -238,7 +283,7 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 					sf.ns = n
 				}
 			}
-			if ts.hasT {
+			if ts.hasUV {
 				sf.u = ts.uv[0][0]*w0 + ts.uv[1][0]*h.a + ts.uv[2][0]*h.b
 				sf.v = ts.uv[0][1]*w0 + ts.uv[1][1]*h.a + ts.uv[2][1]*h.b
 			}

@@ -29,6 +29,18 @@ type sceneParser struct {
 	matIndex map[string]int32            // scene materials by name
 	texIndex map[string]int32            // textures by bundle name
 	mtlLibs  map[string]map[string]int32 // MTL file (bundle name) → material name → index
+
+	gltfObjects map[int]*gltfPlaced // glTF objects by their index in "objects"
+	imgIndex    map[string]int32    // pbr texture images by name
+	camRef      *cameraRef          // a camera taken from a glTF object, resolved after the objects
+	imgW, imgH  bool                // the scene file gives the image's width, height
+}
+
+// cameraRef is a scene camera that a glTF object holds.
+type cameraRef struct {
+	where  string // JSON path of the camera
+	object int    // index in "objects"
+	name   string // "" for the first perspective camera
 }
 
 // parseScene reads the scene file main and everything it references from src.
@@ -107,18 +119,28 @@ func (p *sceneParser) parse(v any) error {
 		return r.err
 	}
 	for i, ov := range objs {
-		if err := p.object(r.object(fmt.Sprintf("objects[%d]", i), ov)); err != nil {
+		if err := p.object(r.object(fmt.Sprintf("objects[%d]", i), ov), i); err != nil {
 			return err
 		}
 		if r.err != nil {
 			return r.err
 		}
 	}
-	return nil
+	if p.camRef != nil && (p.camRef.object < 0 || p.camRef.object >= len(objs)) {
+		return loadErr(p.main, p.camRef.where+".object", "objects[%d] does not exist (the scene has %d objects)", p.camRef.object, len(objs))
+	}
+	return p.resolveCamera()
 }
 
 func (p *sceneParser) camera(o *jobj) {
 	c := &p.sd.camera
+	if o.has("object") {
+		// A camera of a glTF object: resolved once the objects are loaded.
+		ref := &cameraRef{where: o.path, object: o.int("object", 0), name: o.str("name", "")}
+		o.done()
+		p.camRef = ref
+		return
+	}
 	o.require("from", "the camera position")
 	o.require("to", "the point the camera looks at")
 	c.from = o.vec("from", Vec{})
@@ -151,6 +173,7 @@ func (p *sceneParser) image(o *jobj) {
 	s.Height = o.int("height", s.Height)
 	s.SPP = o.int("spp", s.SPP)
 	s.MaxDepth = o.int("maxDepth", s.MaxDepth)
+	p.imgW, p.imgH = o.has("width"), o.has("height")
 	o.done()
 	check := func(key string, v, most int) {
 		if v < 1 || v > most {
@@ -176,7 +199,7 @@ func (p *sceneParser) color(o *jobj, key string, def Vec, unit bool) Vec {
 
 func (p *sceneParser) material(o *jobj) material {
 	m := material{tex: -1}
-	if !o.require("type", `"diffuse", "metal", "dielectric" or "emissive"`) {
+	if !o.require("type", `"diffuse", "metal", "dielectric", "emissive" or "pbr"`) {
 		return m
 	}
 	switch typ := o.str("type", ""); typ {
@@ -221,11 +244,69 @@ func (p *sceneParser) material(o *jobj) material {
 		o.require("emission", "the emitted radiance, linear RGB")
 		m.emission = p.color(o, "emission", Vec{}, false)
 		m.twoSided = o.boolean("twoSided", false)
+	case "pbr":
+		p.pbrMaterial(o, &m)
 	default:
-		p.r.fail(o.at("type"), `expected "diffuse", "metal", "dielectric" or "emissive", got %q`, typ)
+		p.r.fail(o.at("type"), `expected "diffuse", "metal", "dielectric", "emissive" or "pbr", got %q`, typ)
 	}
 	o.done()
 	return m
+}
+
+// pbrMaterial reads a "pbr" material: glTF's metallic-roughness model.
+func (p *sceneParser) pbrMaterial(o *jobj, m *material) {
+	pm := &pbrMaterial{baseTex: noTex, mrTex: noTex, normTex: noTex, emTex: noTex, opacity: 1, normScale: 1, cutoff: -1}
+	m.kind, m.pbr = matPBR, pm
+	pm.base = p.color(o, "baseColor", defaultAlbedo, true)
+	unit := func(key string, def float64) float64 {
+		v := o.num(key, def)
+		if v < 0 || v > 1 {
+			p.r.fail(o.at(key), "expected a number from 0 to 1, got %v", v)
+		}
+		return v
+	}
+	pm.metallic = unit("metallic", 0)
+	pm.roughness = unit("roughness", 0.5)
+	pm.transmission = unit("transmission", 0)
+	pm.ior = o.num("ior", 1.5)
+	if !(pm.ior >= 1 && pm.ior <= 10) {
+		p.r.fail(o.at("ior"), "expected an index of refraction from 1 to 10, got %v", pm.ior)
+	}
+	pm.f0 = sq((pm.ior - 1) / (pm.ior + 1))
+	m.emission = p.color(o, "emission", Vec{}, false)
+	m.twoSided = o.boolean("twoSided", false)
+	if o.has("texture") {
+		if !o.has("baseColor") {
+			pm.base = white
+		}
+		ref := o.str("texture", "")
+		if ref == "" {
+			p.r.fail(o.at("texture"), "expected a file name")
+			return
+		}
+		name := resolveRef(p.main, ref)
+		idx, ok := p.imgIndex[name]
+		if !ok {
+			data, err := p.src.read(name)
+			var img *texImage
+			if err == nil {
+				img, err = decodeImage8(name, data, p.lim)
+			}
+			if err != nil {
+				if p.r.err == nil {
+					p.r.err = &LoadError{File: p.main, Where: o.at("texture"), Err: fmt.Errorf("texture %q: %w", ref, err)}
+				}
+				return
+			}
+			if p.imgIndex == nil {
+				p.imgIndex = map[string]int32{}
+			}
+			idx = int32(len(p.sd.images))
+			p.imgIndex[name] = idx
+			p.sd.images = append(p.sd.images, img)
+		}
+		pm.baseTex.img = idx
+	}
 }
 
 // texture loads (once) the texture file ref named in file at where.
@@ -346,8 +427,8 @@ func (p *sceneParser) materialRef(o *jobj, key string) int32 {
 	return -1
 }
 
-func (p *sceneParser) object(o *jobj) error {
-	if !o.require("type", `"sphere", "quad", "plane" or "mesh"`) {
+func (p *sceneParser) object(o *jobj, index int) error {
+	if !o.require("type", `"sphere", "quad", "plane", "mesh" or "gltf"`) {
 		return p.r.err
 	}
 	sd := p.sd
@@ -404,8 +485,10 @@ func (p *sceneParser) object(o *jobj) error {
 		sd.planes = append(sd.planes, plane{p: pt, n: n, u: f.t, v: f.b, mat: mat})
 	case "mesh":
 		return p.mesh(o)
+	case "gltf":
+		return p.gltfObject(o, index)
 	default:
-		p.r.fail(o.at("type"), `expected "sphere", "quad", "plane" or "mesh", got %q`, typ)
+		p.r.fail(o.at("type"), `expected "sphere", "quad", "plane", "mesh" or "gltf", got %q`, typ)
 	}
 	return p.r.err
 }

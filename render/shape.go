@@ -57,9 +57,17 @@ type primInfo struct {
 
 // triShading holds a mesh triangle's vertex normals and UVs.
 type triShading struct {
-	n          [3]Vec // vertex normals (unit); zero when the mesh has none
-	uv         [3][2]float64
-	hasN, hasT bool
+	n           [3]Vec // vertex normals (unit); zero when the mesh has none
+	uv          [3][2]float64
+	tan         int32 // index into Scene.tangents, or -1
+	hasN, hasUV bool
+}
+
+// triTangents are a triangle's vertex tangents, for normal maps: kept apart
+// from triShading so that meshes without normal maps do not carry them.
+type triTangents struct {
+	t    [3]Vec  // unit, along increasing u
+	sign float64 // the bitangent is sign * n×t
 }
 
 // hit is a ray-primitive intersection: where along the ray, which primitive,

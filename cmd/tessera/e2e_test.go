@@ -24,8 +24,9 @@ import (
 )
 
 const (
-	spheres = "../../testdata/scenes/spheres.json"
-	bunny   = "../../testdata/scenes/bunny.json"
+	spheres   = "../../testdata/scenes/spheres.json"
+	bunny     = "../../testdata/scenes/bunny.json"
+	stilllife = "../../testdata/scenes/stilllife.glb"
 )
 
 var (
@@ -169,6 +170,24 @@ func TestE2ETwoNodesEqualLocalRender(t *testing.T) {
 	}
 	if st.BytesSent == 0 || st.BytesReceived < int64(96*64*12) {
 		t.Errorf("bytes sent %d, received %d: want at least the pixels", st.BytesSent, st.BytesReceived)
+	}
+}
+
+// TestE2EGLTFOnTwoNodes: a Blender glTF export rendered on its own, with
+// a camera chosen by name and an image size that follows its aspect ratio,
+// comes out of two nodes byte for byte as out of this machine: the nodes
+// get the .glb and the scene file written for it in the bundle.
+func TestE2EGLTFOnTwoNodes(t *testing.T) {
+	a, b := startNode(t, "gltf-a"), startNode(t, "gltf-b")
+	args := []string{"-width", "96", "-spp", "4", "-tile", "16", "-camera", "Camera", "-no-mdns", "-q", stilllife}
+	d := startRender(t, append(args, "-local", "0", "-nodes", a.addr+","+b.addr)...)
+	img, st := d.finish(t)
+	sameImage(t, "two nodes", img, localPNG(t, args))
+	if st.Width != 96 || st.Height != 60 {
+		t.Errorf("image %dx%d, want 96x60 (the camera's aspect ratio 1.6)", st.Width, st.Height)
+	}
+	if tiles := nodeTiles(st); tiles["gltf-a"] == 0 || tiles["gltf-b"] == 0 {
+		t.Errorf("tiles per node %v, want both nodes to render", tiles)
 	}
 }
 

@@ -34,12 +34,13 @@ func init() {
 }
 
 const renderSynopsis = `render [-o out.png] [-registry host:port] [-nodes h:p,h:p] [-local auto|N] [-no-mdns]
-               [-discover 1s] [-width W] [-height H] [-spp N] [-tile 32]
-               [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json`
+               [-discover 1s] [-width W] [-height H] [-spp N] [-tile 32] [-camera NAME]
+               [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json|SCENE.glb|SCENE.gltf`
 
 // renderJob is one render as the flags (or tessera demo) describe it.
 type renderJob struct {
 	scene     string // scene file
+	camera    string // -camera: a glTF file's camera by name
 	out       string // output image, .png or .pfm
 	set       render.Settings
 	tile      int
@@ -70,6 +71,7 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	fs.IntVar(&j.set.Width, "width", 0, "image width in pixels (0: the scene file's)")
 	fs.IntVar(&j.set.Height, "height", 0, "image height in pixels (0: the scene file's)")
 	fs.IntVar(&j.set.SPP, "spp", 0, "samples per pixel (0: the scene file's)")
+	fs.StringVar(&j.camera, "camera", "", "for a .glb or .gltf file: its camera of this `name` (default: the first perspective camera)")
 	fs.IntVar(&j.tile, "tile", 32, "tile side in pixels")
 	fs.StringVar(&j.statsFile, "stats", "", "write statistics as JSON to this `file`")
 	fs.StringVar(&j.preview, "preview", "", "serve a live preview page on `host:port` (e.g. :8080) while rendering")
@@ -169,13 +171,24 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // run loads the scene, renders it on every node found and writes the image
 // (or, when the render fails, the part that is done, next to the output).
 func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
-	scene, bundle, err := render.LoadFile(j.scene, render.Limits{})
+	// A glTF file on its own is rendered as a scene file written into the
+	// bundle, which holds these flags, so that every node sees them.
+	direct := render.Direct{Camera: j.camera}
+	if render.IsGLTF(j.scene) {
+		direct.Width, direct.Height = j.set.Width, j.set.Height
+	} else if j.camera != "" {
+		return badInput(fmt.Errorf("-camera %s: only for a .glb or .gltf file (a scene file names its camera)", j.camera))
+	}
+	scene, bundle, err := render.LoadDirect(j.scene, direct, render.Limits{})
 	if err != nil {
 		var le *render.LoadError
-		if errors.As(err, &le) || errors.Is(err, render.ErrLimit) || errors.Is(err, os.ErrNotExist) {
+		if errors.As(err, &le) || errors.Is(err, render.ErrLimit) || errors.Is(err, os.ErrNotExist) || errors.Is(err, render.ErrBadSettings) {
 			return badInput(err)
 		}
 		return err
+	}
+	for _, w := range scene.Warnings() {
+		j.log.Warn().Msg(w)
 	}
 	set := scene.Resolve(j.set)
 	if err := set.Validate(); err != nil {

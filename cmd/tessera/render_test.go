@@ -122,7 +122,7 @@ func TestRenderExitStatus(t *testing.T) {
 		code int
 		want string
 	}{
-		{"bad scene", []string{"-o", out, bad}, 2, "bad.json: objects[0].type: expected \"sphere\", \"quad\", \"plane\" or \"mesh\", got \"cube\""},
+		{"bad scene", []string{"-o", out, bad}, 2, "bad.json: objects[0].type: expected \"sphere\", \"quad\", \"plane\", \"mesh\" or \"gltf\", got \"cube\""},
 		{"missing scene", []string{"-o", out, filepath.Join(dir, "none.json")}, 2, "none.json"},
 		{"no scene", []string{"-o", out}, 2, "expected one scene file"},
 		{"two scenes", []string{"-o", out, cornell, "-q", cornell}, 2, "expected one scene file, got 2"},
@@ -186,4 +186,43 @@ func TestHelpHidesToken(t *testing.T) {
 			t.Errorf("%s -h shows the token or no -token flag:\n%s", cmd, out)
 		}
 	}
+}
+
+// TestRenderGLTFExitStatus: every broken glTF file of assimp's test models
+// exits 2 with one line naming the file and what is wrong; a valid one
+// with an optional extension tessera ignores renders and says so in one
+// warning line.
+func TestRenderGLTFExitStatus(t *testing.T) {
+	dir := "../../render/testdata/gltf/"
+	out := filepath.Join(t.TempDir(), "x.png")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"index out of range", []string{dir + "IndexOutOfRange/IndexOutOfRange.gltf"}, "IndexOutOfRange.gltf: meshes[0].primitives[0].indices: accessor 0: index 255"},
+		{"missing bin", []string{dir + "MissingBin/BoxTextured.gltf"}, `BoxTextured.gltf: buffers[0].uri: "BoxTextured0.bin"`},
+		{"recursive nodes", []string{dir + "RecursiveNodes/RecursiveNodes.gltf"}, "RecursiveNodes.gltf: nodes[0]: the node hierarchy has a cycle"},
+		{"schema failure", []string{dir + "SchemaFailures/sceneWrongType.gltf"}, "sceneWrongType.gltf: scene: expected a number"},
+		{"wrong types", []string{dir + "wrongTypes/badArray.gltf"}, "badArray.gltf: meshes[0].primitives: expected an array"},
+		{"infinities", []string{dir + "BoxWithInfinites-glTF-Binary/BoxWithInfinites.glb"}, "BoxWithInfinites.glb: meshes[0].primitives[0].attributes.POSITION: accessor 2: element 0 is not a finite number"},
+		{"incorrect vertex arrays", []string{dir + "IncorrectVertexArrays/Cube.gltf"}, "Cube.gltf: bufferViews[2]"},
+		{"required extension", []string{dir + "draco/2CylinderEngine.gltf"}, "2CylinderEngine.gltf: extensionsRequired[0]: the file requires extension KHR_draco_mesh_compression"},
+		{"unknown camera", []string{"-camera", "Closeup", stilllife}, `stilllife.glb: the file has no camera named "Closeup" (its cameras: "Camera")`},
+		{"camera of a JSON scene", []string{"-camera", "Closeup", cornell}, "-camera Closeup: only for a .glb or .gltf file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runRenderCmd(t, append([]string{"-o", out, "-no-mdns"}, tt.args...)...)
+			if code != 2 || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want 2 and one line containing %q", code, stderr, tt.want)
+			}
+		})
+	}
+	t.Run("ignored extension", func(t *testing.T) {
+		code, _, stderr := runRenderCmd(t, "-o", out, "-no-mdns", "-local", "1", "-q", "-width", "8", "-spp", "1", dir+"BoxTextured-glTF-pbrSpecularGlossiness/BoxTextured.gltf")
+		if code != 0 || strings.Count(stderr, "ignored: extension KHR_materials_pbrSpecularGlossiness") != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("exit %d, stderr %q; want 0 and one warning line", code, stderr)
+		}
+	})
 }
