@@ -71,6 +71,105 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 		}
 		s.surfaceAt(&r, &h, &sf)
 		m := &s.materials[sf.mat]
+		if m.kind == matEmissive {
+			if !m.twoSided && r.Dir.Dot(sf.ng) >= 0 {
+				break // the back of a one-sided light is black
+			}
+			w := 1.0
+			if !specular && h.prim >= 0 {
+				w = powerHeuristic(prevPdf, s.lightPdf(h.prim, prevP, r.Dir, h.t))
+			}
+			l = l.Add(beta.Mul(m.emission).Scale(w))
+			break
+		}
+		if depth >= tr.maxDepth {
+			break
+		}
+
+		wo := r.Dir.Neg()
+		ng, ns := sf.ng, sf.ns
+		entering := wo.Dot(ng) > 0
+		if !entering {
+			ng, ns = ng.Neg(), ns.Neg()
+		}
+		if wo.Dot(ns) <= 0 {
+			ns = ng // a shading normal facing away from the viewer: fall back
+		}
+		fr := newFrame(ns)
+		wol := fr.toLocal(wo)
+		albedo := s.albedoAt(m, &sf)
+
+		if !m.delta() && len(s.lights) > 0 {
+			ls, ok := s.sampleLight(sf.p, rg.float(), rg.float(), rg.float())
+			if side := ls.wi.Dot(ng); ok && side > 0 {
+				fcos, bpdf := m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
+				if !fcos.IsZero() {
+					tr.rays++
+					sr := Ray{Origin: offset(sf.p, ng), Dir: ls.wi} // side > 0
+					if !s.occludedWith(&tr.stack, &sr, ls.dist*shadowEnd) {
+						w := powerHeuristic(ls.pdf, bpdf)
+						l = l.Add(beta.Mul(fcos).Mul(ls.le).Scale(w / ls.pdf))
+					}
+				}
+			}
+		}
+
+		bs, ok := m.sampleBSDF(albedo, wol, entering, rg.float(), rg.float(), rg.float())
+		if !ok {
+			break
+		}
+		wi := fr.toWorld(bs.wi)
+		// Reflections must leave on the viewer's side of the true surface,
+		// refractions on the other.
+		side := wi.Dot(ng)
+		if (side <= 0) != bs.transmit {
+			break
+		}
+		beta = beta.Mul(bs.weight)
+		if beta.IsZero() {
+			break
+		}
+		specular, prevPdf, prevP = bs.delta, bs.pdf, sf.p
+		if side < 0 {
+			ng = ng.Neg() // a refraction leaves from the back
+		}
+		r = Ray{Origin: offset(sf.p, ng), Dir: wi}
+
+		if depth >= rrDepth {
+			q := min(0.95, beta.MaxComp())
+			if rg.float() >= q {
+				break
+			}
+			beta = beta.Scale(1 / q)
+		}
+	}
+	return l
+}
+
+// radianceFull is radiance for scenes with what glTF brings (sceneData.full):
+// pbr materials, alpha cut-outs, punctual lights. The other scenes take
+// radiance, which spends no instruction on them.
+func (tr *tracer) radianceFull(r Ray, rg *rng) Vec {
+	s := tr.s
+	var l Vec
+	beta := Vec{X: 1, Y: 1, Z: 1}
+	specular := true // the previous vertex was the camera or a delta bounce
+	prevPdf := 0.0
+	prevP := r.Origin
+	var h hit
+	var sf surface
+	for depth := 1; ; depth++ {
+		tr.rays++
+		if !s.intersectWith(&tr.stack, &r, math.Inf(1), &h) {
+			if s.env == nil {
+				l = l.Add(beta.Mul(s.background))
+			} else {
+				l = l.Add(beta.Mul(s.escaped(r.Dir, specular, prevPdf)))
+			}
+			break
+		}
+		s.surfaceAt(&r, &h, &sf)
+		m := &s.materials[sf.mat]
 		if m.kind >= matEmissive {
 			if m.kind == matEmissive {
 				if !m.twoSided && r.Dir.Dot(sf.ng) >= 0 {
@@ -126,14 +225,12 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 		}
 
 		if !m.delta() && len(s.lights) > 0 {
-			ls, ok := s.sampleLight(sf.p, rg.float(), rg.float(), rg.float())
+			ls, delta, ok := s.sampleLightFull(sf.p, rg.float(), rg.float(), rg.float())
 			if side := ls.wi.Dot(ng); ok && side > 0 {
-				var fcos Vec
-				var bpdf float64
-				if m.kind != matPBR {
-					fcos, bpdf = m.evalBSDF(albedo, wol, fr.toLocal(ls.wi))
-				} else {
-					fcos, bpdf = tr.ph.eval(wol, fr.toLocal(ls.wi))
+				wil := fr.toLocal(ls.wi)
+				fcos, bpdf := m.evalBSDF(albedo, wol, wil)
+				if m.kind == matPBR {
+					fcos, bpdf = tr.ph.eval(wol, wil)
 				}
 				if !fcos.IsZero() {
 					tr.rays++
@@ -142,10 +239,10 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 					if !s.seeThrough {
 						blocked = s.occludedWith(&tr.stack, &sr, ls.dist*shadowEnd)
 					} else {
-						blocked = !tr.seeThrough(&sr, ls.dist*shadowEnd, ls.delta, &ls.le)
+						blocked = !tr.seeThrough(&sr, ls.dist*shadowEnd, delta, &ls.le)
 					}
 					if !blocked {
-						if ls.delta {
+						if delta {
 							bpdf = 0 // no BSDF sample can hit a punctual light
 						}
 						w := powerHeuristic(ls.pdf, bpdf)
@@ -155,12 +252,10 @@ func (tr *tracer) radiance(r Ray, rg *rng) Vec {
 			}
 		}
 
-		var bs bsdfSample
-		var ok bool
-		if m.kind != matPBR {
-			bs, ok = m.sampleBSDF(albedo, wol, entering, rg.float(), rg.float(), rg.float())
-		} else {
-			bs, ok = tr.ph.sample(wol, rg.float(), rg.float(), rg.float())
+		u1, u2, u3 := rg.float(), rg.float(), rg.float()
+		bs, ok := m.sampleBSDF(albedo, wol, entering, u1, u2, u3)
+		if m.kind == matPBR {
+			bs, ok = tr.ph.sample(wol, u1, u2, u3)
 		}
 		if !ok {
 			break
@@ -257,8 +352,13 @@ func (s *sceneData) renderTile(ctx context.Context, set Settings, r image.Rectan
 				jx, jy := r2Point(i, ox, oy)
 				lu, lv := r2Point(i, lx, ly)
 				ray := cam.ray(float64(x)+jx, float64(y)+jy, lu, lv)
-				tr.passes = 0
-				c := tr.radiance(ray, &rg)
+				var c Vec
+				if s.full {
+					tr.passes = 0
+					c = tr.radianceFull(ray, &rg)
+				} else {
+					c = tr.radiance(ray, &rg)
+				}
 				if c.finite() {
 					sum = sum.Add(c)
 				}

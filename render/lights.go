@@ -69,7 +69,7 @@ func (pl *punctualLight) power(radius float64) float64 {
 // sample returns the light's sample as seen from p, chosen with probability pick.
 func (pl *punctualLight) sample(p Vec, pick float64) (lightSample, bool) {
 	if pl.kind == lightDirectional {
-		return lightSample{wi: pl.dir.Neg(), dist: math.Inf(1), le: pl.intensity, pdf: pick, delta: true}, true
+		return lightSample{wi: pl.dir.Neg(), dist: math.Inf(1), le: pl.intensity, pdf: pick}, true
 	}
 	d := pl.pos.Sub(p)
 	d2 := d.Dot(d)
@@ -86,7 +86,7 @@ func (pl *punctualLight) sample(p Vec, pick float64) (lightSample, bool) {
 		}
 		le = le.Scale(f)
 	}
-	return lightSample{wi: wi, dist: dist, le: le, pdf: pick, delta: true}, true
+	return lightSample{wi: wi, dist: dist, le: le, pdf: pick}, true
 }
 
 // boundingRadius is the radius of a sphere around every bounded primitive

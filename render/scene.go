@@ -19,6 +19,7 @@ type sceneData struct {
 	images     []*texImage     // pbr materials' textures
 	cutouts    bool            // some material has alpha cut-outs
 	seeThrough bool            // cut-outs or glass: shadow rays look at what they hit (tracer.seeThrough)
+	full       bool            // pbr materials or punctual lights: paths are traced by radianceFull
 	warnings   []string        // what the loader ignored, one line per file
 	camera     cameraSpec
 	settings   Settings
@@ -31,9 +32,9 @@ type sceneData struct {
 // light is what next-event estimation samples: an emissive primitive, a
 // punctual light or the environment map.
 type light struct {
-	prim  int32   // index into prims; lightEnv or lightPunctual
-	punct int32   // index into punctual for a punctual light
-	pick  float64 // probability of choosing this light
+	prim int32   // index into prims; lightEnv or lightPunctual
+	aux  int32   // a punctual light's index into punctual; 1 for a primitive whose emission is textured
+	pick float64 // probability of choosing this light
 }
 
 // light.prim of the lights that are not primitives.
@@ -66,6 +67,10 @@ func (s *sceneData) finish() {
 		}
 	}
 	s.seeThrough = s.seeThrough || s.cutouts
+	s.full = s.seeThrough || len(s.punctual) > 0
+	for i := range s.materials {
+		s.full = s.full || s.materials[i].kind == matPBR
+	}
 
 	var power []float64
 	total := 0.0
@@ -78,14 +83,16 @@ func (s *sceneData) finish() {
 		}
 		// Power over π: luminance times area.
 		pw := m.emission.Luminance() * s.info[i].area
+		textured := int32(0)
 		if m.kind == matPBR && m.pbr.emTex.img >= 0 {
 			pw *= s.images[m.pbr.emTex.img].meanLuminance()
+			textured = 1
 		}
 		if !(pw > 0) || math.IsInf(pw, 0) {
 			continue
 		}
 		s.info[i].light = int32(len(s.lights))
-		s.lights = append(s.lights, light{prim: int32(i)})
+		s.lights = append(s.lights, light{prim: int32(i), aux: textured})
 		power = append(power, pw)
 		total += pw
 	}
@@ -96,7 +103,7 @@ func (s *sceneData) finish() {
 			if !(pw > 0) || math.IsInf(pw, 0) {
 				continue
 			}
-			s.lights = append(s.lights, light{prim: lightPunctual, punct: int32(i)})
+			s.lights = append(s.lights, light{prim: lightPunctual, aux: int32(i)})
 			power = append(power, pw)
 			total += pw
 		}
@@ -132,26 +139,23 @@ func (s *sceneData) pickLight(u float64) int { return firstAbove(s.lightCDF, u) 
 
 // lightSample is a point on a light seen from a shading point.
 type lightSample struct {
-	wi    Vec     // unit direction from the shading point to the light
-	dist  float64 // distance to the point on the light (+Inf for a directional light)
-	le    Vec     // emitted radiance; for a delta light, the irradiance it gives normal to wi
-	pdf   float64 // solid-angle density, light choice included; a delta light's: the choice only
-	delta bool    // a punctual light: no BSDF sample can hit it, MIS weight 1
+	wi   Vec     // unit direction from the shading point to the light
+	dist float64 // distance to the point on the light (+Inf for a directional light)
+	le   Vec     // emitted radiance; for a punctual light, the irradiance it gives normal to wi
+	pdf  float64 // solid-angle density, light choice included; a punctual light's: the choice only
 }
 
-// sampleLight chooses a point on a light as seen from p.
+// sampleLight chooses a point on a light as seen from p, in a scene
+// without punctual lights or textured emission (sceneData.full: those take
+// sampleLightFull).
 func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 	l := &s.lights[s.pickLight(u0)]
 	if l.prim < 0 {
-		if l.prim == lightPunctual {
-			return s.punctual[l.punct].sample(p, l.pick)
-		}
 		return s.env.sample(l.pick, u1, u2)
 	}
 	pr := &s.shapes[l.prim]
 	inf := &s.info[l.prim]
-	m := &s.materials[inf.mat]
-	le := m.emission
+	le := s.materials[inf.mat].emission
 	var q, n Vec
 	switch pr.kind {
 	case primSphere:
@@ -160,15 +164,11 @@ func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 		q = pr.p.AddScaled(pr.e1, u1).AddScaled(pr.e2, u2)
 	default:
 		su := math.Sqrt(u1)
-		a, b := su*(1-u2), su*u2
-		q = pr.p.AddScaled(pr.e1, a).AddScaled(pr.e2, b)
-		if m.kind == matPBR && m.pbr.emTex.img >= 0 {
-			le = le.Mul(s.emissionTexel(m, inf.tri, a, b))
-		}
+		q = pr.p.AddScaled(pr.e1, su*(1-u2)).AddScaled(pr.e2, su*u2)
 	}
 	n = inf.n
 	d := q.Sub(p)
-	if d.Dot(n) >= 0 && !m.twoSided {
+	if d.Dot(n) >= 0 && !s.materials[inf.mat].twoSided {
 		return lightSample{}, false // the back of a one-sided light
 	}
 	d2 := d.Dot(d)
@@ -182,6 +182,24 @@ func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
 		return lightSample{}, false
 	}
 	return lightSample{wi: wi, dist: dist, le: le, pdf: l.pick * d2 / (cos * inf.area)}, true
+}
+
+// sampleLightFull is sampleLight for any scene: it samples punctual lights
+// too (delta says one was chosen: no BSDF sample can hit it) and reads the
+// emissive textures of pbr materials.
+func (s *sceneData) sampleLightFull(p Vec, u0, u1, u2 float64) (ls lightSample, delta, ok bool) {
+	l := &s.lights[s.pickLight(u0)]
+	if l.prim == lightPunctual {
+		ls, ok = s.punctual[l.aux].sample(p, l.pick)
+		return ls, true, ok
+	}
+	if ls, ok = s.sampleLight(p, u0, u1, u2); ok && l.aux != 0 {
+		// The point sampleLight chose on the triangle (the same numbers).
+		su := math.Sqrt(u1)
+		inf := &s.info[l.prim]
+		ls.le = ls.le.Mul(s.emissionTexel(&s.materials[inf.mat], inf.tri, su*(1-u2), su*u2))
+	}
+	return ls, false, ok
 }
 
 // sampleSphereLight samples the cone of directions a sphere subtends from p.
