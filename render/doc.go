@@ -1,7 +1,7 @@
 // Package render is tessera's path tracer: vector math, camera, shapes, a
 // flattened SAH bounding volume hierarchy, materials, scene loading from JSON,
-// Wavefront OBJ/MTL and Radiance .hdr environment maps, and image output
-// (PNG and PFM).
+// Wavefront OBJ/MTL, glTF 2.0 (.gltf and .glb) and Radiance .hdr environment
+// maps, and image output (PNG and PFM).
 //
 // The contract that makes distributed rendering exact: the value of a pixel
 // depends only on the scene, the Settings and the pixel's coordinates. Every
@@ -13,7 +13,24 @@
 // A scene travels as a Bundle: the scene file and every file it references,
 // keyed by path relative to the scene file's directory. ReadBundle gathers
 // one from disk, LoadBundle builds a Scene from the bytes alone, and Hash
-// names the content. A Scene is immutable and safe for concurrent use:
+// names the content.
+//
+// A glTF file rendered on its own (LoadDirect, tessera render x.glb) is
+// defined as the scene file DirectScene writes: one "gltf" object naming the
+// file, the camera taken from it by name ("camera": {"object": 0, "name":
+// ...}), the image size. The loader puts that JSON into the bundle as
+// x.glb.scene.json, the bundle's main file, so that every field of Direct
+// reaches every node and the bundle's hash covers it: a new option for
+// glTF files rendered on their own (an environment, say) is a new field of
+// Direct written into that JSON, and nodes need nothing new.
+//
+// glTF (gltf.go reads a document, gltfscene.go places it): the default
+// scene's node hierarchy is kept as the file has it (each node's TRS or
+// matrix and its children; gltfNode.local) and composed while placing, a
+// mesh's vertex data is decoded once for all its instances, and every mesh
+// triangle, OBJ's as glTF's, enters the scene through addTriangle.
+//
+// A Scene is immutable and safe for concurrent use:
 // RenderTile may run on any number of goroutines at once, and allocates
 // nothing. Render renders a whole image in this process.
 //
@@ -25,9 +42,14 @@
 // ErrBadTile. The package never prints and never panics on bad input.
 //
 // Integrator: unidirectional path tracing with next-event estimation of
-// every emissive sphere, quad and triangle and of the environment map,
-// combined with BSDF sampling by multiple importance sampling (power
-// heuristic), and Russian roulette after three bounces. Settings.MaxDepth
+// every emissive sphere, quad and triangle, of punctual lights (glTF's
+// KHR_lights_punctual, in Blender's units: lights.go) and of the
+// environment map, combined with BSDF sampling by multiple importance
+// sampling (power heuristic), and Russian roulette after three bounces.
+// Scenes with what glTF brings (the metallic-roughness BSDF of pbr.go,
+// punctual lights, alpha cut-outs that rays pass through, glass that
+// shadow rays towards punctual lights pass through) are traced by
+// radianceFull; the others by radiance, which spends nothing on them. Settings.MaxDepth
 // counts the surface vertices of a path, the light's included: 1 shows only
 // lights, 2 direct lighting. Escaping rays see the scene's background, a
 // uniform radiance, or its environment: an equirectangular Radiance .hdr
