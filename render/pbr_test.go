@@ -267,17 +267,33 @@ func TestPunctualLightsAnalytic(t *testing.T) {
 			}
 		})
 	}
-	t.Run("two lights, chosen by power, sum", func(t *testing.T) {
+	t.Run("two lights, each sampled at every vertex, sum", func(t *testing.T) {
 		pt := map[string]any{"translation": []any{0, 1, 0}, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 0}}}
 		sun := map[string]any{"rotation": down, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 1}}}
 		s := lightScene(t, V(0, 0, 0), []any{
 			map[string]any{"type": "point", "intensity": watts(100)},
 			map[string]any{"type": "directional", "intensity": 3 * lumensPerWatt},
 		}, []any{pt, sun}, "")
-		s.settings.SPP = 1 << 16 // the point light is chosen 1 time in 20: the mean is within 1.2% (one standard deviation)
 		want := 100/(4*math.Pi)/math.Pi + 3/math.Pi
-		if got := radianceAt(t, s); math.Abs(got-want) > 0.03*want {
-			t.Errorf("radiance %v, want %v within 3%%", got, want)
+		if got := radianceAt(t, s); math.Abs(got-want) > 1e-4*want {
+			t.Errorf("radiance %v, want %v", got, want)
+		}
+	})
+	t.Run("more lights than are sampled each, chosen by power", func(t *testing.T) {
+		var lights, nodes []any
+		want := 0.0
+		for i := range maxEachPunctual + 2 {
+			lights = append(lights, map[string]any{"type": "point", "intensity": watts(float64(10 * (i + 1)))})
+			nodes = append(nodes, map[string]any{"translation": []any{0, 1, 0}, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": i}}})
+			want += float64(10*(i+1)) / (4 * math.Pi) / math.Pi
+		}
+		s := lightScene(t, V(0, 0, 0), lights, nodes, "")
+		s.settings.SPP = 1 << 14
+		if s.eachPunctual || len(s.lights) != maxEachPunctual+2 {
+			t.Fatalf("%d lights to choose from, eachPunctual %v", len(s.lights), s.eachPunctual)
+		}
+		if got := radianceAt(t, s); math.Abs(got-want) > 0.02*want {
+			t.Errorf("radiance %v, want %v within 2%%", got, want)
 		}
 	})
 }
@@ -340,4 +356,35 @@ func pbrEval(t *testing.T, s *Scene) float64 {
 	}
 	t.Fatal("no pbr material")
 	return 0
+}
+
+// TestLightCloseToSurface: a two-sided rectangular light 10 cm above a
+// Lambert floor, seen from a floor point beside it at a grazing angle (the
+// still life's panel before its wall), 20 units from the origin (where the
+// shadow rays' offset off the floor is 2e-6): the shadow rays must reach
+// the sampled points on the light, not be shadowed by the light itself. The
+// radiance is the form factor's: a rectangle [x1, x2] x [y1, y2] at height
+// h from corner rectangles, F(x2, y2) - F(x1, y2) - F(x2, y1) + F(x1, y1).
+func TestLightCloseToSurface(t *testing.T) {
+	corner := func(x, y float64) float64 { // x, y in units of the height
+		a, b := math.Sqrt(1+x*x), math.Sqrt(1+y*y)
+		return math.Copysign(1, x*y) * (math.Abs(x)/a*math.Atan(math.Abs(y)/a) + math.Abs(y)/b*math.Atan(math.Abs(x)/b)) / (2 * math.Pi)
+	}
+	h := 0.1
+	f := corner(2/h, 0.5/h) - corner(1/h, 0.5/h) - corner(2/h, -0.5/h) + corner(1/h, -0.5/h)
+	want := 0.5 * 10 * f
+	// The light is a pbr emitter, so that the scene takes radianceFull.
+	s := mustLoad(t, map[string]string{"scene.json": `{
+  "camera": {"from": [20, 0.5, 3], "to": [20, 0, 0], "fov": 0.01},
+  "image": {"width": 1, "height": 1, "spp": 16384, "maxDepth": 2},
+  "materials": {"floor": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5]},
+                "light": {"type": "pbr", "baseColor": [0, 0, 0], "emission": [10, 10, 10], "twoSided": true}},
+  "objects": [{"type": "quad", "corner": [10, 0, 10], "u": [20, 0, 0], "v": [0, 0, -20], "material": "floor"},
+              {"type": "quad", "corner": [21, 0.1, -0.5], "u": [0, 0, 1], "v": [1, 0, 0], "material": "light"}]}`})
+	if !s.full {
+		t.Fatal("the scene does not take radianceFull")
+	}
+	if got := radianceAt(t, s); math.Abs(got-want) > 0.02*want {
+		t.Errorf("radiance %v, want %v within 2%%", got, want)
+	}
 }

@@ -20,13 +20,16 @@ type sceneData struct {
 	cutouts    bool            // some material has alpha cut-outs
 	seeThrough bool            // cut-outs or glass: shadow rays look at what they hit (tracer.seeThrough)
 	full       bool            // pbr materials or punctual lights: paths are traced by radianceFull
-	warnings   []string        // what the loader ignored, one line per file
-	camera     cameraSpec
-	settings   Settings
-	background Vec
-	env        *envMap // nil: escaping rays see background
-	envPick    float64 // probability that light sampling chooses env
-	triangles  int     // triangles from meshes, for limits and statistics
+	// eachPunctual: every punctual light is sampled at every vertex (a
+	// shadow ray each) rather than chosen among the lights.
+	eachPunctual bool
+	warnings     []string // what the loader ignored, one line per file
+	camera       cameraSpec
+	settings     Settings
+	background   Vec
+	env          *envMap // nil: escaping rays see background
+	envPick      float64 // probability that light sampling chooses env
+	triangles    int     // triangles from meshes, for limits and statistics
 }
 
 // light is what next-event estimation samples: an emissive primitive, a
@@ -42,6 +45,15 @@ const (
 	lightEnv      = -1
 	lightPunctual = -2
 )
+
+// maxEachPunctual is the most punctual lights a scene may have for every one
+// of them to be sampled at every vertex. A few spots and a sun are the rule
+// in a glTF scene, and sampling each costs a shadow ray but none of the
+// noise of choosing: a narrow spot emits little power in all, and chosen by
+// power it would be sampled too rarely where it shines (the still life's
+// Suzanne was grainy so). More lights than this join the others, chosen
+// by power.
+const maxEachPunctual = 8
 
 // envShare is the probability of sampling the environment map when the
 // scene also has emissive surfaces: their powers and the map's are not
@@ -96,7 +108,8 @@ func (s *sceneData) finish() {
 		power = append(power, pw)
 		total += pw
 	}
-	if len(s.punctual) > 0 {
+	s.eachPunctual = len(s.punctual) > 0 && len(s.punctual) <= maxEachPunctual
+	if len(s.punctual) > 0 && !s.eachPunctual {
 		radius := s.boundingRadius()
 		for i := range s.punctual {
 			pw := s.punctual[i].power(radius)

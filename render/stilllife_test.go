@@ -44,9 +44,10 @@ func regionMeans(m *Image, clamp float64) (all float64, regions [16]float64) {
 // lights its default radius of 0.25 m: they show in the glass sphere and
 // cast caustics, which no punctual light can), and Cycles with the lights
 // made punctual (radius 0, sun angle 0), as glTF defines them. Measured at
-// this size: the mean within 4% of both, every region within 13% of the
-// punctual reference and 16% of the other (the glass sphere's region; the
-// other regions within 14%). The differences that remain are Cycles'
+// this size: the mean within 4% of both, every region within 12% of the
+// punctual reference (Suzanne's fireflies at 32 samples: 10% at most with
+// 256 samples at 320x200) and within 15% of the other (the glass sphere's
+// region; the other regions within 11%). The differences that remain are Cycles'
 // Principled BSDF, whose diffuse brightens grazing views of rough surfaces
 // (Burley's retro-reflection) and whose specular adds energy on top of the
 // diffuse, where glTF's model is Lambert under an energy-conserving
