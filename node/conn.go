@@ -180,21 +180,15 @@ func (n *Node) checkJob(m protocol.TileJob) (protocol.Code, error) {
 	if err := m.Validate(); err != nil {
 		return protocol.CodeBadJob, fmt.Errorf("node %s: %w", n.cfg.ID, err)
 	}
-	cfg := &n.cfg
-	var err error
-	switch {
-	case m.Width > cfg.MaxImageSide || m.Height > cfg.MaxImageSide:
-		err = fmt.Errorf("image %dx%d exceeds limit MaxImageSide=%d", m.Width, m.Height, cfg.MaxImageSide)
-	case m.Pixels() > cfg.MaxTilePixels:
-		err = fmt.Errorf("tile of %d pixels exceeds limit MaxTilePixels=%d", m.Pixels(), cfg.MaxTilePixels)
-	case m.SPP > cfg.MaxSPP:
-		err = fmt.Errorf("%d samples per pixel exceed limit MaxSPP=%d", m.SPP, cfg.MaxSPP)
-	case m.MaxDepth > cfg.MaxPathDepth:
-		err = fmt.Errorf("path depth %d exceeds limit MaxPathDepth=%d", m.MaxDepth, cfg.MaxPathDepth)
-	default:
-		return "", nil
+	set := render.Settings{Width: m.Width, Height: m.Height, SPP: m.SPP, MaxDepth: m.MaxDepth}
+	if err := n.cfg.Limits.CheckTile(set, image.Rect(m.X0, m.Y0, m.X1, m.Y1)); err != nil {
+		code := protocol.CodeBadJob
+		if errors.Is(err, render.ErrLimit) {
+			code = protocol.CodeLimit
+		}
+		return code, fmt.Errorf("node %s: job %d: %w", n.cfg.ID, m.Job, err)
 	}
-	return protocol.CodeLimit, fmt.Errorf("node %s: job %d: %w", cfg.ID, m.Job, err)
+	return "", nil
 }
 
 // handleJob validates a tile job and queues it.

@@ -54,16 +54,16 @@ type Config struct {
 	MaxSceneBytes int64 // bytes of scene files the cache keeps; default 512 MiB
 	MaxConns      int   // open connections, handshaking ones included; default 64
 	MaxInFlight   int   // jobs queued or running per connection; default 256
-	MaxTilePixels int   // pixels of one tile job; default 1<<20
-	MaxImageSide  int   // width or height of a job's image; default 65536
-	MaxSPP        int   // samples per pixel of a job; default 65536
-	MaxPathDepth  int   // MaxDepth of a job; default 1024
 	MaxFrame      int   // largest frame accepted; default the protocol's (64 MiB)
 
 	HandshakeTimeout time.Duration // a peer that has not finished the handshake by then is closed; default 5 s
 	IdleTimeout      time.Duration // a connection silent this long is closed (controllers ping every second); default 60 s
 
-	Limits render.Limits  // what a scene may cost to load
+	// Limits bound what a scene may cost to load and what a job may ask
+	// for (image side, samples, depth, tile pixels): a job over one is
+	// refused with CodeLimit naming it. Zero fields take render's defaults,
+	// which a controller checks before it starts.
+	Limits render.Limits
 	Logger zerolog.Logger // the zero Logger discards
 }
 
@@ -72,10 +72,6 @@ const (
 	DefaultMaxSceneBytes    = 512 << 20
 	DefaultMaxConns         = 64
 	DefaultMaxInFlight      = 256
-	DefaultMaxTilePixels    = 1 << 20
-	DefaultMaxImageSide     = 1 << 16
-	DefaultMaxSPP           = 1 << 16
-	DefaultMaxPathDepth     = 1024
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultIdleTimeout      = 60 * time.Second
 )
@@ -104,10 +100,10 @@ func (cfg Config) withDefaults() Config {
 	}
 	def(&cfg.MaxConns, DefaultMaxConns)
 	def(&cfg.MaxInFlight, DefaultMaxInFlight)
-	def(&cfg.MaxTilePixels, DefaultMaxTilePixels)
-	def(&cfg.MaxImageSide, DefaultMaxImageSide)
-	def(&cfg.MaxSPP, DefaultMaxSPP)
-	def(&cfg.MaxPathDepth, DefaultMaxPathDepth)
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = protocol.DefaultMaxFrame
+	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	if cfg.MaxSceneBytes == 0 {
 		cfg.MaxSceneBytes = DefaultMaxSceneBytes
 	}
@@ -126,10 +122,10 @@ func (cfg Config) validate() error {
 		v    int64
 	}{
 		{"Workers", int64(cfg.Workers)}, {"MaxConns", int64(cfg.MaxConns)},
-		{"MaxInFlight", int64(cfg.MaxInFlight)}, {"MaxTilePixels", int64(cfg.MaxTilePixels)},
-		{"MaxImageSide", int64(cfg.MaxImageSide)}, {"MaxSPP", int64(cfg.MaxSPP)},
-		{"MaxPathDepth", int64(cfg.MaxPathDepth)}, {"MaxSceneBytes", cfg.MaxSceneBytes},
+		{"MaxInFlight", int64(cfg.MaxInFlight)}, {"MaxSceneBytes", cfg.MaxSceneBytes},
 		{"MaxFrame", int64(cfg.MaxFrame)},
+		{"Limits.MaxImageSide", int64(cfg.Limits.MaxImageSide)}, {"Limits.MaxSPP", int64(cfg.Limits.MaxSPP)},
+		{"Limits.MaxDepth", int64(cfg.Limits.MaxDepth)}, {"Limits.MaxTilePixels", int64(cfg.Limits.MaxTilePixels)},
 		{"HandshakeTimeout", int64(cfg.HandshakeTimeout)}, {"IdleTimeout", int64(cfg.IdleTimeout)},
 	} {
 		if f.v < 0 {
@@ -196,6 +192,9 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if need := int64(cfg.Limits.MaxTilePixels)*protocol.BytesPerPixel + 64; need > int64(cfg.MaxFrame) {
+		return nil, fmt.Errorf("%w: Limits.MaxTilePixels=%d needs results of %d bytes, over MaxFrame=%d", ErrBadConfig, cfg.Limits.MaxTilePixels, need, cfg.MaxFrame)
+	}
 	n := &Node{
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("node", cfg.ID).Logger(),

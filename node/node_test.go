@@ -188,10 +188,10 @@ func TestNodeRefusesBadRequests(t *testing.T) {
 	}{
 		{name: "unknown scene", msgs: []protocol.Message{testJob(1, 32, inside)}, code: protocol.CodeUnknownScene, want: "unknown scene"},
 		{name: "rectangle outside", msgs: []protocol.Message{scene, testJob(1, 32, image.Rect(30, 0, 40, 4))}, code: protocol.CodeBadJob, want: "rectangle"},
-		{name: "spp over limit", cfg: Config{MaxSPP: 4}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.SPP = 5; return j }()}, code: protocol.CodeLimit, want: "MaxSPP=4"},
-		{name: "tile over limit", cfg: Config{MaxTilePixels: 8}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxTilePixels=8"},
-		{name: "depth over limit", cfg: Config{MaxPathDepth: 1}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.MaxDepth = 2; return j }()}, code: protocol.CodeLimit, want: "MaxPathDepth=1"},
-		{name: "image over limit", cfg: Config{MaxImageSide: 16}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxImageSide=16"},
+		{name: "spp over limit", cfg: Config{Limits: render.Limits{MaxSPP: 4}}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.SPP = 5; return j }()}, code: protocol.CodeLimit, want: "MaxSPP=4"},
+		{name: "tile over limit", cfg: Config{Limits: render.Limits{MaxTilePixels: 8}}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxTilePixels=8"},
+		{name: "depth over limit", cfg: Config{Limits: render.Limits{MaxDepth: 1}}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.MaxDepth = 2; return j }()}, code: protocol.CodeLimit, want: "MaxDepth=1"},
+		{name: "image over limit", cfg: Config{Limits: render.Limits{MaxImageSide: 16}}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxImageSide=16"},
 		{name: "scene hash wrong", msgs: []protocol.Message{protocol.Scene{Hash: "beef", Main: scene.Main, Files: scene.Files}}, code: protocol.CodeBadScene, want: "hash"},
 		{name: "scene file twice", msgs: []protocol.Message{protocol.Scene{Hash: scene.Hash, Main: scene.Main, Files: append(scene.Files, scene.Files...)}}, code: protocol.CodeBadScene, want: "twice"},
 	} {
@@ -404,7 +404,8 @@ func TestNodeUnexpectedFrameCloses(t *testing.T) {
 }
 
 func TestNewNodeBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{Workers: -1}, {MaxConns: -1}, {HandshakeTimeout: -time.Second}, {MaxSceneBytes: -5}} {
+	for _, cfg := range []Config{{Workers: -1}, {MaxConns: -1}, {HandshakeTimeout: -time.Second}, {MaxSceneBytes: -5},
+		{Limits: render.Limits{MaxSPP: -1}}, {Limits: render.Limits{MaxTilePixels: 8 << 20}}} { // 8 Mi pixels: a 96 MiB result, over a 64 MiB frame
 		if _, err := New(cfg); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("New(%+v): %v, want ErrBadConfig", cfg, err)
 		}

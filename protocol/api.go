@@ -26,9 +26,6 @@ const (
 	// MaxMapKeys is the most keys one message body (a MessagePack map)
 	// may hold, known and unknown ones together.
 	MaxMapKeys = 64
-	// MaxTilePixels is the largest tile a TileJob may ask for, so that
-	// its result (12 bytes a pixel) fits in a default frame.
-	MaxTilePixels = 1 << 22
 	// NonceSize is the length of a Challenge nonce and of an Answer MAC.
 	NonceSize = 32
 )

@@ -2,11 +2,17 @@ package protocol
 
 import "fmt"
 
-// Validate reports whether j asks for a tile that makes sense: a scene hash,
-// an image of positive size, at least one sample and one bounce, and a
-// non-empty rectangle inside the image of at most MaxTilePixels pixels. The
-// error matches ErrBadJob and says which field is wrong. A node answers a
-// job that fails it with an Error of code CodeBadJob.
+// maxResultPixels is the largest tile whose TileResult could fit in a
+// frame at all (the largest frame is 2^31-1 bytes).
+const maxResultPixels = (maxFrameLimit - 64) / BytesPerPixel
+
+// Validate reports whether j asks for a tile that makes sense on any node: a
+// scene hash, an image of positive size, at least one sample and one path
+// vertex, and a non-empty rectangle inside the image whose result could fit
+// in a frame. The error matches ErrBadJob and says which field is wrong. A
+// node answers a job that fails it with an Error of code CodeBadJob; what a
+// node refuses by its own limits (tile pixels, image side, samples, depth)
+// it answers with CodeLimit, naming the limit.
 func (j TileJob) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w %d: %s", ErrBadJob, j.Job, fmt.Sprintf(format, args...))
@@ -22,8 +28,8 @@ func (j TileJob) Validate() error {
 		return bad("maximum depth %d, want at least 1", j.MaxDepth)
 	case j.X0 < 0 || j.Y0 < 0 || j.X0 >= j.X1 || j.Y0 >= j.Y1 || j.X1 > j.Width || j.Y1 > j.Height:
 		return bad("rectangle [%d,%d)x[%d,%d) is empty or not inside the %dx%d image", j.X0, j.X1, j.Y0, j.Y1, j.Width, j.Height)
-	case j.X1-j.X0 > MaxTilePixels || j.Y1-j.Y0 > MaxTilePixels || j.Pixels() > MaxTilePixels:
-		return bad("%d pixels, the limit MaxTilePixels is %d", j.Pixels(), MaxTilePixels)
+	case j.X1-j.X0 > maxResultPixels || j.Y1-j.Y0 > maxResultPixels || j.Pixels() > maxResultPixels:
+		return bad("a tile of %dx%d pixels: its result would not fit in any frame (at most %d pixels)", j.X1-j.X0, j.Y1-j.Y0, maxResultPixels)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func TestTileJobValidate(t *testing.T) {
 		{name: "outside", edit: func(j *TileJob) { j.X1 = 65 }, want: "not inside"},
 		{name: "too big", edit: func(j *TileJob) {
 			j.Width, j.Height, j.X0, j.Y0, j.X1, j.Y1 = 1<<30, 1<<30, 0, 0, 1<<30, 1<<30
-		}, want: "limit MaxTilePixels"},
+		}, want: "would not fit in any frame"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

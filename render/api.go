@@ -19,13 +19,21 @@ type Settings struct {
 	MaxDepth int // longest path: surface vertices, the light's included (2: direct light only)
 }
 
-// Limits bound what a scene may cost to load. A zero field means the default
-// of DefaultLimits.
+// Limits bound what a scene may cost to load and what a render of it may
+// ask for. They are the one home of every limit a node applies: a node
+// refuses what exceeds them (its Config.Limits), and a controller checks the
+// same values before it starts, so that it never sends what every node
+// would refuse. A zero field means the default of DefaultLimits.
 type Limits struct {
 	MaxSceneBytes    int64 // scene JSON plus every mesh and texture, in bytes
 	MaxTriangles     int   // triangles over all meshes
 	MaxTexturePixels int   // width*height of any one texture
 	MaxJSONBytes     int64 // the scene JSON file alone: it is decoded into memory several times its size
+
+	MaxImageSide  int // width or height of an image, pixels
+	MaxSPP        int // samples per pixel
+	MaxDepth      int // Settings.MaxDepth
+	MaxTilePixels int // pixels of one tile: one RenderTile call on a node, one TileResult on the wire
 }
 
 // Scene is a loaded scene, immutable after loading and safe for concurrent use.
@@ -129,19 +137,50 @@ func (s *Scene) Resolve(set Settings) Settings {
 	return set
 }
 
-// Validate reports whether resolved settings can be rendered; the error
-// wraps ErrBadSettings and says which field is out of range.
-func (set Settings) Validate() error { return set.validate() }
+// WithDefaults returns lim with every zero field set to its default (see
+// DefaultLimits): the limits in force.
+func (lim Limits) WithDefaults() Limits { return lim.withDefaults() }
 
-// validate checks resolved settings.
-func (set Settings) validate() error {
+// CheckSettings reports whether resolved settings can be rendered within
+// lim. The error wraps ErrBadSettings and says which field is out of range;
+// for a value over a limit it also wraps a *LimitError that names it
+// (errors.Is(err, ErrLimit)).
+func (lim Limits) CheckSettings(set Settings) error {
+	lim = lim.withDefaults()
+	over := func(name, what string, v, most int) error {
+		return fmt.Errorf("%w: %w", ErrBadSettings, &LimitError{Limit: name, What: what, Value: int64(v), Max: int64(most)})
+	}
 	switch {
-	case set.Width < 1 || set.Width > MaxImageSize, set.Height < 1 || set.Height > MaxImageSize:
-		return fmt.Errorf("%w: image size %dx%d (expected 1 to %d pixels a side)", ErrBadSettings, set.Width, set.Height, MaxImageSize)
-	case set.SPP < 1 || set.SPP > MaxSPP:
-		return fmt.Errorf("%w: %d samples per pixel (expected 1 to %d)", ErrBadSettings, set.SPP, MaxSPP)
-	case set.MaxDepth < 1 || set.MaxDepth > MaxMaxDepth:
-		return fmt.Errorf("%w: maximum depth %d (expected 1 to %d)", ErrBadSettings, set.MaxDepth, MaxMaxDepth)
+	case set.Width < 1 || set.Height < 1:
+		return fmt.Errorf("%w: image size %dx%d (expected at least 1 pixel a side)", ErrBadSettings, set.Width, set.Height)
+	case set.Width > lim.MaxImageSide:
+		return over("MaxImageSide", "pixels of image width", set.Width, lim.MaxImageSide)
+	case set.Height > lim.MaxImageSide:
+		return over("MaxImageSide", "pixels of image height", set.Height, lim.MaxImageSide)
+	case set.SPP < 1:
+		return fmt.Errorf("%w: %d samples per pixel (expected at least 1)", ErrBadSettings, set.SPP)
+	case set.SPP > lim.MaxSPP:
+		return over("MaxSPP", "samples per pixel", set.SPP, lim.MaxSPP)
+	case set.MaxDepth < 1:
+		return fmt.Errorf("%w: maximum depth %d (expected at least 1)", ErrBadSettings, set.MaxDepth)
+	case set.MaxDepth > lim.MaxDepth:
+		return over("MaxDepth", "path vertices (maximum depth)", set.MaxDepth, lim.MaxDepth)
+	}
+	return nil
+}
+
+// CheckTile reports whether the tile r of an image rendered with set can be
+// rendered within lim: the settings (CheckSettings), a rectangle inside the
+// image (ErrBadTile), and at most MaxTilePixels pixels (a *LimitError).
+func (lim Limits) CheckTile(set Settings, r image.Rectangle) error {
+	if err := lim.CheckSettings(set); err != nil {
+		return err
+	}
+	if r.Empty() || !r.In(image.Rect(0, 0, set.Width, set.Height)) {
+		return fmt.Errorf("%w: rectangle %v is empty or outside the %dx%d image", ErrBadTile, r, set.Width, set.Height)
+	}
+	if px, most := r.Dx()*r.Dy(), lim.withDefaults().MaxTilePixels; px > most {
+		return fmt.Errorf("%w: %w", ErrBadTile, &LimitError{Limit: "MaxTilePixels", What: fmt.Sprintf("pixels in a %dx%d tile", r.Dx(), r.Dy()), Value: int64(px), Max: int64(most)})
 	}
 	return nil
 }
@@ -155,7 +194,7 @@ func (set Settings) validate() error {
 // done. It allocates nothing.
 func (s *Scene) RenderTile(ctx context.Context, set Settings, r image.Rectangle, dst []float32) (rays uint64, err error) {
 	set = s.Resolve(set)
-	if err := set.validate(); err != nil {
+	if err := s.lim.CheckSettings(set); err != nil {
 		return 0, err
 	}
 	if r.Empty() || !r.In(image.Rect(0, 0, set.Width, set.Height)) {

@@ -50,20 +50,13 @@ func (e *LimitError) Error() string {
 func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
 // ErrBadSettings is returned for settings that cannot be rendered (a zero
-// or negative size, sample count or depth after resolution, or one above the
-// maximums of the scene file format).
+// or negative size, sample count or depth after resolution, or one above
+// Limits).
 var ErrBadSettings = errors.New("render: bad settings")
 
 // ErrBadTile is returned by RenderTile for a rectangle that is empty or
 // outside the image, or a destination of the wrong length.
 var ErrBadTile = errors.New("render: bad tile")
-
-// Ranges accepted for image settings, in the scene file and in Settings.
-const (
-	MaxImageSize = 1 << 15 // width or height, pixels
-	MaxSPP       = 1 << 20
-	MaxMaxDepth  = 1024
-)
 
 // DefaultLimits are the limits used for a zero field of Limits: enough for
 // a detailed classroom scene, small enough that a hostile scene cannot take
@@ -73,6 +66,11 @@ var DefaultLimits = Limits{
 	MaxTriangles:     5_000_000,
 	MaxTexturePixels: 64 << 20, // 64 Mi texels: an 8192x8192 texture
 	MaxJSONBytes:     16 << 20, // 16 MiB of JSON: about 100,000 objects
+
+	MaxImageSide:  1 << 15, // 32768 pixels: a float image of 32768x32768 is 12 GiB
+	MaxSPP:        1 << 16, // 65536: a job's time on a node is bounded too
+	MaxDepth:      1024,
+	MaxTilePixels: 1 << 20, // 1 Mi pixels: a 12 MiB result, well inside a 64 MiB frame
 }
 
 // withDefaults returns lim with every zero (or negative) field set to its default.
@@ -89,6 +87,15 @@ func (lim Limits) withDefaults() Limits {
 	if lim.MaxJSONBytes <= 0 {
 		lim.MaxJSONBytes = DefaultLimits.MaxJSONBytes
 	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&lim.MaxImageSide, DefaultLimits.MaxImageSide)
+	def(&lim.MaxSPP, DefaultLimits.MaxSPP)
+	def(&lim.MaxDepth, DefaultLimits.MaxDepth)
+	def(&lim.MaxTilePixels, DefaultLimits.MaxTilePixels)
 	return lim
 }
 

@@ -663,12 +663,12 @@ func (p *sceneParser) resolveCamera() error {
 	case p.imgW && p.imgH:
 	case aspect == 0:
 	case p.imgW:
-		s.Height = max(1, min(MaxImageSize, int(math.Round(float64(s.Width)/aspect))))
+		s.Height = max(1, min(p.lim.MaxImageSide, int(math.Round(float64(s.Width)/aspect))))
 	case p.imgH:
-		s.Width = max(1, min(MaxImageSize, int(math.Round(float64(s.Height)*aspect))))
+		s.Width = max(1, min(p.lim.MaxImageSide, int(math.Round(float64(s.Height)*aspect))))
 	default:
 		s.Width = 640
-		s.Height = max(1, min(MaxImageSize, int(math.Round(640/aspect))))
+		s.Height = max(1, min(p.lim.MaxImageSide, int(math.Round(640/aspect))))
 	}
 	return nil
 }

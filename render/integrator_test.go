@@ -183,7 +183,7 @@ func TestRenderTileArguments(t *testing.T) {
 		{"empty", ctx, Settings{}, image.Rect(2, 2, 2, 4), 0, ErrBadTile},
 		{"destination too small", ctx, Settings{}, image.Rect(0, 0, 2, 2), 11, ErrBadTile},
 		{"negative size", ctx, Settings{Width: -1}, image.Rect(0, 0, 1, 1), 3, ErrBadSettings},
-		{"too deep", ctx, Settings{MaxDepth: MaxMaxDepth + 1}, image.Rect(0, 0, 1, 1), 3, ErrBadSettings},
+		{"too deep", ctx, Settings{MaxDepth: DefaultLimits.MaxDepth + 1}, image.Rect(0, 0, 1, 1), 3, ErrBadSettings},
 		{"canceled", canceled, Settings{}, image.Rect(0, 0, 10, 6), 180, context.Canceled},
 	}
 	for _, tt := range tests {

@@ -46,7 +46,7 @@ func Tiles(width, height, tile int) []image.Rectangle {
 // as it got, the statistics of the tiles that finished, and ctx.Err().
 func Render(ctx context.Context, s *Scene, set Settings, opt Options) (*Image, Stats, error) {
 	set = s.Resolve(set)
-	if err := set.validate(); err != nil {
+	if err := s.lim.CheckSettings(set); err != nil {
 		return nil, Stats{}, err
 	}
 	workers := opt.Workers

@@ -30,6 +30,7 @@ type sceneData struct {
 	env          *envMap // nil: escaping rays see background
 	envPick      float64 // probability that light sampling chooses env
 	triangles    int     // triangles from meshes, for limits and statistics
+	lim          Limits  // as loaded (defaults filled): what RenderTile accepts
 }
 
 // light is what next-event estimation samples: an emissive primitive, a

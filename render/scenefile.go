@@ -59,7 +59,7 @@ func parseScene(src source, main string, lim Limits) (*sceneData, error) {
 	p := &sceneParser{
 		src: src, lim: lim, main: main,
 		r:        &jsonReader{file: main},
-		sd:       &sceneData{},
+		sd:       &sceneData{lim: lim},
 		matIndex: map[string]int32{},
 		texIndex: map[string]int32{},
 		mtlLibs:  map[string]map[string]int32{},
@@ -175,15 +175,18 @@ func (p *sceneParser) image(o *jobj) {
 	s.MaxDepth = o.int("maxDepth", s.MaxDepth)
 	p.imgW, p.imgH = o.has("width"), o.has("height")
 	o.done()
-	check := func(key string, v, most int) {
-		if v < 1 || v > most {
+	check := func(key string, v, most int, limit string) {
+		switch {
+		case v < 1:
 			p.r.fail(o.at(key), "expected an integer from 1 to %d, got %d", most, v)
+		case v > most:
+			p.r.fail(o.at(key), "expected an integer from 1 to %d, got %d, over limit %s=%d", most, v, limit, most)
 		}
 	}
-	check("width", s.Width, MaxImageSize)
-	check("height", s.Height, MaxImageSize)
-	check("spp", s.SPP, MaxSPP)
-	check("maxDepth", s.MaxDepth, MaxMaxDepth)
+	check("width", s.Width, p.lim.MaxImageSide, "MaxImageSide")
+	check("height", s.Height, p.lim.MaxImageSide, "MaxImageSide")
+	check("spp", s.SPP, p.lim.MaxSPP, "MaxSPP")
+	check("maxDepth", s.MaxDepth, p.lim.MaxDepth, "MaxDepth")
 }
 
 // color reads an optional RGB colour, non-negative, at most 1 when unit.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"image"
 	"runtime"
 	"sort"
 	"sync"
@@ -26,14 +27,18 @@ const LocalAuto = -1
 type Config struct {
 	Scene    *render.Scene   // for the in-process node, audits and arbitration
 	Bundle   *render.Bundle  // what is sent to nodes
-	Settings render.Settings // resolved: every field > 0 (see Scene.Resolve)
+	Settings render.Settings // zero fields take the scene file's (NewController resolves them)
 	Tile     int             // tile side in pixels; default 32
-	Local    int             // in-process workers: LocalAuto, 0 (never render here) or N
-	Discover time.Duration   // how long to wait for remote nodes before LocalAuto renders here; default 1 s
-	Token    string          // the room's token; empty: no authentication, frames unsealed
-	ID       string          // the controller's id in hellos; default a random one
-	Logger   zerolog.Logger  // the zero Logger discards
-	Clock    Clock           // default the wall clock
+	// Limits are the nodes' limits (zero fields: render's defaults, which a
+	// node applies unless configured otherwise). NewController refuses
+	// settings or a tile over them: every node would refuse them.
+	Limits   render.Limits
+	Local    int            // in-process workers: LocalAuto, 0 (never render here) or N
+	Discover time.Duration  // how long to wait for remote nodes before LocalAuto renders here; default 1 s
+	Token    string         // the room's token; empty: no authentication, frames unsealed
+	ID       string         // the controller's id in hellos; default a random one
+	Logger   zerolog.Logger // the zero Logger discards
+	Clock    Clock          // default the wall clock
 
 	// Dial connects to a node; the default is protocol.Dial over TCP. The
 	// controller performs the handshake.
@@ -99,7 +104,11 @@ type Controller struct {
 // frames are not protected (a benchmark makes controllers by the dozen).
 var warned sync.Once
 
-// NewController checks cfg and returns a Controller.
+// NewController checks cfg and returns a Controller. It resolves the
+// settings (zero fields from the scene file) and refuses, before any node is
+// dialled, what every node would refuse: settings over Config.Limits, or a
+// tile of more than Limits.MaxTilePixels pixels (the error wraps both
+// ErrBadConfig and render.ErrLimit, and names the limit).
 func NewController(cfg Config) (*Controller, error) {
 	if cfg.Scene == nil {
 		return nil, fmt.Errorf("%w: Config.Scene is nil", ErrBadConfig)
@@ -125,6 +134,10 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 	}
 	if cfg.Tile == 0 {
 		cfg.Tile = 32
+	}
+	// The largest tile is the first one: tiles are clipped by the image.
+	if err := cfg.Limits.CheckTile(set, image.Rect(0, 0, min(cfg.Tile, set.Width), min(cfg.Tile, set.Height))); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	if cfg.Discover == 0 {
 		cfg.Discover = time.Second
@@ -157,10 +170,31 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 	if cfg.Token == "" {
 		warned.Do(func() { c.log.Warn().Msg(protocol.NoTokenWarning) })
 	}
-	if size := sceneFrameSize(scene); size > protocol.DefaultMaxFrame {
-		c.noSend = fmt.Sprintf("the scene's frame of %d MiB exceeds the protocol's frame limit of %d MiB", size>>20, protocol.DefaultMaxFrame>>20)
+	if err := checkScene(scene); err != nil {
+		c.noSend = "the scene cannot be sent within the frame limit: " + err.Error()
 	}
 	return c, nil
+}
+
+// Settings returns the render's settings, resolved.
+func (c *Controller) Settings() render.Settings { return c.cfg.Settings }
+
+// CheckScene reports whether b can be sent to nodes at all: its Scene frame
+// within the protocol's default frame limit (MaxFrame, 64 MiB, which every
+// node applies unless configured otherwise) and its files within
+// MaxSceneFiles. The error wraps render.ErrLimit and names the limit. A
+// controller given such a scene excludes every node it meets and can only
+// render in-process.
+func CheckScene(b *render.Bundle) error { return checkScene(sceneFrame(b)) }
+
+func checkScene(m protocol.Scene) error {
+	if n := len(m.Files); n > protocol.MaxSceneFiles {
+		return &render.LimitError{Limit: "MaxSceneFiles", What: "files in the scene", Value: int64(n), Max: protocol.MaxSceneFiles}
+	}
+	if size := sceneFrameSize(m); size > protocol.DefaultMaxFrame {
+		return &render.LimitError{Limit: "MaxFrame", What: fmt.Sprintf("bytes (%d MiB) in the scene's frame", size>>20), Value: int64(size), Max: protocol.DefaultMaxFrame}
+	}
+	return nil
 }
 
 // sceneFrameSize is about the size of the Scene frame on the wire (the

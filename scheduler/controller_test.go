@@ -69,6 +69,9 @@ func TestNewControllerBadConfig(t *testing.T) {
 		{"negative tile", func(c *Config) { c.Tile = -1 }, "Tile"},
 		{"local below auto", func(c *Config) { c.Local = -2 }, "Local"},
 		{"negative discover", func(c *Config) { c.Discover = -time.Second }, "Discover"},
+		{"samples over the nodes' limit", func(c *Config) { c.Settings.SPP = 1<<16 + 1 }, "limit MaxSPP=65536"},
+		{"tile over the nodes' limit", func(c *Config) { c.Settings.Width, c.Settings.Height, c.Tile = 2048, 2048, 1025 }, "limit MaxTilePixels=1048576"},
+		{"depth over a configured limit", func(c *Config) { c.Settings.MaxDepth = 3; c.Limits.MaxDepth = 2 }, "limit MaxDepth=2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good

@@ -8,7 +8,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -151,5 +155,55 @@ func TestLimitFlagsCommand(t *testing.T) {
 				t.Errorf("stderr %q does not name the limit (%q)", stderr.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestRenderRefusesWhatEveryNodeRefuses: settings, a tile or a scene over
+// the limits every node applies are refused at start (exit 2, one line
+// naming the limit), before any node is dialled: never excluded node by
+// node, never rendered here in silence.
+func TestRenderRefusesWhatEveryNodeRefuses(t *testing.T) {
+	dir := t.TempDir()
+	const sphere = `{"camera": {"from": [0, 0, 3], "to": [0, 0, 0]}, "image": {"width": 8, "height": 8, "spp": 1%s},
+		"materials": {"white": {"type": "diffuse"}},
+		"objects": [{"type": "sphere", "center": [0, 0, 0], "radius": 1, "material": "white"}%s]}`
+	deep := filepath.Join(dir, "deep.json")
+	if err := os.WriteFile(deep, fmt.Appendf(nil, sphere, `, "maxDepth": 2000`, ""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A scene whose files do not fit in one frame: a 65 MiB OBJ of comments.
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, fmt.Appendf(nil, sphere, "", `, {"type": "mesh", "file": "big.obj", "material": "white"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := "# " + strings.Repeat("x", 1021) + "\n"
+	obj := append([]byte(strings.Repeat(line, 65<<10)), "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"...)
+	if err := os.WriteFile(filepath.Join(dir, "big.obj"), obj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "x.png")
+	nowhere := []string{"-no-mdns", "-nodes", "127.0.0.1:1", "-local", "0", "-o", out, "-q"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"samples", []string{"-spp", "100000", cornell}, "limit MaxSPP=65536"},
+		{"image side", []string{"-width", "40000", cornell}, "limit MaxImageSide=32768"},
+		{"tile pixels", []string{"-width", "2048", "-height", "2048", "-tile", "2048", cornell}, "limit MaxTilePixels=1048576"},
+		{"depth in the scene file", []string{deep}, "over limit MaxDepth=1024"},
+		{"scene bytes over a frame", []string{big}, "limit MaxFrame=67108864"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runRenderCmd(t, append(slices.Clone(nowhere), tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q: want 2 and one line naming %q", code, stderr, tc.want)
+			}
+		})
+	}
+	// With no node anywhere, a scene too big for a frame renders here.
+	code, _, stderr := runRenderCmd(t, "-no-mdns", "-local", "1", "-o", out, "-q", big)
+	if code != 0 {
+		t.Errorf("local-only render of the big scene: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -68,11 +69,11 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	fs.StringVar(&local, "local", "auto", "workers of an in-process node: auto (none while remote nodes work; every core when none is found or all are lost), 0 (never render here) or N")
 	fs.BoolVar(&noMDNS, "no-mdns", false, "do not look for nodes over mDNS")
 	fs.DurationVar(&j.discover, "discover", time.Second, "with -local auto: how long to look for nodes before rendering here")
-	fs.IntVar(&j.set.Width, "width", 0, "image width in pixels (0: the scene file's)")
-	fs.IntVar(&j.set.Height, "height", 0, "image height in pixels (0: the scene file's)")
-	fs.IntVar(&j.set.SPP, "spp", 0, "samples per pixel (0: the scene file's)")
+	fs.IntVar(&j.set.Width, "width", 0, fmt.Sprintf("image width in pixels (0: the scene file's; at most %d, MaxImageSide)", render.DefaultLimits.MaxImageSide))
+	fs.IntVar(&j.set.Height, "height", 0, fmt.Sprintf("image height in pixels (0: the scene file's; at most %d, MaxImageSide)", render.DefaultLimits.MaxImageSide))
+	fs.IntVar(&j.set.SPP, "spp", 0, fmt.Sprintf("samples per pixel (0: the scene file's; at most %d, MaxSPP)", render.DefaultLimits.MaxSPP))
 	fs.StringVar(&j.camera, "camera", "", "for a .glb or .gltf file: its camera of this `name` (default: the first perspective camera)")
-	fs.IntVar(&j.tile, "tile", 32, "tile side in pixels")
+	fs.IntVar(&j.tile, "tile", 32, fmt.Sprintf("tile side in pixels, 1 to %d (a tile holds at most %d pixels, MaxTilePixels)", maxTileSide(), render.DefaultLimits.MaxTilePixels))
 	fs.StringVar(&j.statsFile, "stats", "", "write statistics as JSON to this `file`")
 	fs.StringVar(&j.preview, "preview", "", "serve a live preview page on `host:port` (e.g. :8080) while rendering")
 	fs.DurationVar(&j.linger, "linger", 10*time.Second, "with -preview: keep the page up this long after the render (Ctrl-C ends it sooner)")
@@ -99,8 +100,8 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 			return nil, badInput(fmt.Errorf("-%s %d: expected 0 (the scene's value) or more", v.name, v.val))
 		}
 	}
-	if j.tile < 1 || j.tile > 4096 {
-		return nil, badInput(fmt.Errorf("-tile %d: expected 1 to 4096 pixels", j.tile))
+	if most := maxTileSide(); j.tile < 1 || j.tile > most {
+		return nil, badInput(fmt.Errorf("-tile %d: expected 1 to %d pixels a side (a tile holds at most limit MaxTilePixels=%d pixels)", j.tile, most, render.DefaultLimits.MaxTilePixels))
 	}
 	if j.discover < 0 {
 		return nil, badInput(fmt.Errorf("-discover %v: expected 0 or more", j.discover))
@@ -190,10 +191,6 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	for _, w := range scene.Warnings() {
 		j.log.Warn().Msg(w)
 	}
-	set := scene.Resolve(j.set)
-	if err := set.Validate(); err != nil {
-		return badInput(err)
-	}
 	remote := j.mdns || len(j.registry) > 0 || len(j.nodes) > 0
 	local := j.local
 	if local == scheduler.LocalAuto && !remote {
@@ -202,21 +199,18 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if local == 0 && !remote {
 		return errors.New("-local 0 and no way to find a node (-no-mdns without -registry or -nodes): nothing can render")
 	}
-	total := len(render.Tiles(set.Width, set.Height, j.tile))
-	bar := newTileBar(stderr, total, j.quiet)
-
-	var pv *preview.Server
-	if j.preview != "" {
-		if pv, err = j.startPreview(set, stdout); err != nil {
-			return err
-		}
-		defer pv.Close()
+	// Refused at start, what every node would refuse: a scene too big to
+	// send (unless no node can be involved), settings or a tile over the
+	// nodes' limits (NewController).
+	if err := scheduler.CheckScene(bundle); err != nil && remote {
+		return badInput(fmt.Errorf("%s: %w: no node can receive it (render it on this machine alone with -no-mdns and no -registry or -nodes)", j.scene, err))
 	}
-
+	var bar *tileBar
+	var pv *preview.Server
 	ctl, err := scheduler.NewController(scheduler.Config{
 		Scene:    scene,
 		Bundle:   bundle,
-		Settings: set,
+		Settings: j.set,
 		Tile:     j.tile,
 		Local:    local,
 		Discover: j.discover,
@@ -236,7 +230,25 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		},
 	})
 	if err != nil {
+		if errors.Is(err, scheduler.ErrBadConfig) {
+			// The settings or the tile: name the scene, not the package.
+			if m, ok := err.(interface{ Unwrap() []error }); ok && len(m.Unwrap()) == 2 {
+				err = m.Unwrap()[1]
+			}
+			if errors.Is(err, render.ErrLimit) {
+				return badInput(fmt.Errorf("%s: %w: no node would render it", j.scene, err))
+			}
+			return badInput(fmt.Errorf("%s: %w", j.scene, err))
+		}
 		return err
+	}
+	set := ctl.Settings()
+	bar = newTileBar(stderr, len(render.Tiles(set.Width, set.Height, j.tile)), j.quiet)
+	if j.preview != "" {
+		if pv, err = j.startPreview(set, stdout); err != nil {
+			return err
+		}
+		defer pv.Close()
 	}
 	stopWatch, err := j.watch(ctl)
 	if err != nil {
@@ -417,4 +429,14 @@ func previewNodes(nodes []scheduler.NodeStats) []preview.NodeStatus {
 		out = append(out, preview.NodeStatus{ID: n.ID, Name: n.Name, Addr: n.Addr, Source: string(n.Source), Tiles: n.Tiles, MraysPerSec: mrays, State: st})
 	}
 	return out
+}
+
+// maxTileSide is the largest square tile the nodes' MaxTilePixels allows.
+func maxTileSide() int {
+	n := render.DefaultLimits.MaxTilePixels
+	side := int(math.Sqrt(float64(n)))
+	for side*side > n {
+		side--
+	}
+	return side
 }
