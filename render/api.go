@@ -86,6 +86,15 @@ type Direct struct {
 	Camera string // the camera by name; "": the file's first perspective camera, or one that frames the scene
 	Width  int    // image width; 0: from the height and the camera's aspect ratio (640 when neither is given)
 	Height int    // image height; 0: from the width and the camera's aspect ratio
+
+	// Env is an environment map (a Radiance .hdr) that lights the scene
+	// and is what escaping rays see, in place of the white sky of a file
+	// without lights: for LoadDirect a path as a command line gives it
+	// (absolute, or relative to the working directory), which the scene
+	// file names relative to the glTF file; for DirectScene, that name.
+	Env         string
+	EnvStrength float64 // multiplies Env's radiance; 0: 1
+	EnvRotate   float64 // turns Env about the up axis, in degrees, right-handed (as the scene file's "rotate")
 }
 
 // IsGLTF reports whether path names a glTF file (.gltf or .glb), which

@@ -99,6 +99,12 @@ func readBundle(p string, d Direct, lim Limits) (*sceneData, *Bundle, error) {
 	src := &diskSource{dir: filepath.Dir(p), max: lim.MaxSceneBytes, files: map[string][]byte{}}
 	main := filepath.Base(p)
 	if isGLTF(main) {
+		if err := checkDirectEnv(d); err != nil {
+			return nil, nil, err
+		}
+		if d.Env != "" {
+			d.Env = envRef(p, d.Env)
+		}
 		doc, err := parseGLTF(src, main, lim)
 		if err != nil {
 			return nil, nil, err
@@ -108,7 +114,7 @@ func readBundle(p string, d Direct, lim Limits) (*sceneData, *Bundle, error) {
 		src.files[main] = js
 		src.total += int64(len(js))
 	} else if d != (Direct{}) {
-		return nil, nil, fmt.Errorf("%w: %s: -camera and the like apply to a .gltf or .glb file rendered on its own", ErrBadSettings, main)
+		return nil, nil, fmt.Errorf("%w: %s: -camera, -env and the like apply to a .gltf or .glb file rendered on its own", ErrBadSettings, main)
 	}
 	sd, err := parseScene(src, main, lim)
 	if err != nil {

@@ -2,9 +2,14 @@ package render
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"math"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -337,5 +342,149 @@ func TestEnvironmentStrength(t *testing.T) {
 	}
 	if s := mustLoad(t, map[string]string{"scene.json": scene(`, "strength": 0`), "e.hdr": hdr}); len(s.lights) != 0 {
 		t.Errorf("a map of strength 0 is sampled as a light: %+v", s.lights)
+	}
+}
+
+// withoutPunctualLights returns a copy of a .glb whose nodes carry no
+// KHR_lights_punctual light: Blender's still life with its lamps deleted.
+func withoutPunctualLights(t *testing.T, glb []byte) []byte {
+	t.Helper()
+	n := int(binary.LittleEndian.Uint32(glb[12:]))
+	var doc map[string]any
+	if err := json.Unmarshal(glb[20:20+n], &doc); err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for _, node := range doc["nodes"].([]any) {
+		if ext, ok := node.(map[string]any)["extensions"].(map[string]any); ok && ext["KHR_lights_punctual"] != nil {
+			delete(ext, "KHR_lights_punctual")
+			removed++
+		}
+	}
+	if removed == 0 {
+		t.Fatal("the file has no punctual light")
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(js)%4 != 0 {
+		js = append(js, ' ')
+	}
+	rest := glb[20+n:]
+	out := binary.LittleEndian.AppendUint32(append([]byte(nil), glb[:8]...), uint32(20+len(js)+len(rest)))
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(js)))
+	out = append(append(append(out, "JSON"...), js...), rest...)
+	return out
+}
+
+// TestStillLifeEnvMatchesCycles renders Blender's still life with its
+// punctual lights removed, lit by the sunset map (the emissive panel stays)
+// as `tessera render -env` writes it, and compares it with Cycles rendering
+// the same in Blender (tools/cycles_ref.py of the shared models with --env
+// testdata/env/sunset-128.hdr --no-lights; 320x200, 256 spp, clamped at 10
+// and box-filtered to 80x50 as testdata/golden/README says): the image's
+// mean within 6%, each of 4x4 regions within 12%. What remains is the
+// Principled BSDF (see TestStillLifeMatchesCycles).
+func TestStillLifeEnvMatchesCycles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of rendering")
+	}
+	glb, err := os.ReadFile("../testdata/scenes/stilllife.glb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := os.ReadFile("../testdata/env/sunset-128.hdr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Bundle{Main: "stilllife.glb.scene.json", Files: map[string][]byte{
+		"stilllife.glb":            withoutPunctualLights(t, glb),
+		"sunset-128.hdr":           hdr,
+		"stilllife.glb.scene.json": DirectScene("stilllife.glb", Direct{Env: "sunset-128.hdr"}, true),
+	}}
+	s, err := LoadBundle(b, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.punctual) != 0 || s.env == nil || s.envPick != envShare {
+		t.Fatalf("%d punctual lights, map %v chosen with probability %v: want only the map and the panel", len(s.punctual), s.env != nil, s.envPick)
+	}
+	img, _ := renderAll(t, s, Settings{Width: 80, Height: 50, SPP: 32}, 2, 16)
+	cy := readPFM(t, "../testdata/golden/stilllife-cycles-sunset-80x50.pfm")
+	all, reg := regionMeans(img, 10)
+	call, creg := regionMeans(cy, 10)
+	t.Logf("mean %.4f, Cycles %.4f (ratio %.3f)", all, call, all/call)
+	if math.Abs(all/call-1) > 0.06 {
+		t.Errorf("mean radiance %.4f, Cycles %.4f: more than 6%% apart", all, call)
+	}
+	for k := range reg {
+		r := reg[k] / creg[k]
+		t.Logf("  region row %d column %d: %.4f / %.4f = %.3f", k/4, k%4, reg[k], creg[k], r)
+		if math.Abs(r-1) > 0.12 {
+			t.Errorf("region row %d column %d: %.4f, Cycles %.4f (ratio %.3f)", k/4, k%4, reg[k], creg[k], r)
+		}
+	}
+}
+
+// TestDirectEnvironment: -env and its strength and rotation become the
+// "environment" of the scene file written for a glTF file, the map joins
+// the bundle under its name relative to the glTF file, and the white sky of
+// an unlit file gives way to it.
+func TestDirectEnvironment(t *testing.T) {
+	const glb = "../testdata/scenes/stilllife.glb"
+	d := Direct{Env: "../testdata/env/sunset-128.hdr", EnvStrength: 2, EnvRotate: 30}
+	s, b, err := LoadDirect(glb, d, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\"environment\": {\"file\": \"../env/sunset-128.hdr\", \"strength\": 2, \"rotate\": 30}"
+	if js := string(b.Files[b.Main]); !strings.Contains(js, want) || strings.Contains(js, "background") {
+		t.Errorf("scene file\n%s\nwant it to contain %s and no background", js, want)
+	}
+	if b.Files["../env/sunset-128.hdr"] == nil || len(b.Files) != 3 {
+		t.Errorf("bundle of %d files without the map", len(b.Files))
+	}
+	if s.env == nil || s.env.strength != 2 || math.Abs(s.env.sinR-0.5) > 1e-12 {
+		t.Fatalf("environment %+v, want strength 2 turned 30 degrees", s.env)
+	}
+	again, err := LoadBundle(b, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.env == nil || again.env.power != s.env.power {
+		t.Error("the bundle alone builds another map")
+	}
+	_, b2, err := LoadDirect(glb, Direct{Env: d.Env}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.Hash() == b.Hash() || !strings.Contains(string(b2.Files[b2.Main]), `"strength": 1, "rotate": 0}`) {
+		t.Errorf("strength 0 is not the default 1, or another strength gives the same hash:\n%s", b2.Files[b2.Main])
+	}
+	_, b3, err := LoadDirect("testdata/gltf/BoxTextured-glTF-Binary/BoxTextured.glb", Direct{Env: "../testdata/env/sunset-128.hdr"}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js := string(b3.Files[b3.Main]); strings.Contains(js, "background") || !strings.Contains(js, `"file": "../../../../testdata/env/sunset-128.hdr"`) {
+		t.Errorf("scene file of an unlit model with a map:\n%s", js)
+	}
+	for _, tt := range []struct {
+		name string
+		path string
+		d    Direct
+		want string
+	}{
+		{"strength without a map", glb, Direct{EnvStrength: 2}, "strength or rotation without an environment map"},
+		{"strength not a number", glb, Direct{Env: d.Env, EnvStrength: math.NaN()}, "environment strength NaN"},
+		{"rotation infinite", glb, Direct{Env: d.Env, EnvRotate: math.Inf(1)}, "environment rotation +Inf degrees"},
+		{"a map for a JSON scene", "../testdata/scenes/cornell.json", Direct{Env: d.Env}, "-env and the like apply to a .gltf or .glb file"},
+	} {
+		if _, _, err := LoadDirect(tt.path, tt.d, Limits{}); !errors.Is(err, ErrBadSettings) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want ErrBadSettings saying %q", tt.name, err, tt.want)
+		}
+	}
+	if _, _, err := LoadDirect(glb, Direct{Env: "../testdata/env/none.hdr"}, Limits{}); err == nil || !strings.Contains(err.Error(), `environment "../env/none.hdr"`) {
+		t.Errorf("a missing map: error %v", err)
 	}
 }

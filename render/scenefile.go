@@ -369,8 +369,12 @@ func (p *sceneParser) loadTexture(name string) (*texture, error) {
 }
 
 // maxEnvStrength bounds an environment's strength: far above any real
-// sky, low enough that no radiance overflows.
-const maxEnvStrength = 1e12
+// sky, low enough that no radiance overflows. maxEnvRotate bounds its
+// rotation, in degrees.
+const (
+	maxEnvStrength = 1e12
+	maxEnvRotate   = 1e6
+)
 
 // environment reads "environment": an equirectangular .hdr map, its
 // strength and its rotation about the up axis.
@@ -389,8 +393,8 @@ func (p *sceneParser) environment(o *jobj) {
 	case !(strength >= 0 && strength <= maxEnvStrength):
 		p.r.fail(o.at("strength"), "expected a strength from 0 to %g, got %v", float64(maxEnvStrength), strength)
 		return
-	case math.Abs(rotate) > 1e6:
-		p.r.fail(o.at("rotate"), "expected an angle in degrees from -1e6 to 1e6, got %v", rotate)
+	case math.Abs(rotate) > maxEnvRotate:
+		p.r.fail(o.at("rotate"), "expected an angle in degrees from -%g to %g, got %v", float64(maxEnvRotate), float64(maxEnvRotate), rotate)
 		return
 	}
 	name := resolveRef(p.main, ref)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tessera/scheduler"
 )
 
 const envsphere = "../../testdata/scenes/envsphere.json"
@@ -20,9 +22,25 @@ func TestE2EEnvironmentEqualsLocal(t *testing.T) {
 	d := startRender(t, append(args, "-local", "0", "-nodes", a.addr+","+b.addr)...)
 	img, st := d.finish(t)
 	sameImage(t, "two nodes, environment map", img, localPNG(t, args))
-	tiles := nodeTiles(st)
-	if tiles["env-a"] == 0 || tiles["env-b"] == 0 {
-		t.Errorf("tiles per node %v, want both nodes to render", tiles)
+	nodesRenderedAll(t, st, "env-a", "env-b")
+}
+
+// nodesRenderedAll fails unless the named nodes rendered every tile and
+// none of them failed (as a node that cannot load the bundle would): which
+// node took how many depends on timing.
+func nodesRenderedAll(t *testing.T, st scheduler.Stats, names ...string) {
+	t.Helper()
+	for _, n := range st.Nodes {
+		if n.Failures != 0 || n.Excluded != "" {
+			t.Errorf("node %s: %d failures, excluded %q: want it to load the bundle and render", n.Name, n.Failures, n.Excluded)
+		}
+	}
+	tiles, sum := nodeTiles(st), 0
+	for _, name := range names {
+		sum += tiles[name]
+	}
+	if sum != st.Tiles {
+		t.Errorf("tiles per node %v, want %v to render all %d", tiles, names, st.Tiles)
 	}
 }
 
@@ -63,6 +81,53 @@ func TestRenderBrokenHDR(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 				t.Errorf("stderr %q: want one line containing %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+const sunset128 = "../../testdata/env/sunset-128.hdr"
+
+// TestE2EGLTFEnvironmentOnTwoNodes: a glTF file rendered on its own under
+// -env (turned and strengthened) comes out of two nodes byte for byte as
+// out of this machine: the map travels in the bundle beside the .glb and
+// the scene file written for both.
+func TestE2EGLTFEnvironmentOnTwoNodes(t *testing.T) {
+	a, b := startNode(t, "genv-a"), startNode(t, "genv-b")
+	plain := []string{"-width", "64", "-spp", "4", "-tile", "8", "-no-mdns", "-q", stilllife}
+	args := append([]string{"-env", sunset128, "-env-strength", "1.5", "-env-rotate", "40"}, plain...)
+	d := startRender(t, append(args, "-local", "0", "-nodes", a.addr+","+b.addr)...)
+	img, st := d.finish(t)
+	local := localPNG(t, args)
+	sameImage(t, "two nodes, -env", img, local)
+	nodesRenderedAll(t, st, "genv-a", "genv-b")
+	if bytes.Equal(local, localPNG(t, plain)) {
+		t.Error("the image without -env is the same")
+	}
+}
+
+// TestRenderEnvFlags: -env and its settings are refused where they mean
+// nothing, with exit status 2 and one line.
+func TestRenderEnvFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.png")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"-env for a JSON scene", []string{"-env", sunset128, cornell}, "-env " + sunset128 + ": only for a .glb or .gltf file (a scene file names its environment)"},
+		{"-env-strength alone", []string{"-env-strength", "2", stilllife}, "-env-strength: only with -env"},
+		{"both alone", []string{"-env-rotate", "10", "-env-strength", "2", stilllife}, "-env-rotate and -env-strength: only with -env"},
+		{"zero strength", []string{"-env", sunset128, "-env-strength", "0", stilllife}, "-env-strength 0: expected a number more than 0"},
+		{"rotation not a number", []string{"-env", sunset128, "-env-rotate", "NaN", stilllife}, "-env-rotate NaN: expected degrees"},
+		{"missing map", []string{"-env", "../../testdata/env/none.hdr", stilllife}, `environment "../env/none.hdr": open`},
+		{"not a map", []string{"-env", cornell, stilllife}, `cornell.json: byte 0: not a Radiance picture`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runRenderCmd(t, append([]string{"-o", out, "-q"}, tt.args...)...)
+			if code != 2 || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want 2 and one line containing %q", code, stderr, tt.want)
 			}
 		})
 	}

@@ -36,26 +36,29 @@ func init() {
 
 const renderSynopsis = `render [-o out.png] [-registry host:port] [-nodes h:p,h:p] [-local auto|N] [-no-mdns]
                [-discover 1s] [-width W] [-height H] [-spp N] [-tile 32] [-camera NAME]
+               [-env sky.hdr [-env-strength K] [-env-rotate DEG]]
                [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json|SCENE.glb|SCENE.gltf`
 
 // renderJob is one render as the flags (or tessera demo) describe it.
 type renderJob struct {
-	scene     string // scene file
-	camera    string // -camera: a glTF file's camera by name
-	out       string // output image, .png or .pfm
-	set       render.Settings
-	tile      int
-	local     int // scheduler.LocalAuto, 0 or N workers
-	discover  time.Duration
-	mdns      bool
-	registry  []string
-	nodes     []string
-	token     string
-	statsFile string
-	preview   string        // listen address of the preview page; "" for none
-	linger    time.Duration // how long the preview stays up after the render
-	quiet     bool
-	log       zerolog.Logger
+	scene      string  // scene file
+	camera     string  // -camera: a glTF file's camera by name
+	env        string  // -env: an environment map lighting a glTF file
+	envK, envR float64 // -env-strength, -env-rotate
+	out        string  // output image, .png or .pfm
+	set        render.Settings
+	tile       int
+	local      int // scheduler.LocalAuto, 0 or N workers
+	discover   time.Duration
+	mdns       bool
+	registry   []string
+	nodes      []string
+	token      string
+	statsFile  string
+	preview    string        // listen address of the preview page; "" for none
+	linger     time.Duration // how long the preview stays up after the render
+	quiet      bool
+	log        zerolog.Logger
 }
 
 func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
@@ -73,6 +76,9 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	fs.IntVar(&j.set.Height, "height", 0, fmt.Sprintf("image height in pixels (0: the scene file's; at most %d, MaxImageSide)", render.DefaultLimits.MaxImageSide))
 	fs.IntVar(&j.set.SPP, "spp", 0, fmt.Sprintf("samples per pixel (0: the scene file's; at most %d, MaxSPP)", render.DefaultLimits.MaxSPP))
 	fs.StringVar(&j.camera, "camera", "", "for a .glb or .gltf file: its camera of this `name` (default: the first perspective camera)")
+	fs.StringVar(&j.env, "env", "", "for a .glb or .gltf file: an equirectangular Radiance `file.hdr` that lights the scene and is what escaping rays see (oriented as Blender's Environment Texture)")
+	fs.Float64Var(&j.envK, "env-strength", 1, "with -env: multiplies the map's radiance (more than 0)")
+	fs.Float64Var(&j.envR, "env-rotate", 0, "with -env: turns the map about the up axis by this many `degrees`, counter-clockwise seen from above")
 	fs.IntVar(&j.tile, "tile", 32, fmt.Sprintf("tile side in pixels, 1 to %d (a tile holds at most %d pixels, MaxTilePixels)", maxTileSide(), render.DefaultLimits.MaxTilePixels))
 	fs.StringVar(&j.statsFile, "stats", "", "write statistics as JSON to this `file`")
 	fs.StringVar(&j.preview, "preview", "", "serve a live preview page on `host:port` (e.g. :8080) while rendering")
@@ -106,6 +112,9 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	if j.discover < 0 {
 		return nil, badInput(fmt.Errorf("-discover %v: expected 0 or more", j.discover))
 	}
+	if err := checkEnvFlags(fs, j); err != nil {
+		return nil, err
+	}
 	var err error
 	if j.local, err = parseLocal(local); err != nil {
 		return nil, err
@@ -124,6 +133,26 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 		j.log = j.log.Level(zerolog.WarnLevel)
 	}
 	return j, nil
+}
+
+// checkEnvFlags refuses -env-strength and -env-rotate without -env, and
+// values the scene file does not take.
+func checkEnvFlags(fs *flag.FlagSet, j *renderJob) error {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "env-strength" || f.Name == "env-rotate" {
+			set = append(set, "-"+f.Name)
+		}
+	})
+	switch {
+	case j.env == "" && len(set) > 0:
+		return badInput(fmt.Errorf("%s: only with -env (an environment map)", strings.Join(set, " and ")))
+	case !(j.envK > 0 && j.envK <= 1e12):
+		return badInput(fmt.Errorf("-env-strength %v: expected a number more than 0, at most 1e12", j.envK))
+	case !(math.Abs(j.envR) <= 1e6):
+		return badInput(fmt.Errorf("-env-rotate %v: expected degrees from -1e6 to 1e6", j.envR))
+	}
+	return nil
 }
 
 // parseInterleaved parses flags that may also follow the positional argument
@@ -175,10 +204,16 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	// A glTF file on its own is rendered as a scene file written into the
 	// bundle, which holds these flags, so that every node sees them.
 	direct := render.Direct{Camera: j.camera}
-	if render.IsGLTF(j.scene) {
+	switch {
+	case render.IsGLTF(j.scene):
 		direct.Width, direct.Height = j.set.Width, j.set.Height
-	} else if j.camera != "" {
+		if j.env != "" {
+			direct.Env, direct.EnvStrength, direct.EnvRotate = j.env, j.envK, j.envR
+		}
+	case j.camera != "":
 		return badInput(fmt.Errorf("-camera %s: only for a .glb or .gltf file (a scene file names its camera)", j.camera))
+	case j.env != "":
+		return badInput(fmt.Errorf("-env %s: only for a .glb or .gltf file (a scene file names its environment)", j.env))
 	}
 	scene, bundle, err := render.LoadDirect(j.scene, direct, render.Limits{})
 	if err != nil {
