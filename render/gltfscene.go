@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/draw"
@@ -87,18 +86,9 @@ type primData struct {
 // gltfObject loads a "gltf" object of the scene file: the file's default
 // scene placed by translate, rotate and scale.
 func (p *sceneParser) gltfObject(o *jobj, index int) error {
-	o.require("file", "a .gltf or .glb file name, relative to the scene file")
-	file := o.str("file", "")
-	translate := o.vec("translate", Vec{})
-	rotate := o.vec("rotate", Vec{})
-	scale := p.meshScale(o)
-	o.done()
-	if p.r.err != nil {
-		return p.r.err
-	}
-	if file == "" {
-		p.r.fail(o.at("file"), "expected a file name")
-		return p.r.err
+	file, translate, rotate, scale := p.placedFile(o, "a .gltf or .glb file name, relative to the scene file")
+	if err := p.fileDone(o, file); err != nil {
+		return err
 	}
 	name := resolveRef(p.main, file)
 	doc, err := parseGLTF(p.src, name, p.lim)
@@ -567,19 +557,9 @@ func decodeImage8(name string, data []byte, lim Limits) (*texImage, error) {
 	if !isPNGOrJPEG(data) {
 		return nil, fmt.Errorf("not a PNG or JPEG image")
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	img, err := decodeImage(data, lim)
 	if err != nil {
-		return nil, fmt.Errorf("not a PNG or JPEG image: %w", err)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(lim.MaxTexturePixels) {
-		return nil, &LimitError{Limit: "MaxTexturePixels", What: fmt.Sprintf("pixels (%dx%d)", cfg.Width, cfg.Height), Value: px, Max: int64(lim.MaxTexturePixels)}
-	}
-	if cfg.Width == 0 || cfg.Height == 0 {
-		return nil, fmt.Errorf("empty image (%dx%d)", cfg.Width, cfg.Height)
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, err
 	}
 	b := img.Bounds()
 	nrgba, ok := img.(*image.NRGBA)

@@ -62,11 +62,32 @@ func (p *sceneParser) meshScale(o *jobj) Vec {
 	return s
 }
 
+// placedFile reads what the objects made of a file (mesh, gltf) share: the
+// required "file" (what says what it should be) and the transform,
+// "translate", "rotate" and "scale".
+func (p *sceneParser) placedFile(o *jobj, what string) (file string, translate, rotate, scale Vec) {
+	o.require("file", what)
+	file = o.str("file", "")
+	translate = o.vec("translate", Vec{})
+	rotate = o.vec("rotate", Vec{})
+	scale = p.meshScale(o)
+	return file, translate, rotate, scale
+}
+
+// fileDone refuses the object's unknown fields and an empty file name, and
+// returns the first error so far.
+func (p *sceneParser) fileDone(o *jobj, file string) error {
+	o.done()
+	if p.r.err == nil && file == "" {
+		p.r.fail(o.at("file"), "expected a file name")
+	}
+	return p.r.err
+}
+
 // mesh loads a "mesh" object: its OBJ file, the MTL files and textures the
 // OBJ references (unless the object names a material), and its transform.
 func (p *sceneParser) mesh(o *jobj) error {
-	o.require("file", "an OBJ file name, relative to the scene file")
-	file := o.str("file", "")
+	file, translate, rotate, scale := p.placedFile(o, "an OBJ file name, relative to the scene file")
 	hasMat := o.has("material")
 	mat := int32(-1)
 	if hasMat {
@@ -74,17 +95,9 @@ func (p *sceneParser) mesh(o *jobj) error {
 	} else {
 		o.get("material")
 	}
-	translate := o.vec("translate", Vec{})
-	rotate := o.vec("rotate", Vec{})
-	scale := p.meshScale(o)
 	smooth := o.boolean("smooth", false)
-	o.done()
-	if p.r.err != nil {
-		return p.r.err
-	}
-	if file == "" {
-		p.r.fail(o.at("file"), "expected a file name")
-		return p.r.err
+	if err := p.fileDone(o, file); err != nil {
+		return err
 	}
 	name := resolveRef(p.main, file)
 	data, err := p.src.read(name)

@@ -340,19 +340,9 @@ func (p *sceneParser) loadTexture(name string) (*texture, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	img, err := decodeImage(data, p.lim)
 	if err != nil {
-		return nil, fmt.Errorf("not a PNG or JPEG image: %w", err)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(p.lim.MaxTexturePixels) {
-		return nil, &LimitError{Limit: "MaxTexturePixels", What: fmt.Sprintf("pixels (%dx%d)", cfg.Width, cfg.Height), Value: px, Max: int64(p.lim.MaxTexturePixels)}
-	}
-	if cfg.Width == 0 || cfg.Height == 0 {
-		return nil, fmt.Errorf("empty image (%dx%d)", cfg.Width, cfg.Height)
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, err
 	}
 	b := img.Bounds()
 	t := &texture{name: name, w: b.Dx(), h: b.Dy(), pix: make([]float32, 0, b.Dx()*b.Dy()*3)}
@@ -413,6 +403,26 @@ func (p *sceneParser) environment(o *jobj) {
 		return
 	}
 	p.sd.env = newEnvMap(name, pic, strength, math.Mod(rotate, 360))
+}
+
+// decodeImage decodes a PNG or JPEG image, its size checked against
+// MaxTexturePixels before any pixel is decoded.
+func decodeImage(data []byte, lim Limits) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("not a PNG or JPEG image: %w", err)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(lim.MaxTexturePixels) {
+		return nil, &LimitError{Limit: "MaxTexturePixels", What: fmt.Sprintf("pixels (%dx%d)", cfg.Width, cfg.Height), Value: px, Max: int64(lim.MaxTexturePixels)}
+	}
+	if cfg.Width == 0 || cfg.Height == 0 {
+		return nil, fmt.Errorf("empty image (%dx%d)", cfg.Width, cfg.Height)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return img, nil
 }
 
 // materialRef resolves a material name read at key of o.
