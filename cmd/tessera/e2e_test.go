@@ -176,7 +176,9 @@ func TestE2ETwoNodesEqualLocalRender(t *testing.T) {
 // TestE2EGLTFOnTwoNodes: a Blender glTF export rendered on its own, with
 // a camera chosen by name and an image size that follows its aspect ratio,
 // comes out of two nodes byte for byte as out of this machine: the nodes
-// get the .glb and the scene file written for it in the bundle.
+// get the .glb and the scene file written for it in the bundle. (Which node
+// renders how many tiles is the scheduler's business and depends on the
+// machine's load; TestE2ETwoNodesEqualLocalRender checks the sharing.)
 func TestE2EGLTFOnTwoNodes(t *testing.T) {
 	a, b := startNode(t, "gltf-a"), startNode(t, "gltf-b")
 	args := []string{"-width", "96", "-spp", "4", "-tile", "16", "-camera", "Camera", "-no-mdns", "-q", stilllife}
@@ -186,8 +188,8 @@ func TestE2EGLTFOnTwoNodes(t *testing.T) {
 	if st.Width != 96 || st.Height != 60 {
 		t.Errorf("image %dx%d, want 96x60 (the camera's aspect ratio 1.6)", st.Width, st.Height)
 	}
-	if tiles := nodeTiles(st); tiles["gltf-a"] == 0 || tiles["gltf-b"] == 0 {
-		t.Errorf("tiles per node %v, want both nodes to render", tiles)
+	if tiles := nodeTiles(st); tiles["gltf-a"]+tiles["gltf-b"] != st.Tiles {
+		t.Errorf("tiles per node %v, want all %d from the two nodes", tiles, st.Tiles)
 	}
 }
 
