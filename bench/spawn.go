@@ -35,6 +35,13 @@ type spawnOpts struct {
 	workers  int
 	registry string // -registry, or "" for none
 	token    string // $TESSERA_TOKEN, or "" for none
+	// priority is -priority; "" is normal, so that the other work on the
+	// machine cannot starve the nodes whose speed a section measures.
+	priority string
+	// session starts the node in a session of its own (Unix), as a
+	// service or another terminal would: the polite section measures the
+	// node against programs of other sessions.
+	session bool
 }
 
 // spawn starts `tessera node` on 127.0.0.1 with -no-mdns and waits until it
@@ -46,8 +53,15 @@ func (s *settings) spawn(ctx context.Context, o spawnOpts) (*nodeProc, error) {
 	if o.registry != "" {
 		args = append(args, "-registry", o.registry)
 	}
+	if o.priority == "" {
+		o.priority = "normal"
+	}
+	args = append(args, "-priority", o.priority)
 	pctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(pctx, s.Executable, args...)
+	if o.session {
+		ownSession(cmd)
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = s.stopGrace
 	cmd.Env = append(os.Environ(), "TESSERA_TOKEN="+o.token)

@@ -91,7 +91,7 @@ func benchRegistry(b *testing.B, n int, token string) (string, []benchRequest) {
 		raw.Write(body)
 		rq.raw = raw.Bytes()
 		reqs[i] = rq
-		if _, fresh, err := r.put(Record{ID: id, Name: "pc", Addr: "10.0.0.1:7701", Cores: 8}); err != nil || !fresh {
+		if _, fresh, _, err := r.put(Record{ID: id, Name: "pc", Addr: "10.0.0.1:7701", Cores: 8}); err != nil || !fresh {
 			b.Fatalf("registering %s: %v", id, err)
 		}
 	}

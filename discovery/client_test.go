@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tessera/protocol"
 )
 
 // serveRegistry runs a registry on 127.0.0.1:0 behind wrap (nil: none) and
@@ -408,5 +410,38 @@ func TestRegistryServerTimeouts(t *testing.T) {
 				t.Errorf("connection not closed by the server: %v", err)
 			}
 		})
+	}
+}
+
+// TestHeartbeatLiveRegistersChangesAtOnce: a change of the live record is
+// registered within moments, not at the next refresh (the TTL here makes
+// that half a minute away).
+func TestHeartbeatLiveRegistersChangesAtOnce(t *testing.T) {
+	r, addr := serveRegistry(t, RegistryConfig{TTL: 90 * time.Second}, nil)
+	live := NewLiveRecord(Record{ID: "n1", Addr: ":7701", Cores: 2, State: protocol.StateReady})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&RegistryClient{Addr: addr}).HeartbeatLive(ctx, live) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("HeartbeatLive: %v", err)
+		}
+	}()
+	state := func() protocol.NodeState {
+		if nodes := r.Nodes(); len(nodes) == 1 {
+			return nodes[0].State
+		}
+		return "none"
+	}
+	waitFor(t, 5*time.Second, "the first registration", func() bool { return state() == protocol.StateReady })
+	for _, st := range []protocol.NodeState{protocol.StatePausedBusy, protocol.StatePausedSchedule, protocol.StateReady} {
+		if !live.SetState(st) {
+			t.Fatalf("SetState(%s) reported no change", st)
+		}
+		waitFor(t, 5*time.Second, "the registry to hold "+string(st), func() bool { return state() == st })
+	}
+	if live.SetState(protocol.StateReady) {
+		t.Error("SetState of the same state reported a change")
 	}
 }

@@ -19,6 +19,9 @@ type BrowseFunc func(ctx context.Context, service string, timeout time.Duration)
 type FinderConfig struct {
 	// Record is the node to register with every registry found.
 	Record Record
+	// Live, when not nil, replaces Record: the node's record as it
+	// changes, registered again at each change.
+	Live *LiveRecord
 	// Token signs the registrations (see RegistryClient.Token).
 	Token string
 	// Interval between two browses. Default 2 s.
@@ -43,6 +46,10 @@ type FinderConfig struct {
 // returns nil. A host without multicast is not an error: it logs one
 // warning and keeps trying quietly.
 func FindRegistries(ctx context.Context, cfg FinderConfig) error {
+	if cfg.Live == nil {
+		cfg.Live = NewLiveRecord(cfg.Record)
+	}
+	cfg.Record, _ = cfg.Live.Load()
 	if err := CheckID(cfg.Record.ID); err != nil {
 		return fmt.Errorf("discovery: find registries: %w", err)
 	}
@@ -107,7 +114,7 @@ func FindRegistries(ctx context.Context, cfg FinderConfig) error {
 				client := &RegistryClient{Addr: e.Addr, Token: cfg.Token, HTTP: cfg.HTTP, Logger: cfg.Logger}
 				wg.Go(func() {
 					defer close(b.done)
-					if err := client.Heartbeat(hctx, cfg.Record); err != nil && !errors.Is(err, context.Canceled) {
+					if err := client.HeartbeatLive(hctx, cfg.Live); err != nil && !errors.Is(err, context.Canceled) {
 						cfg.Logger.Warn().Err(err).Str("registry", e.Addr).Msg("heartbeat with a found registry ended")
 					}
 				})

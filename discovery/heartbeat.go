@@ -29,6 +29,13 @@ const (
 // The error is nil when ctx ended and the deregistration succeeded (or the
 // registry had already forgotten the node).
 func (c *RegistryClient) Heartbeat(ctx context.Context, rec Record) error {
+	return c.HeartbeatLive(ctx, NewLiveRecord(rec))
+}
+
+// HeartbeatLive is Heartbeat of a record that changes while the node runs:
+// every change is registered at once, not at the next refresh.
+func (c *RegistryClient) HeartbeatLive(ctx context.Context, live *LiveRecord) error {
+	rec, changed := live.Load()
 	if err := CheckID(rec.ID); err != nil {
 		return fmt.Errorf("discovery: heartbeat: %w", err)
 	}
@@ -41,6 +48,7 @@ func (c *RegistryClient) Heartbeat(ctx context.Context, rec Record) error {
 	)
 	for {
 		lease, err := c.Register(ctx, rec)
+		sent := rec
 		switch {
 		case ctx.Err() != nil:
 			// Canceled mid-request: the registry may have stored the record,
@@ -77,8 +85,18 @@ func (c *RegistryClient) Heartbeat(ctx context.Context, rec Record) error {
 			wait = jitter(backoff, 0.5)
 			backoff = min(2*backoff, maxBackoff)
 		}
-		if ctx.Err() != nil || !sleep(ctx, wait) {
+		if ctx.Err() != nil {
 			break
+		}
+		if rec, changed = live.Load(); rec != sent {
+			continue // changed while the request was under way
+		}
+		if !sleepUnless(ctx, wait, changed) {
+			break
+		}
+		rec, changed = live.Load()
+		if rec != sent && failing == "" {
+			log.Debug().Str("state", string(rec.State)).Msg("the record changed: registering it now")
 		}
 	}
 	if !registered {
@@ -127,11 +145,17 @@ func jitter(d time.Duration, f float64) time.Duration {
 }
 
 // sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
+func sleep(ctx context.Context, d time.Duration) bool { return sleepUnless(ctx, d, nil) }
+
+// sleepUnless is sleep cut short when wake is closed (then it reports true,
+// as after the whole d).
+func sleepUnless(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return true
+	case <-wake:
 		return true
 	case <-ctx.Done():
 		return false

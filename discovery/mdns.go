@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/mdns"
 	"github.com/rs/zerolog"
+
+	"tessera/protocol"
 )
 
 // mDNS service names.
@@ -45,6 +47,10 @@ type AnnounceConfig struct {
 	// Interfaces restricts the announcement to these interface names; empty
 	// means every multicast-capable interface.
 	Interfaces []string
+	// Updates, when not nil, brings new TXT records (a node's new state):
+	// each replaces TXT, and the responders restart with it, so that the
+	// next query of every browser gets it.
+	Updates <-chan []string
 	// Logger: the zero value discards.
 	Logger zerolog.Logger
 }
@@ -67,10 +73,8 @@ func Announce(ctx context.Context, cfg AnnounceConfig) error {
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		return fmt.Errorf("discovery: announce: port %d is not 1 to 65535", cfg.Port)
 	}
-	for _, t := range cfg.TXT {
-		if len(t) > 255 {
-			return fmt.Errorf("discovery: announce: TXT record %.20q... is over 255 bytes", t)
-		}
+	if err := checkTXT(cfg.TXT); err != nil {
+		return err
 	}
 	ifs, err := systemInterfaces()
 	if err != nil {
@@ -83,11 +87,52 @@ func Announce(ctx context.Context, cfg AnnounceConfig) error {
 		return nil
 	}
 	stdlog := log.New(zerologWriter{cfg.Logger}, "", 0)
+	servers, names := startResponders(cfg, targets, cfg.TXT, stdlog)
+	if len(servers) == 0 {
+		cfg.Logger.Warn().Str("service", cfg.Service).Msg("mDNS disabled: no interface could listen for queries; use a registry")
+		return nil
+	}
+	cfg.Logger.Info().Str("service", cfg.Service).Str("instance", cfg.Instance).Int("port", cfg.Port).
+		Strs("interfaces", names).Msg("announcing over mDNS")
+	stop := func() {
+		for _, s := range servers {
+			_ = s.Shutdown() // only closes sockets; never fails
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			stop()
+			return nil
+		case txt := <-cfg.Updates:
+			if err := checkTXT(txt); err != nil {
+				cfg.Logger.Error().Err(err).Msg("mDNS: not announcing an invalid update; keeping the last records")
+				continue
+			}
+			stop()
+			servers, _ = startResponders(cfg, targets, txt, stdlog)
+			cfg.Logger.Debug().Strs("txt", txt).Int("responders", len(servers)).Msg("mDNS: announcing new TXT records")
+		}
+	}
+}
+
+func checkTXT(txt []string) error {
+	for _, t := range txt {
+		if len(t) > 255 {
+			return fmt.Errorf("discovery: announce: TXT record %.20q... is over 255 bytes", t)
+		}
+	}
+	return nil
+}
+
+// startResponders starts one responder per target with these TXT records;
+// a target that fails is logged and skipped.
+func startResponders(cfg AnnounceConfig, targets []ifaceTarget, txt []string, stdlog *log.Logger) ([]*mdns.Server, []string) {
 	var servers []*mdns.Server
 	var names []string
 	for _, t := range targets {
 		zone, err := mdns.NewMDNSService(cfg.Instance, cfg.Service, "local.", cfg.Instance+".local.",
-			cfg.Port, []net.IP{t.ip}, cfg.TXT)
+			cfg.Port, []net.IP{t.ip}, txt)
 		if err != nil {
 			cfg.Logger.Warn().Err(err).Str("iface", t.iface.Name).Msg("mDNS: cannot describe the service")
 			continue
@@ -101,17 +146,7 @@ func Announce(ctx context.Context, cfg AnnounceConfig) error {
 		servers = append(servers, srv)
 		names = append(names, t.iface.Name+"="+t.ip.String())
 	}
-	if len(servers) == 0 {
-		cfg.Logger.Warn().Str("service", cfg.Service).Msg("mDNS disabled: no interface could listen for queries; use a registry")
-		return nil
-	}
-	cfg.Logger.Info().Str("service", cfg.Service).Str("instance", cfg.Instance).Int("port", cfg.Port).
-		Strs("interfaces", names).Msg("announcing over mDNS")
-	<-ctx.Done()
-	for _, s := range servers {
-		_ = s.Shutdown() // only closes sockets; never fails
-	}
-	return nil
+	return servers, names
 }
 
 // checkService accepts "_name._tcp" or "_name._udp".
@@ -190,15 +225,19 @@ func contains(list []string, s string) bool {
 }
 
 // NodeTXT returns the TXT records a node announces: id, name, cores,
-// version and the protocol version proto.
+// version, the protocol version proto and, when set, its state.
 func NodeTXT(n Node, proto int) []string {
-	return []string{
+	txt := []string{
 		"id=" + n.ID,
 		"name=" + n.Name,
 		"cores=" + strconv.Itoa(n.Cores),
 		"version=" + n.Version,
 		"proto=" + strconv.Itoa(proto),
 	}
+	if n.State != "" {
+		txt = append(txt, "state="+string(n.State))
+	}
+	return txt
 }
 
 // Entry is one mDNS answer.
@@ -209,7 +248,8 @@ type Entry struct {
 }
 
 // Node returns the node an entry of NodeService describes: id from TXT id=
-// (or the instance name), cores from cores= (required), name= and version=.
+// (or the instance name), cores from cores= (required), name=, version= and
+// state= (a malformed state is dropped: an older or newer node still joins).
 func (e Entry) Node() (Node, error) {
 	id := e.TXT["id"]
 	if id == "" {
@@ -226,7 +266,11 @@ func (e Entry) Node() (Node, error) {
 	if name == "" {
 		name = id
 	}
-	return Node{ID: id, Name: name, Addr: e.Addr, Cores: cores, Version: e.TXT["version"], Source: SourceMDNS}, nil
+	st := protocol.NodeState(e.TXT["state"])
+	if CheckState(st) != nil {
+		st = ""
+	}
+	return Node{ID: id, Name: name, Addr: e.Addr, Cores: cores, Version: e.TXT["version"], State: st, Source: SourceMDNS}, nil
 }
 
 // Proto returns the protocol version in TXT proto=, or 0.

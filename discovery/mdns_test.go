@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/mdns"
+
+	"tessera/protocol"
 )
 
 func TestPickInterfaces(t *testing.T) {
@@ -118,6 +120,14 @@ func TestEntryNode(t *testing.T) {
 				t.Errorf("Node() error %v, want %v", err, tt.want)
 			}
 		})
+	}
+	// state= travels; a malformed one is dropped, the node still joins.
+	n.State = protocol.StatePausedSchedule
+	if got, err := (Entry{Instance: "n1", Addr: "10.0.0.5:7701", TXT: parseTXT(NodeTXT(n, 3))}).Node(); err != nil || got.State != protocol.StatePausedSchedule {
+		t.Errorf("Node() = %+v, %v; want state paused-schedule", got, err)
+	}
+	if got, err := (Entry{Instance: "n1", Addr: "10.0.0.5:7701", TXT: map[string]string{"cores": "1", "state": "Bad State"}}).Node(); err != nil || got.State != "" {
+		t.Errorf("Node() = %+v, %v; want the node without its malformed state", got, err)
 	}
 	// Without id= the instance name is the id; without name= the id is.
 	got, err = (Entry{Instance: "n9", Addr: "10.0.0.9:1", TXT: map[string]string{"cores": "1"}}).Node()

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tessera/discovery/netnstest"
+	"tessera/protocol"
 )
 
 const helperTest = "TestHelperProcess"
@@ -68,7 +69,8 @@ func TestHelperProcess(t *testing.T) {
 
 // helperNode is a node: a TCP listener on :7701, an mDNS announcement of
 // NodeService, a heartbeat with $REGISTRY if set, and the registry finder if
-// $FIND is set.
+// $FIND is set. With $STATES (comma-separated) it announces and registers
+// the first state, then the next every $STATE_EVERY, round and round.
 func helperNode(ctx context.Context, log zerolog.Logger) error {
 	id := os.Getenv("NODE_ID")
 	l, err := net.Listen("tcp", ":7701")
@@ -87,14 +89,48 @@ func helperNode(ctx context.Context, log zerolog.Logger) error {
 		}
 	})
 	rec := Record{ID: id, Name: "pc-" + id, Addr: ":7701", Cores: 2, Version: "test"}
+	var states []protocol.NodeState
+	if s := os.Getenv("STATES"); s != "" {
+		for _, st := range strings.Split(s, ",") {
+			states = append(states, protocol.NodeState(st))
+		}
+		rec.State = states[0]
+	}
+	live := NewLiveRecord(rec)
+	txtOf := func(st protocol.NodeState) []string {
+		return NodeTXT(Node{ID: id, Name: rec.Name, Cores: rec.Cores, Version: rec.Version, State: st}, 1)
+	}
+	updates := make(chan []string)
 	wg.Go(func() {
-		txt := NodeTXT(Node{ID: id, Name: rec.Name, Cores: rec.Cores, Version: rec.Version}, 1)
-		if err := Announce(ctx, AnnounceConfig{Service: NodeService, Instance: id, Port: 7701, TXT: txt, Logger: log}); err != nil {
+		if err := Announce(ctx, AnnounceConfig{Service: NodeService, Instance: id, Port: 7701, TXT: txtOf(rec.State), Updates: updates, Logger: log}); err != nil {
 			log.Error().Err(err).Msg("announce")
 		}
 	})
+	if len(states) > 1 {
+		every, err := time.ParseDuration(os.Getenv("STATE_EVERY"))
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			for i := 1; ; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(every):
+				}
+				st := states[i%len(states)]
+				live.SetState(st)
+				select {
+				case updates <- txtOf(st):
+					fmt.Println("STATE", st)
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
 	if reg := os.Getenv("REGISTRY"); reg != "" {
-		wg.Go(func() { _ = (&RegistryClient{Addr: reg, Logger: log}).Heartbeat(ctx, rec) })
+		wg.Go(func() { _ = (&RegistryClient{Addr: reg, Logger: log}).HeartbeatLive(ctx, live) })
 	}
 	if os.Getenv("FIND") != "" {
 		wg.Go(func() { _ = FindRegistries(ctx, FinderConfig{Record: rec, Interval: time.Second, Logger: log}) })
@@ -157,7 +193,8 @@ func helperWatch(ctx context.Context, log zerolog.Logger) error {
 }
 
 // helperBrowse browses $SERVICE $ROUNDS times and prints
-// "BROWSE count ids" per round.
+// "BROWSE count ids" per round; with $SHOW_STATE each id is followed by
+// "~" and the state in its TXT.
 func helperBrowse(ctx context.Context) error {
 	rounds, _ := strconv.Atoi(os.Getenv("ROUNDS"))
 	for range rounds {
@@ -167,7 +204,11 @@ func helperBrowse(ctx context.Context) error {
 		}
 		var ids []string
 		for _, e := range entries {
-			ids = append(ids, e.Instance+"@"+e.Addr)
+			id := e.Instance + "@" + e.Addr
+			if os.Getenv("SHOW_STATE") != "" {
+				id += "~" + e.TXT["state"]
+			}
+			ids = append(ids, id)
 		}
 		fmt.Printf("BROWSE %d %s\n", len(entries), strings.Join(ids, ","))
 	}
@@ -323,5 +364,44 @@ func TestNetnsNoMulticast(t *testing.T) {
 	}
 	if n := strings.Count(p.Output(), "mDNS disabled"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, p.Output())
+	}
+}
+
+// TestNetnsStateInTXTAndRegistry: a node's state is in its mDNS TXT records
+// and its registry record, and a change reaches both while the node runs:
+// browsers see the new TXT at their next query (the responders restart with
+// it), the registry at once (not at the next refresh).
+func TestNetnsStateInTXTAndRegistry(t *testing.T) {
+	netnstest.Require(t)
+	lan := netnstest.LAN(t, 3)
+	h1, h2, h3 := lan.Host("h1"), lan.Host("h2"), lan.Host("h3")
+	reg := h1.Start(t, "registry", h1.TestHelper(helperTest, "registry", "NO_MDNS=1"))
+	reg.WaitLine(t, 20*time.Second, "REGISTRY UP")
+	n := h2.Start(t, "node n2", h2.TestHelper(helperTest, "node", "NODE_ID=n2", "REGISTRY=10.77.0.11:7700",
+		"STATES=paused-schedule,ready,paused-busy", "STATE_EVERY=1500ms"))
+	n.WaitLine(t, 20*time.Second, "announcing over mDNS")
+
+	// mDNS: browse until each state has been seen in the TXT records.
+	b := h3.Start(t, "browser", h3.TestHelper(helperTest, "browse", "SERVICE="+NodeService, "ROUNDS=60", "SHOW_STATE=1"))
+	seen := map[string]bool{}
+	for len(seen) < 3 {
+		line := b.WaitLine(t, 30*time.Second, "BROWSE")
+		for _, st := range []string{"paused-schedule", "ready", "paused-busy"} {
+			if strings.Contains(line, "n2@10.77.0.12:7701~"+st) && !seen[st] {
+				seen[st] = true
+				t.Logf("TXT state=%s seen: %s", st, line)
+			}
+		}
+	}
+	// The registry logs the first registration and every change of state.
+	line := reg.WaitLine(t, 20*time.Second, "node registered")
+	if !strings.Contains(line, `"state":"paused-schedule"`) {
+		t.Errorf("registry logged %s, want n2 registered paused-schedule", line)
+	}
+	for _, st := range []string{"ready", "paused-busy", "paused-schedule"} {
+		line := reg.WaitLine(t, 20*time.Second, "node state changed")
+		if !strings.Contains(line, `"state":"`+st+`"`) {
+			t.Errorf("registry logged %s, want n2 now %s", line, st)
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"tessera/protocol"
 )
 
 // Limits on the fields of a Record. They are part of the registry's API v1.
@@ -20,6 +22,7 @@ const (
 	MaxVersionLen = 64  // bytes
 	MaxHostLen    = 253 // a DNS name
 	MaxCores      = 1 << 16
+	MaxStateLen   = 32 // bytes of a state: a-z, 0-9 and '-'
 )
 
 // Record is a node as the registry stores and lists it (API v1 JSON).
@@ -29,6 +32,11 @@ type Record struct {
 	Addr    string `json:"addr"` // host:port of the node's protocol listener
 	Cores   int    `json:"cores"`
 	Version string `json:"version"`
+	// State says whether the node takes tiles now: ready, paused-busy or
+	// paused-schedule (protocol.NodeState); empty from nodes of earlier
+	// versions (ready). A registry stores any well-formed state, so that
+	// states added later need no new registry.
+	State protocol.NodeState `json:"state,omitempty"`
 	// LastSeen is set by the registry: the time of the last register or
 	// heartbeat. Ignored in a PUT body.
 	LastSeen time.Time `json:"lastSeen,omitzero"`
@@ -75,7 +83,8 @@ type Node struct {
 	Addr    string // host:port to dial
 	Cores   int
 	Version string
-	Source  Source // the source that found the node first
+	State   protocol.NodeState // as announced or registered when the node joined; its connection's Pong is the live one
+	Source  Source             // the source that found the node first
 }
 
 // FlagID is the placeholder id of a node given by address: "addr:" + addr.
@@ -91,11 +100,12 @@ func NewID() string {
 // Validation errors. Each error returned by a Check function wraps one of
 // them, so callers can test with errors.Is and still show a precise message.
 var (
-	ErrInvalidID   = errors.New("invalid node id")
-	ErrInvalidName = errors.New("invalid node name")
-	ErrInvalidAddr = errors.New("invalid node address")
-	ErrInvalidCore = errors.New("invalid core count")
-	ErrInvalidVer  = errors.New("invalid version")
+	ErrInvalidID    = errors.New("invalid node id")
+	ErrInvalidName  = errors.New("invalid node name")
+	ErrInvalidAddr  = errors.New("invalid node address")
+	ErrInvalidCore  = errors.New("invalid core count")
+	ErrInvalidVer   = errors.New("invalid version")
+	ErrInvalidState = errors.New("invalid node state")
 )
 
 // CheckID reports whether id is a valid node id: 1 to 63 bytes of ASCII
@@ -191,5 +201,25 @@ func (r Record) Check() error {
 	if r.Cores < 1 || r.Cores > MaxCores {
 		return fmt.Errorf("%w: cores is %d, want 1 to %d", ErrInvalidCore, r.Cores, MaxCores)
 	}
-	return checkText("version", r.Version, MaxVersionLen, ErrInvalidVer)
+	if err := checkText("version", r.Version, MaxVersionLen, ErrInvalidVer); err != nil {
+		return err
+	}
+	return CheckState(r.State)
+}
+
+// CheckState reports whether st is empty or a well-formed state: 1 to 32
+// bytes of lower-case letters, digits and '-', starting with a letter. It
+// need not be one this version knows.
+func CheckState(st protocol.NodeState) error {
+	s := string(st)
+	if len(s) > MaxStateLen {
+		return fmt.Errorf("%w: state is %d bytes long, the limit is %d", ErrInvalidState, len(s), MaxStateLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
+			return fmt.Errorf("%w: state %q has %q at byte %d (want a-z, then a-z, 0-9 or '-', e.g. ready, paused-busy)", ErrInvalidState, s, rune(c), i)
+		}
+	}
+	return nil
 }

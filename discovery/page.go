@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"tessera/protocol"
 )
 
 // The status page and its assets are embedded: the page works on a LAN
@@ -21,6 +23,12 @@ const assetsPrefix = "/assets/"
 var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"ago":     func(now, t time.Time) string { return now.Sub(t).Truncate(time.Second).String() + " ago" },
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"state": func(st protocol.NodeState) string {
+		if st == "" {
+			return string(protocol.StateReady) // a node of an earlier version
+		}
+		return string(st)
+	},
 }).ParseFS(assetFS, "assets/page.html"))
 
 // pageData is what the page template shows.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tessera/protocol"
 )
 
 // Registry defaults and limits.
@@ -166,7 +168,9 @@ func (r *Registry) maybeSweepLocked(now time.Time) {
 var errFull = errors.New("registry full")
 
 // put stores rec (already validated) and returns the stored copy.
-func (r *Registry) put(rec Record) (Record, bool, error) {
+// put stores rec; fresh is true for a node that was not live, and prev is
+// the state it had when it was.
+func (r *Registry) put(rec Record) (stored Record, fresh bool, prev protocol.NodeState, err error) {
 	now := r.cfg.Now()
 	rec.LastSeen = now.UTC()
 	r.mu.Lock()
@@ -178,11 +182,11 @@ func (r *Registry) put(rec Record) (Record, bool, error) {
 			r.lastFull = now
 			r.cfg.Logger.Warn().Int("maxNodes", r.cfg.MaxNodes).Str("id", rec.ID).Msg("registry full: refusing new nodes")
 		}
-		return Record{}, false, errFull
+		return Record{}, false, "", errFull
 	}
 	r.nodes[rec.ID] = rec
-	fresh := !known || !r.liveLocked(old, now)
-	return rec, fresh, nil
+	fresh = !known || !r.liveLocked(old, now)
+	return rec, fresh, old.State, nil
 }
 
 // get returns the live record of id.

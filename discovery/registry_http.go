@@ -212,14 +212,18 @@ func (c *call) put(id string, body []byte) {
 		c.fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	stored, fresh, err := c.r.put(rec)
+	stored, fresh, prev, err := c.r.put(rec)
 	if err != nil {
 		c.w.Header().Set("Retry-After", strconv.Itoa(int(c.r.cfg.TTL.Seconds())+1))
 		c.fail(http.StatusServiceUnavailable, fmt.Sprintf("registry full: it holds the limit of %d nodes (max-nodes); known nodes can still refresh", c.r.cfg.MaxNodes))
 		return
 	}
-	if fresh {
-		c.r.cfg.Logger.Info().Str("id", id).Str("name", stored.Name).Str("addr", stored.Addr).Int("cores", stored.Cores).Msg("node registered")
+	switch {
+	case fresh:
+		c.r.cfg.Logger.Info().Str("id", id).Str("name", stored.Name).Str("addr", stored.Addr).Int("cores", stored.Cores).
+			Str("state", string(stored.State)).Msg("node registered")
+	case prev != stored.State:
+		c.r.cfg.Logger.Info().Str("id", id).Str("name", stored.Name).Str("from", string(prev)).Str("state", string(stored.State)).Msg("node state changed")
 	}
 	c.writeJSON(http.StatusOK, putAnswer{Record: stored, TTLSeconds: c.r.cfg.TTL.Seconds()})
 }

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tessera/protocol"
 )
 
 // fakeClock is an injectable clock that only moves when told.
@@ -105,6 +108,10 @@ func TestRegistryRefusesBadInput(t *testing.T) {
 		{name: "name with a newline", method: "PUT", path: "/v1/nodes/n1", body: `{"name":"a\nb","addr":"10.0.0.5:7701","cores":2}`, status: 400, want: "control character"},
 		{name: "name not UTF-8", method: "PUT", path: "/v1/nodes/n1", body: "{\"name\":\"a\xffb\",\"addr\":\"10.0.0.5:7701\",\"cores\":2}", status: 400, want: "UTF-8"},
 		{name: "version too long", method: "PUT", path: "/v1/nodes/n1", body: `{"addr":"10.0.0.5:7701","cores":2,"version":"` + strings.Repeat("v", 65) + `"}`, status: 400, want: "version is 65 bytes"},
+		{name: "state with a space", method: "PUT", path: "/v1/nodes/n1", body: `{"addr":"10.0.0.5:7701","cores":2,"state":"paused busy"}`, status: 400, want: `state "paused busy" has ' '`},
+		{name: "state upper case", method: "PUT", path: "/v1/nodes/n1", body: `{"addr":"10.0.0.5:7701","cores":2,"state":"Ready"}`, status: 400, want: "invalid node state"},
+		{name: "state too long", method: "PUT", path: "/v1/nodes/n1", body: `{"addr":"10.0.0.5:7701","cores":2,"state":"` + strings.Repeat("p", 33) + `"}`, status: 400, want: "state is 33 bytes"},
+		{name: "state a number", method: "PUT", path: "/v1/nodes/n1", body: `{"addr":"10.0.0.5:7701","cores":2,"state":7}`, status: 400, want: "state"},
 		{name: "body over 64 KiB", method: "PUT", path: "/v1/nodes/n1", body: big, status: 413, want: "65536"},
 		{name: "POST on a node", method: "POST", path: "/v1/nodes/n1", body: goodBody, status: 405, want: "POST not allowed"},
 		{name: "PATCH on a node", method: "PATCH", path: "/v1/nodes/n1", body: goodBody, status: 405, want: "PATCH not allowed"},
@@ -457,6 +464,67 @@ func TestRegistryPage(t *testing.T) {
 		rec := do(t, r, "GET", asset.path, "", nil)
 		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), asset.ctype) || !strings.Contains(rec.Body.String(), asset.want) {
 			t.Errorf("GET %s: %d %q", asset.path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+}
+
+// TestRegistryStoresState: a record's state is stored and listed as sent, a
+// refresh with another state replaces it, and a node of an earlier version
+// (no state) is listed without one; a state this version does not know but
+// that is well formed is kept, so that later states need no new registry.
+func TestRegistryStoresState(t *testing.T) {
+	r := newTestRegistry(t, RegistryConfig{})
+	put := func(id, state string) {
+		t.Helper()
+		body := `{"addr":"10.0.0.5:7701","cores":2`
+		if state != "" {
+			body += `,"state":"` + state + `"`
+		}
+		if rec := do(t, r, "PUT", "/v1/nodes/"+id, body+"}", nil); rec.Code != 200 {
+			t.Fatalf("PUT %s %s: %d %s", id, state, rec.Code, rec.Body)
+		}
+	}
+	states := func() map[string]protocol.NodeState {
+		m := map[string]protocol.NodeState{}
+		for _, n := range r.Nodes() {
+			m[n.ID] = n.State
+		}
+		return m
+	}
+	put("n1", "paused-busy")
+	put("n2", "")
+	put("n3", "paused-later")
+	if got := states(); got["n1"] != protocol.StatePausedBusy || got["n2"] != "" || got["n3"] != "paused-later" {
+		t.Fatalf("states %v", got)
+	}
+	put("n1", "ready")
+	if got := states(); got["n1"] != protocol.StateReady {
+		t.Fatalf("after a refresh: %v", got)
+	}
+	rec := do(t, r, "GET", "/v1/nodes/n1", "", nil)
+	if !strings.Contains(rec.Body.String(), `"state":"ready"`) {
+		t.Errorf("GET /v1/nodes/n1 = %s, want the state", rec.Body)
+	}
+	if rec := do(t, r, "GET", "/v1/nodes/n2", "", nil); strings.Contains(rec.Body.String(), `"state"`) {
+		t.Errorf("a record without a state lists one: %s", rec.Body)
+	}
+	page := do(t, r, "GET", "/", "", nil).Body.String()
+	for _, want := range []string{`<td class="state paused-later">paused-later</td>`, `<td class="state ready">ready</td>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
+func TestCheckState(t *testing.T) {
+	for _, ok := range []protocol.NodeState{"", "ready", "paused-busy", "paused-schedule", "a", "x9-"} {
+		if err := CheckState(ok); err != nil {
+			t.Errorf("CheckState(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []protocol.NodeState{"Ready", "-x", "9x", "paused_busy", "é", protocol.NodeState(strings.Repeat("a", 33)), "a b"} {
+		if err := CheckState(bad); !errors.Is(err, ErrInvalidState) {
+			t.Errorf("CheckState(%q) = %v, want ErrInvalidState", bad, err)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 
+	"tessera/node/guest"
 	"tessera/protocol"
 	"tessera/render"
 )
@@ -118,11 +119,11 @@ func (n *Node) readLoop(c *conn) error {
 		case *protocol.Cancel:
 			n.cancelJob(c, m.Job)
 		case protocol.Ping:
-			if !c.out.Push(protocol.Pong(m)) {
+			if !c.out.Push(n.pong(m.Seq)) {
 				return errors.New("controller does not read its pongs")
 			}
 		case *protocol.Ping:
-			if !c.out.Push(protocol.Pong{Seq: m.Seq}) {
+			if !c.out.Push(n.pong(m.Seq)) {
 				return errors.New("controller does not read its pongs")
 			}
 		case protocol.Error, *protocol.Error:
@@ -162,16 +163,27 @@ func (n *Node) dropConn(c *conn) {
 	c.fc.Close()
 }
 
-// handBackQueuedLocked answers every job of c not yet running with
-// "shutdown", so its controller renders it elsewhere at once.
-func (n *Node) handBackQueuedLocked(c *conn) {
+// pong answers a ping with the node's state.
+func (n *Node) pong(seq uint64) protocol.Pong {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return protocol.Pong{Seq: seq, State: n.avail}
+}
+
+// handBackLocked answers every job of c not yet running with an Error of
+// code (shutdown, paused), so its controller renders it elsewhere at once.
+// It returns how many it answered.
+func (n *Node) handBackLocked(c *conn, code protocol.Code, msg string) int {
+	count := 0
 	for _, j := range c.jobs {
 		if j.state == jobRunning {
 			continue
 		}
 		c.dequeueLocked(j)
-		c.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+		c.out.Push(protocol.Error{Code: code, Message: msg, Job: j.id})
+		count++
 	}
+	return count
 }
 
 // checkJob refuses a job that is malformed (CodeBadJob) or over one of the
@@ -205,6 +217,10 @@ func (n *Node) handleJob(c *conn, m protocol.TileJob) {
 	switch {
 	case n.state != stateServing:
 		reply(protocol.CodeShutdown, fmt.Sprintf("node %s is shutting down", n.cfg.ID))
+		return
+	case !n.avail.Ready():
+		n.jobsPaused++
+		reply(protocol.CodePaused, n.pausedMessage(n.avail))
 		return
 	case len(c.jobs) >= n.cfg.MaxInFlight:
 		reply(protocol.CodeBusy, fmt.Sprintf("node %s: job %d: limit MaxInFlight=%d jobs per connection reached", n.cfg.ID, m.Job, n.cfg.MaxInFlight))
@@ -301,7 +317,11 @@ func (n *Node) handleScene(c *conn, m *protocol.Scene) {
 	c.addSceneLocked(e)
 	n.wg.Add(1)
 	n.mu.Unlock()
-	go n.loadEntry(c, e, m)
+	// Building a BVH is rendering work too: at the workers' priority.
+	guest.Go(n.cfg.Priority, func(err error) {
+		n.lowered(err)
+		n.loadEntry(c, e, m)
+	})
 }
 
 // loadEntry builds a scene, then queues or refuses the jobs that waited for it.
@@ -336,6 +356,7 @@ func (n *Node) loadEntry(c *conn, e *sceneEntry, m *protocol.Scene) {
 			j.conn.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
 			continue
 		}
+
 		if err != nil {
 			j.conn.dequeueLocked(j)
 			j.conn.out.Push(protocol.Error{Code: protocol.CodeBadScene, Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tessera/discovery"
+	"tessera/node/guest"
 	"tessera/protocol"
 	"tessera/render"
 )
@@ -47,7 +48,7 @@ func loadScene(b *render.Bundle, lim render.Limits) (renderer, error) {
 type Config struct {
 	ID       string // unique node id in hellos; default a random one
 	Name     string // human name in hellos; default the ID
-	Workers  int    // render goroutines; default runtime.NumCPU()
+	Workers  int    // render goroutines; default runtime.GOMAXPROCS(0), which follows a container's or a systemd slice's CPU quota
 	Token    string // the room's token; empty: no authentication, frames unsealed
 	Software string // software version in hellos
 
@@ -55,6 +56,13 @@ type Config struct {
 	MaxConns      int   // open connections, handshaking ones included; default 64
 	MaxInFlight   int   // jobs queued or running per connection; default 256
 	MaxFrame      int   // largest frame accepted; default the protocol's (64 MiB)
+
+	// Priority of the threads that render tiles and load scenes (see
+	// guest.Go); the zero value leaves them as the process runs.
+	Priority guest.Priority
+	// PauseGrace is how long tiles in progress may run on when the node
+	// pauses (SetState) before they are handed back; default 2 s.
+	PauseGrace time.Duration
 
 	HandshakeTimeout time.Duration // a peer that has not finished the handshake by then is closed; default 5 s
 	IdleTimeout      time.Duration // a connection silent this long is closed (controllers ping every second); default 60 s
@@ -91,7 +99,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.Name = cfg.ID
 	}
 	if cfg.Workers == 0 {
-		cfg.Workers = runtime.NumCPU()
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.PauseGrace == 0 {
+		cfg.PauseGrace = DefaultPauseGrace
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -127,6 +138,7 @@ func (cfg Config) validate() error {
 		{"Limits.MaxImageSide", int64(cfg.Limits.MaxImageSide)}, {"Limits.MaxSPP", int64(cfg.Limits.MaxSPP)},
 		{"Limits.MaxDepth", int64(cfg.Limits.MaxDepth)}, {"Limits.MaxTilePixels", int64(cfg.Limits.MaxTilePixels)},
 		{"HandshakeTimeout", int64(cfg.HandshakeTimeout)}, {"IdleTimeout", int64(cfg.IdleTimeout)},
+		{"PauseGrace", int64(cfg.PauseGrace)},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("%w: Config.%s is %d, want >= 0", ErrBadConfig, f.name, f.v)
@@ -171,6 +183,14 @@ type Node struct {
 	started   bool // workers started
 	stopWork  bool // workers must return
 
+	avail      protocol.NodeState // ready or paused (pause.go); changed by SetState only
+	availWhy   string
+	pauseGen   uint64      // counts changes of avail: a grace timer of an earlier pause is stale
+	pauseTimer *time.Timer // the running pause's grace, if any
+	jobsPaused uint64      // jobs answered "paused"
+
+	priorityWarned sync.Once // a failure to lower a thread is logged once
+
 	counters []workerCounters // one per worker: no shared counter on the hot path
 	wg       sync.WaitGroup   // workers, connections, loads
 }
@@ -204,6 +224,7 @@ func New(cfg Config) (*Node, error) {
 		conns:     make(map[*conn]struct{}),
 		cache:     newSceneCache(cfg.MaxSceneBytes),
 		counters:  make([]workerCounters, cfg.Workers),
+		avail:     protocol.StateReady,
 	}
 	if cfg.Token == "" {
 		warned.Do(func() { n.log.Warn().Msg(protocol.NoTokenWarning) })
@@ -323,7 +344,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			// crossing the wire will not all be answered.
 			c.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID)})
 		}
-		n.handBackQueuedLocked(c)
+		n.handBackLocked(c, protocol.CodeShutdown, fmt.Sprintf("node %s is shutting down", n.cfg.ID))
 		c.inReady = false
 	}
 	clear(n.ready)
@@ -389,6 +410,10 @@ func (n *Node) Close() error {
 	n.mu.Lock()
 	n.state = stateClosed
 	n.closeListenersLocked()
+	if n.pauseTimer != nil {
+		n.pauseTimer.Stop()
+		n.pauseTimer = nil
+	}
 	n.stopWork = true
 	n.work.Broadcast()
 	n.mu.Unlock()
@@ -415,6 +440,9 @@ type Counters struct {
 	Rays        uint64 `json:"rays"`
 	Scenes      int    `json:"scenes"`     // in the cache
 	SceneBytes  int64  `json:"sceneBytes"` // in the cache
+	State       string `json:"state"`      // ready, paused-busy, paused-schedule
+	StateWhy    string `json:"stateWhy,omitempty"`
+	JobsPaused  uint64 `json:"jobsPaused"` // jobs answered "paused": handed back, or refused while paused
 }
 
 // Counters returns the node's counters.
@@ -432,6 +460,7 @@ func (n *Node) Counters() Counters {
 	}
 	s.Scenes = n.cache.lru.Len()
 	s.SceneBytes = n.cache.bytes
+	s.State, s.StateWhy, s.JobsPaused = string(n.avail), n.availWhy, n.jobsPaused
 	n.mu.Unlock()
 	return s
 }

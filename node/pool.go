@@ -6,6 +6,7 @@ import (
 	"image"
 	"time"
 
+	"tessera/node/guest"
 	"tessera/protocol"
 	"tessera/render"
 )
@@ -29,6 +30,7 @@ const (
 	stopCancel              // the controller sent Cancel: nothing to say
 	stopGone                // the connection closed: nobody to tell
 	stopShutdown            // the node is stopping: hand the job back
+	stopPaused              // the node paused and its grace ran out: handed back already
 )
 
 // job is one tile job on a node. Its fields after the first block are
@@ -101,7 +103,21 @@ func (n *Node) startWorkersLocked() {
 	n.started = true
 	for i := range n.counters {
 		n.wg.Add(1)
-		go n.worker(&n.counters[i])
+		w := &n.counters[i]
+		guest.Go(n.cfg.Priority, func(err error) {
+			n.lowered(err)
+			n.worker(w)
+		})
+	}
+}
+
+// lowered logs, once, that a thread could not be given the configured
+// priority; it renders anyway.
+func (n *Node) lowered(err error) {
+	if err != nil {
+		n.priorityWarned.Do(func() {
+			n.log.Warn().Err(err).Str("priority", n.cfg.Priority.String()).Msg("cannot lower the rendering threads' priority; rendering at the process's")
+		})
 	}
 }
 
@@ -167,8 +183,6 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 	c := j.conn
 	var reply protocol.Message
 	if err == nil {
-		w.jobs.Add(1)
-		w.rays.Add(rays)
 		reply = protocol.TileResult{Job: j.id, Epoch: j.epoch, Pixels: protocol.EncodePixels(dst), Rays: rays, Nanos: nanos}
 	}
 
@@ -178,6 +192,15 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 		delete(c.jobs, j.id)
 	}
 	stopped := j.stopped
+	switch {
+	case stopped == stopPaused:
+		// Answered "paused" when the grace ran out, finished or not:
+		// the controller has re-queued it.
+		reply, err = nil, nil
+	case err == nil:
+		w.jobs.Add(1)
+		w.rays.Add(rays)
+	}
 	if err != nil {
 		switch stopped {
 		case stopCancel, stopGone:

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"tessera/discovery"
+	"tessera/node/guest"
 	"tessera/protocol"
 )
 
@@ -41,6 +43,19 @@ type ServiceConfig struct {
 	// Grace bounds how long the tiles in progress may take to finish when
 	// the service stops; default 10 s.
 	Grace time.Duration
+	// Watch decides the node's state while it runs: paused-schedule outside
+	// Watch.Schedule, paused-busy while other programs use the PC
+	// (Watch.Yield). Its zero value keeps the node ready. It logs to the
+	// node's Logger.
+	Watch guest.WatchConfig
+	// OwnProcess says the service is what its process is for (tessera
+	// node), so Run may change the process: it raises the process's
+	// out-of-memory score (Linux: the kernel kills the node before the
+	// person's programs), prepares it for Node.Priority
+	// (guest.SetProcessPriority) and keeps GOMAXPROCS above the lowered
+	// threads (see guest.Go). tessera demo runs two services in its own
+	// process and leaves it false.
+	OwnProcess bool
 }
 
 // DefaultGrace is ServiceConfig.Grace's default.
@@ -50,8 +65,9 @@ const DefaultGrace = 10 * time.Second
 // heartbeats (or the search for registries) and its debug endpoint: what
 // `tessera node` runs. Create it with NewService and run it with Run.
 type Service struct {
-	cfg  ServiceConfig
-	node *Node
+	cfg   ServiceConfig
+	node  *Node
+	watch *guest.Watcher // nil: always ready
 }
 
 // NewService checks cfg and builds the Node; errors wrap ErrBadConfig.
@@ -71,7 +87,14 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, node: n}, nil
+	s := &Service{cfg: cfg, node: n}
+	if w := cfg.Watch; w.Yield.Share > 0 || !w.Schedule.IsZero() {
+		w.Logger = n.log
+		if s.watch, err = guest.NewWatcher(w); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+		}
+	}
+	return s, nil
 }
 
 // Node returns the service's node (its ID, its Counters).
@@ -84,32 +107,57 @@ func (s *Service) Node() *Node { return s.node }
 // once.
 func (s *Service) Run(ctx context.Context, l net.Listener) error {
 	log := s.node.log
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.node.Serve(l) }()
-
-	// Discovery runs until the node stops: announce, heartbeats and the
-	// debug endpoint all end with dctx.
+	if s.cfg.OwnProcess {
+		s.prepareProcess()
+	}
+	// Discovery runs until the node stops: the watch, announce, heartbeats
+	// and the debug endpoint all end with dctx.
 	dctx, stopDiscovery := context.WithCancel(context.Background())
 	defer stopDiscovery()
 	var wg sync.WaitGroup
 	host, port := listenHostPort(l)
-	rec := discovery.Record{ID: s.node.cfg.ID, Name: s.node.cfg.Name, Addr: advertised(s.cfg.Advertise, host, port), Cores: s.node.cfg.Workers, Version: s.node.cfg.Software}
+	rec := discovery.Record{ID: s.node.cfg.ID, Name: s.node.cfg.Name, Addr: advertised(s.cfg.Advertise, host, port),
+		Cores: s.node.cfg.Workers, Version: s.node.cfg.Software, State: protocol.StateReady}
+	live := discovery.NewLiveRecord(rec)
+	txt := make(chan []string, 1) // the latest TXT records for the announcement
+	if s.watch != nil {
+		// The first state is set before the node serves: outside its
+		// schedule it never takes a tile.
+		first := make(chan struct{})
+		wg.Go(func() {
+			once := sync.OnceFunc(func() { close(first) })
+			s.watch.Run(dctx, func(c guest.Change) {
+				s.node.SetState(c.State, c.Why)
+				if live.SetState(c.State) {
+					r, _ := live.Load()
+					latest(txt, nodeTXT(r))
+				}
+				once()
+			})
+			once()
+		})
+		<-first
+		rec, _ = live.Load()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.node.Serve(l) }()
+
 	if s.cfg.MDNS {
-		s.announce(dctx, &wg, rec, host, port)
+		s.announce(dctx, &wg, rec, host, port, txt)
 	}
 	switch {
 	case len(s.cfg.Registries) > 0:
 		for _, addr := range s.cfg.Registries {
 			client := &discovery.RegistryClient{Addr: addr, Token: s.node.cfg.Token, Logger: log.With().Str("registry", addr).Logger()}
 			wg.Go(func() {
-				if err := client.Heartbeat(dctx, rec); err != nil {
+				if err := client.HeartbeatLive(dctx, live); err != nil {
 					log.Error().Err(err).Str("registry", addr).Msg("registration ended")
 				}
 			})
 		}
 	case s.cfg.MDNS:
 		wg.Go(func() {
-			cfg := discovery.FinderConfig{Record: rec, Token: s.node.cfg.Token, Logger: log}
+			cfg := discovery.FinderConfig{Live: live, Token: s.node.cfg.Token, Logger: log}
 			if err := discovery.FindRegistries(dctx, cfg); err != nil {
 				log.Error().Err(err).Msg("looking for registries ended")
 			}
@@ -174,23 +222,67 @@ func advertised(advertise, listenHost string, port int) string {
 	return net.JoinHostPort(listenHost, strconv.Itoa(port))
 }
 
+// latest puts v in ch, a channel of capacity 1 with one sender, replacing
+// a value not yet taken: the receiver gets the newest.
+func latest[T any](ch chan T, v T) {
+	select {
+	case <-ch:
+	default:
+	}
+	ch <- v
+}
+
+func nodeTXT(r discovery.Record) []string {
+	return discovery.NodeTXT(discovery.Node{ID: r.ID, Name: r.Name, Cores: r.Cores, Version: r.Version, State: r.State}, protocol.Version)
+}
+
+// prepareProcess makes the process a polite guest: the kernel's first
+// victim when memory runs out, ready for lowered threads. What it cannot
+// do it logs, and the node runs anyway.
+func (s *Service) prepareProcess() {
+	log := s.node.log
+	if adj, err := guest.RaiseOOMScore(); err != nil && !errors.Is(err, guest.ErrUnsupported) {
+		log.Warn().Err(err).Msg("cannot raise the out-of-memory score: the kernel may pick another program first")
+	} else if err == nil {
+		log.Debug().Int("oomScoreAdj", adj).Msg("first in line for the out-of-memory killer")
+	}
+	p := s.node.cfg.Priority
+	if p == guest.PriorityNormal {
+		return
+	}
+	rep, err := guest.SetProcessPriority(p)
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Str("priority", p.String()).Msg("cannot prepare the process for the priority")
+	case rep.Warning != "":
+		log.Warn().Str("priority", p.String()).Msg(rep.Warning)
+	case rep.Done != "":
+		log.Info().Str("priority", p.String()).Msg(rep.Done)
+	}
+	// Every lowered thread holds a P while the kernel makes it wait:
+	// leave one for the network (guest.Go).
+	if lowered := s.node.cfg.Workers + concurrentLoads; runtime.GOMAXPROCS(0) <= lowered {
+		runtime.GOMAXPROCS(lowered + 1)
+	}
+}
+
 // announce announces the node over mDNS on the interfaces its listen
-// address allows, until ctx ends.
-func (s *Service) announce(ctx context.Context, wg *sync.WaitGroup, rec discovery.Record, host string, port int) {
+// address allows, until ctx ends, with each TXT update from txt.
+func (s *Service) announce(ctx context.Context, wg *sync.WaitGroup, rec discovery.Record, host string, port int, txt <-chan []string) {
 	log := s.node.log
 	ifaces, why := discovery.AnnounceInterfaces(host)
 	if why != "" {
 		log.Warn().Str("host", host).Msg("not announcing over mDNS: " + why)
 		return
 	}
-	n := discovery.Node{ID: rec.ID, Name: rec.Name, Cores: rec.Cores, Version: rec.Version}
 	wg.Go(func() {
 		err := discovery.Announce(ctx, discovery.AnnounceConfig{
 			Service:    discovery.NodeService,
 			Instance:   rec.ID,
 			Port:       port,
-			TXT:        discovery.NodeTXT(n, protocol.Version),
+			TXT:        nodeTXT(rec),
 			Interfaces: ifaces,
+			Updates:    txt,
 			Logger:     log,
 		})
 		if err != nil {

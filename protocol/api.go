@@ -134,12 +134,16 @@ type Cancel struct {
 	Job uint64 `msgpack:"j"`
 }
 
-// Ping and Pong check liveness: a Pong echoes the Ping's Seq.
+// Ping and Pong check liveness: a Pong echoes the Ping's Seq. A node's
+// Pong also carries its State, so that a controller learns within a ping
+// that a paused node takes tiles again (empty from a controller, and from
+// nodes of earlier versions: ready).
 type Ping struct {
 	Seq uint64 `msgpack:"s"`
 }
 type Pong struct {
-	Seq uint64 `msgpack:"s"`
+	Seq   uint64    `msgpack:"s"`
+	State NodeState `msgpack:"st,omitempty"`
 }
 
 func (Hello) Kind() Kind      { return KindHello }

@@ -29,7 +29,7 @@ func sampleMessages() []Message {
 		Error{Code: CodeUnknownScene, Message: "unknown scene \"9f86\"", Job: 12},
 		Cancel{Job: math.MaxUint64},
 		Ping{Seq: 300},
-		Pong{Seq: 70000},
+		Pong{Seq: 70000, State: StatePausedBusy},
 	}
 }
 
@@ -432,4 +432,31 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("round trip changed the message:\n%#v\n%#v", m, m2)
 		}
 	})
+}
+
+// TestPongState: a Pong without a state is the bytes of version 1 before
+// the field existed, so that older controllers and tests see no change; a
+// state travels under "st"; a decoder keeps a state it does not know.
+func TestPongState(t *testing.T) {
+	for _, tc := range []struct {
+		m   Pong
+		hex string
+	}{
+		{Pong{Seq: 1}, "00 00 00 06 92 0a 81 a1 73 01"},
+		{Pong{Seq: 1, State: StatePausedBusy}, "00 00 00 15 92 0a 82 a1 73 01 a2 73 74 ab 70 61 75 73 65 64 2d 62 75 73 79"},
+	} {
+		if got := mustFrame(t, tc.m); !bytes.Equal(got, unhex(t, tc.hex)) {
+			t.Errorf("%+v: frame % x, want %s", tc.m, got, tc.hex)
+		}
+	}
+	m, err := decodePayload(unhex(t, "92 0a 82 a1 73 07 a2 73 74 a5 6c 61 74 65 72"), false, nil)
+	if err != nil || m != (Pong{Seq: 7, State: "later"}) {
+		t.Fatalf("decoded %#v, %v; want the unknown state kept", m, err)
+	}
+	if NodeState("later").Ready() || !NodeState("").Ready() || !StateReady.Ready() || StatePausedSchedule.Ready() {
+		t.Error("Ready: only ready and the empty state take tiles")
+	}
+	if _, err := ParseNodeState("later"); err == nil {
+		t.Error("ParseNodeState accepted an unknown state")
+	}
 }

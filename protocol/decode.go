@@ -88,8 +88,15 @@ func decodePayload(p []byte, alias bool, intern *string) (Message, error) {
 		m = p
 	case KindPong:
 		var p Pong
-		err = r.fields(seqKeys, func(string) (err error) {
-			p.Seq, err = r.uint64()
+		err = r.fields(pongKeys, func(key string) (err error) {
+			switch key {
+			case "s":
+				p.Seq, err = r.uint64()
+			case "st":
+				var s string
+				s, err = r.str()
+				p.State = NodeState(s)
+			}
 			return err
 		})
 		m = p
@@ -119,6 +126,7 @@ var (
 	errorKeys      = []string{"c", "m", "j"}
 	jobKeys        = []string{"j"}
 	seqKeys        = []string{"s"}
+	pongKeys       = []string{"s", "st"}
 )
 
 func (r *reader) hello() (m Hello, err error) {

@@ -121,10 +121,10 @@ func (e *encoder) message(m Message) {
 		}
 	case Pong:
 		e.begin(KindPong, false)
-		e.seq(m.Seq)
+		e.pong(&m)
 	case *Pong:
 		if e.begin(KindPong, m == nil) {
-			e.seq(m.Seq)
+			e.pong(m)
 		}
 	case nil:
 		e.err = errors.New("protocol: encode: nil message")
@@ -153,6 +153,18 @@ func (e *encoder) job(id uint64) {
 func (e *encoder) seq(n uint64) {
 	e.mapLen(1)
 	e.uint("s", n)
+}
+
+// pong writes the state only when there is one, so that a Pong without
+// one is the same bytes as in earlier versions.
+func (e *encoder) pong(m *Pong) {
+	if m.State == "" {
+		e.seq(m.Seq)
+		return
+	}
+	e.mapLen(2)
+	e.uint("s", m.Seq)
+	e.str("st", string(m.State))
 }
 
 func (e *encoder) hello(m *Hello) {

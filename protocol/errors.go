@@ -42,6 +42,10 @@ const (
 	CodeShutdown Code = "shutdown"
 	// CodeInternal: the peer failed for a reason of its own.
 	CodeInternal Code = "internal"
+	// CodePaused: the node is paused (its Pong's State says why); the job
+	// was not done. The controller renders it elsewhere, counts no failure
+	// against the node, and sends it no job until a Pong says ready.
+	CodePaused Code = "paused"
 )
 
 // Sentinel errors, checked with errors.Is.

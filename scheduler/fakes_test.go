@@ -337,7 +337,7 @@ func (c *fakeConn) serve() {
 			n.mu.Unlock()
 		case protocol.Ping:
 			if !n.silent {
-				c.send(protocol.Pong(m))
+				c.send(protocol.Pong{Seq: m.Seq})
 			}
 		}
 	}

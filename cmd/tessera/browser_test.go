@@ -50,7 +50,7 @@ func TestBrowserRegistryPage(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "registry-empty")
 
 	const name = "browser-test-node"
-	node := startProcess(t, bin, "node", "-listen", "127.0.0.1:0", "-no-mdns", "-workers", "3", "-name", name, "-registry", addr, "-token", token)
+	node := startProcess(t, bin, "node", "-listen", "127.0.0.1:0", "-no-mdns", "-priority", "normal", "-workers", "3", "-name", name, "-registry", addr, "-token", token)
 	nodeAddr := node.waitMatch(t, nodeListening, 20*time.Second)[1]
 	browsertest.WaitFor(t, ctx, fmt.Sprintf(`[...document.querySelectorAll('#nodes tbody tr td:first-child')].some(td => td.textContent.trim() === %q)`, name))
 	rows := rowsOf()

@@ -44,7 +44,9 @@ type testNode struct {
 // startNode starts a node with one worker (unless args say otherwise).
 func startNode(t *testing.T, name string, args ...string) *testNode {
 	t.Helper()
-	args = append([]string{"node", "-listen", "127.0.0.1:0", "-no-mdns", "-workers", "1", "-name", name, "-debug", "127.0.0.1:0"}, args...)
+	// -priority normal: other work on the machine must not starve the
+	// test's nodes (the default, idle, gives way to every other program).
+	args = append([]string{"node", "-listen", "127.0.0.1:0", "-no-mdns", "-priority", "normal", "-workers", "1", "-name", name, "-debug", "127.0.0.1:0"}, args...)
 	p := startProcess(t, tesseraBinary(t), args...)
 	n := &testNode{process: p}
 	n.addr = p.waitMatch(t, nodeListening, 20*time.Second)[1]
@@ -275,7 +277,7 @@ func TestE2ENoNodeLocalZero(t *testing.T) {
 // freeAddr returns a loopback address where nothing listens.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	p := startProcess(t, tesseraBinary(t), "node", "-listen", "127.0.0.1:0", "-no-mdns", "-workers", "1")
+	p := startProcess(t, tesseraBinary(t), "node", "-listen", "127.0.0.1:0", "-no-mdns", "-priority", "normal", "-workers", "1")
 	addr := p.waitMatch(t, nodeListening, 20*time.Second)[1]
 	p.stop(t)
 	return addr

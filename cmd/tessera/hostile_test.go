@@ -162,7 +162,7 @@ func scriptedNode(jobs chan<- fakeJob) schedtest.Serve {
 			case protocol.TileJob:
 				jobs <- fakeJob{c: c, job: m} // buffered for every job a render can send
 			case protocol.Ping:
-				_ = c.Send(protocol.Pong(m))
+				_ = c.Send(protocol.Pong{Seq: m.Seq})
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func TestNetnsRenderByMDNSAndAcrossSubnets(t *testing.T) {
 	reg.WaitLine(t, 20*time.Second, "listening on")
 	for _, name := range []string{"a2", "a3"} {
 		h := network.Host(name)
-		node := h.Start(t, "node on "+name, h.Command(bin, "node", "-listen", ":7701", "-workers", "1", "-name", "netns-"+name, "-registry", registry))
+		node := h.Start(t, "node on "+name, h.Command(bin, "node", "-listen", ":7701", "-priority", "normal", "-workers", "1", "-name", "netns-"+name, "-registry", registry))
 		node.WaitLine(t, 20*time.Second, "listening on")
 	}
 
@@ -93,7 +93,7 @@ func TestNetnsNodeWithoutMulticast(t *testing.T) {
 	h := netnstest.Isolated(t)
 	reg := h.Start(t, "registry", h.Command(bin, "registry", "-listen", "127.0.0.1:7700", "-no-mdns"))
 	reg.WaitLine(t, 20*time.Second, "listening on")
-	node := h.Start(t, "node", h.Command(bin, "node", "-listen", ":7701", "-workers", "1", "-name", "offline", "-registry", "127.0.0.1:7700"))
+	node := h.Start(t, "node", h.Command(bin, "node", "-listen", ":7701", "-priority", "normal", "-workers", "1", "-name", "offline", "-registry", "127.0.0.1:7700"))
 	node.WaitLine(t, 20*time.Second, "listening on")
 
 	waitFor(t, "the node to register", 20*time.Second, func() bool { return strings.Contains(node.Output(), "registered with the registry") })

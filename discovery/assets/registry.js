@@ -31,6 +31,8 @@
       cell(row, "").appendChild(addr);
       cell(row, String(n.cores), "num");
       cell(row, n.version);
+      const state = n.state || "ready"; // nodes of earlier versions send none
+      cell(row, state, "state " + state);
       const seen = new Date(n.lastSeen);
       cell(row, ago(now - seen)).title = n.lastSeen;
       rows.push(row);

@@ -169,6 +169,9 @@ func digits(s string) bool {
 	return true
 }
 
+// IsZero reports whether sc is the zero Schedule, always open.
+func (sc Schedule) IsZero() bool { return len(sc.windows) == 0 }
+
 // Open reports whether the schedule lets a node work at t, read in t's own
 // location (time.Now is local time).
 func (sc Schedule) Open(t time.Time) bool {

@@ -96,7 +96,7 @@ func AnswerJobs(answer func(c *protocol.Conn, j protocol.TileJob)) Serve {
 			case protocol.TileJob:
 				answer(c, m)
 			case protocol.Ping:
-				_ = c.Send(protocol.Pong(m))
+				_ = c.Send(protocol.Pong{Seq: m.Seq})
 			}
 		}
 	}
