@@ -26,11 +26,12 @@ const (
 	SectionOverhead   Section = "overhead"
 	SectionScheduling Section = "scheduling"
 	SectionDiscovery  Section = "discovery"
+	SectionPolite     Section = "polite"
 	SectionSecurity   Section = "security"
 )
 
 // Sections lists every section in the order Run executes them.
-var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity}
+var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite}
 
 // ParseSections parses a comma-separated list of section names.
 func ParseSections(s string) ([]Section, error) {

@@ -6,3 +6,6 @@ import "time"
 
 // threadCPU cannot read a thread's CPU time on this system.
 func threadCPU() (time.Duration, bool) { return 0, false }
+
+// processCPU cannot read a process's CPU time on this system.
+func processCPU(int) (time.Duration, bool) { return 0, false }

@@ -11,6 +11,7 @@ type Report struct {
 	Scheduling *Scheduling `json:"scheduling"`
 	Discovery  *Discovery  `json:"discovery"`
 	Security   *Security   `json:"security"`
+	Polite     *Polite     `json:"polite"`
 }
 
 // Machine describes where the suite ran.
@@ -134,4 +135,27 @@ type Sealing struct {
 	// over the sealed render's frames.
 	Frames        int64   `json:"frames"`
 	BytesPerFrame float64 `json:"bytesPerFrame"`
+}
+
+// Polite is what a node costs the person at the PC (issue 15): a CPU-bound
+// program, one loop per CPU in the bench's own process, alone and beside a
+// node process (in a session of its own) rendering at each -priority.
+type Polite struct {
+	Seconds float64     `json:"seconds"` // each measurement's window
+	Loops   int         `json:"loops"`   // the foreground program's loops, one per CPU
+	Rows    []PoliteRow `json:"rows"`    // in the order of PoliteBeside
+}
+
+// PoliteRow is the foreground program beside one thing (medians).
+type PoliteRow struct {
+	Beside         string  `json:"beside"`         // "nothing", or the node's -priority: idle (the default), low, normal
+	LoopsPerSecond float64 `json:"loopsPerSecond"` // the foreground's loop steps per second, all loops summed
+	// Ratio is LoopsPerSecond against the same run's measurement beside
+	// nothing: 1 means the node cost the foreground nothing.
+	Ratio             float64 `json:"ratio"`
+	NodeRaysPerSecond float64 `json:"nodeRaysPerSecond"` // what the node returned meanwhile (tiles begun before the window included)
+	// NodeCPUs is the CPU time the node process took per second of the
+	// window (2 is two whole CPUs); -1 where it cannot be read (not Linux).
+	NodeCPUs float64 `json:"nodeCPUs"`
+	LoadAverage       float64 `json:"loadAverage"`       // 1-minute, after the window: other work on the machine
 }

@@ -52,6 +52,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		{SectionScheduling, func() (err error) { rep.Scheduling, err = b.scheduling(ctx); return err }},
 		{SectionDiscovery, func() (err error) { rep.Discovery, err = b.discovery(ctx); return err }},
 		{SectionSecurity, func() (err error) { rep.Security, err = b.security(ctx, main); return err }},
+		{SectionPolite, func() (err error) { rep.Polite, err = b.polite(ctx, main); return err }},
 	}
 	for _, st := range steps {
 		if !s.sections[st.sec] {

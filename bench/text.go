@@ -14,6 +14,7 @@ const (
 	TargetTilesPerSecond = 20000 // scheduling
 	TargetBytesPerPixel  = 13    // float32 RGB plus framing
 	TargetSealingCost    = 0.01  // sealed frames against plain ones (issue 18)
+	TargetPoliteRatio    = 0.9   // the foreground program beside a default node, against alone (issue 15)
 )
 
 // WriteText writes the report as readable tables.
@@ -74,11 +75,33 @@ func (r *Report) WriteText(w io.Writer) error {
 		ew.printf("  at equal render speed: %+.2f%% (target < %.0f%%: %s)\n", 100*s.CostAtEqualSpeed, 100*TargetSealingCost, verdict(s.CostAtEqualSpeed < TargetSealingCost))
 		ew.printf("  %.2f bytes added to each of the %d frames after the handshakes\n", s.BytesPerFrame, s.Frames)
 	}
+	if p := r.Polite; p != nil && len(p.Rows) > 0 {
+		ew.printf("\npolite: a CPU-bound program (%d loops, %.0f s a window) alone and beside a node process rendering at each -priority\n", p.Loops, p.Seconds)
+		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "beside\tMloops/s\tratio\tnode CPUs\tnode Mrays/s\tload\t\n")
+		for _, row := range p.Rows {
+			fmt.Fprintf(tw, "%s\t%.1f\t%.3f\t%s\t%.3f\t%.2f\t\n", row.Beside, row.LoopsPerSecond/1e6, row.Ratio, cpus(row), row.NodeRaysPerSecond/1e6, row.LoadAverage)
+		}
+		ew.err = firstErr(ew.err, tw.Flush())
+		for _, row := range p.Rows {
+			if row.Beside == "idle" {
+				ew.printf("  beside a default (idle) node the program keeps %.0f%% of its speed (target >= %.0f%%: %s)\n", 100*row.Ratio, 100*TargetPoliteRatio, verdict(row.Ratio >= TargetPoliteRatio))
+			}
+		}
+	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
 		sp := r.Scaling[1].Speedup
 		ew.printf("\n2 nodes x 1 worker: %.2fx one node x 1 worker (target >= %.1fx on 2 cores: %s)\n", sp, TargetSpeedup, verdict(sp >= TargetSpeedup))
 	}
 	return ew.err
+}
+
+// cpus is a polite row's node CPU time, "-" without a node or where unknown.
+func cpus(row PoliteRow) string {
+	if row.Beside == "nothing" || row.NodeCPUs < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", row.NodeCPUs)
 }
 
 // plural is "1 worker", "2 workers".

@@ -33,7 +33,7 @@ func TestBenchJSON(t *testing.T) {
 	if dec.More() {
 		t.Errorf("stdout holds more than one JSON object")
 	}
-	if !strings.Contains(stderr.String(), "section=kernel") || !strings.Contains(stderr.String(), "section=discovery") {
+	if !strings.Contains(stderr.String(), "section=kernel") || !strings.Contains(stderr.String(), "section=polite") {
 		t.Errorf("no progress lines on stderr:\n%s", stderr.String())
 	}
 
@@ -121,6 +121,31 @@ func TestBenchJSON(t *testing.T) {
 	reg, watch := number(t, discovery, "registrySeconds"), number(t, discovery, "watcherSeconds")
 	if reg <= 0 || watch < reg || watch > 15 {
 		t.Errorf("discovery: registrySeconds %v, watcherSeconds %v; want 0 < registry <= watcher <= the 15 s the bench waits", reg, watch)
+	}
+
+	// polite: the rows in order, the first the reference of the ratios. Not
+	// the ratios themselves (the machine is shared); but the node's own CPU
+	// time, which the kernel decides: beside two busy loops a SCHED_IDLE
+	// node gets next to nothing, a normal one its share.
+	polite := object(t, rep, "polite")
+	rows := list(t, polite, "rows")
+	var beside []string
+	cpu := map[string]float64{}
+	for _, r := range rows {
+		r := r.(map[string]any)
+		name := r["beside"].(string)
+		beside = append(beside, name)
+		positive(t, r, "polite "+name, "loopsPerSecond", "ratio")
+		cpu[name] = number(t, r, "nodeCPUs")
+	}
+	if got := strings.Join(beside, ","); got != "nothing,idle,low,normal" {
+		t.Fatalf("polite rows %s, want nothing,idle,low,normal", got)
+	}
+	if ratio := number(t, rows[0].(map[string]any), "ratio"); ratio != 1 {
+		t.Errorf("polite: the program alone has ratio %v against itself, want 1", ratio)
+	}
+	if runtime.GOOS == "linux" && !(cpu["idle"] < cpu["normal"]) {
+		t.Errorf("polite: the idle node took %v CPUs beside the busy program, the normal one %v: want idle < normal", cpu["idle"], cpu["normal"])
 	}
 }
 
