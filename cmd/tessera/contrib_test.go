@@ -46,4 +46,16 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// verify does not read the command line: the flags of ExecStart must
+	// be flags of tessera node (parsed up to -h, which exits 0).
+	for line := range strings.Lines(string(unit)) {
+		cmdline, ok := strings.CutPrefix(strings.TrimSpace(line), "ExecStart=/usr/local/bin/tessera ")
+		if !ok {
+			continue
+		}
+		args := append(strings.Fields(strings.ReplaceAll(cmdline, "%%", "%")), "-h")
+		if out, err := exec.Command(tesseraBinary(t), args...).CombinedOutput(); err != nil {
+			t.Errorf("tessera %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }
