@@ -35,7 +35,7 @@ func (c *RegistryClient) Heartbeat(ctx context.Context, rec Record) error {
 // HeartbeatLive is Heartbeat of a record that changes while the node runs:
 // every change is registered at once, not at the next refresh.
 func (c *RegistryClient) HeartbeatLive(ctx context.Context, live *LiveRecord) error {
-	rec, changed := live.Load()
+	rec, _ := live.Load()
 	if err := CheckID(rec.ID); err != nil {
 		return fmt.Errorf("discovery: heartbeat: %w", err)
 	}
@@ -88,13 +88,15 @@ func (c *RegistryClient) HeartbeatLive(ctx context.Context, live *LiveRecord) er
 		if ctx.Err() != nil {
 			break
 		}
-		if rec, changed = live.Load(); rec != sent {
+		var changed <-chan struct{}
+		rec, changed = live.Load()
+		if rec != sent {
 			continue // changed while the request was under way
 		}
 		if !sleepUnless(ctx, wait, changed) {
 			break
 		}
-		rec, changed = live.Load()
+		rec, _ = live.Load()
 		if rec != sent && failing == "" {
 			log.Debug().Str("state", string(rec.State)).Msg("the record changed: registering it now")
 		}

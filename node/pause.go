@@ -17,6 +17,8 @@ import (
 //	paused-* ───────► ready                           nothing moves: controllers send jobs again once
 //	                                                 a Pong says ready
 //
+// Every change is first told to every controller in an unprompted
+// Pong{Seq: 0, State}, then the jobs move.
 // A job "handed back" is answered with Error{paused, j}, the job's one
 // answer: the controller renders it elsewhere and counts no failure. While
 // paused the node answers every new job the same way at once, keeps its
@@ -51,6 +53,13 @@ func (n *Node) SetState(st protocol.NodeState, why string) {
 	}
 	n.avail = st
 	n.pauseGen++ // a pending grace of an earlier pause no longer applies
+	// Tell every controller first, in a Pong of its own (Seq 0): it stops
+	// sending jobs before the hand-backs arrive, and resumes at once.
+	for c := range n.conns {
+		if c.established {
+			c.out.Push(protocol.Pong{State: st})
+		}
+	}
 	if n.pauseTimer != nil {
 		n.pauseTimer.Stop()
 		n.pauseTimer = nil

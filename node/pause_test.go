@@ -21,6 +21,15 @@ func expectPong(t *testing.T, c *protocol.Conn, seq uint64) protocol.NodeState {
 	return p.State
 }
 
+// expectNotice reads the unprompted Pong a node sends when its state
+// changes.
+func expectNotice(t *testing.T, c *protocol.Conn, st protocol.NodeState) {
+	t.Helper()
+	if p, ok := recv(t, c).(protocol.Pong); !ok || p.Seq != 0 || p.State != st {
+		t.Fatalf("got %#v, want the notice Pong{Seq: 0, State: %s}", p, st)
+	}
+}
+
 func expectPaused(t *testing.T, c *protocol.Conn, jobs ...uint64) {
 	t.Helper()
 	want := map[uint64]bool{}
@@ -51,11 +60,12 @@ func TestNodePauseHandsJobsBackAndResumes(t *testing.T) {
 	schedtest.WaitFor(t, "the jobs to be queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 3 })
 
 	n.SetState(protocol.StatePausedBusy, "a test")
-	expectPaused(t, c, 2, 3, 4) // at once, while job 1 still runs
+	expectNotice(t, c, protocol.StatePausedBusy) // first, so that no job crosses the hand-backs
+	expectPaused(t, c, 2, 3, 4)                  // at once, while job 1 still runs
 	// The running tile outlives the grace: it is handed back too, though
 	// its worker is still inside RenderTile.
 	expectPaused(t, c, 1)
-	schedtest.WaitFor(t, "job 1's tile to be cancelled", 5*time.Second, func() bool { return rr.canceled.Load() == 1 })
+	schedtest.WaitFor(t, "job 1's worker to notice", 5*time.Second, func() bool { return rr.canceled.Load() == 1 && n.Counters().JobsRunning == 0 })
 	// New work is refused at once; the connection stays, pongs say why.
 	send(t, c, testJob(5, 32, image.Rect(4, 0, 5, 1)))
 	expectPaused(t, c, 5)
@@ -63,6 +73,7 @@ func TestNodePauseHandsJobsBackAndResumes(t *testing.T) {
 		t.Fatalf("Pong says %q, want paused-busy", st)
 	}
 	n.SetState(protocol.StatePausedSchedule, "the window closed")
+	expectNotice(t, c, protocol.StatePausedSchedule)
 	if st := expectPong(t, c, 3); st != protocol.StatePausedSchedule {
 		t.Fatalf("Pong says %q, want paused-schedule", st)
 	}
@@ -73,6 +84,8 @@ func TestNodePauseHandsJobsBackAndResumes(t *testing.T) {
 	// Resume: the same connection gets work done again, with the scene it
 	// sent before the pause.
 	n.SetState(protocol.StateReady, "quiet again")
+	expectNotice(t, c, protocol.StateReady)
+	n.SetState(protocol.StateReady, "no change: no notice")
 	if st := expectPong(t, c, 4); st != protocol.StateReady {
 		t.Fatalf("Pong says %q, want ready", st)
 	}
@@ -97,6 +110,7 @@ func TestNodePauseGraceLetsTilesFinish(t *testing.T) {
 	<-rr.started
 	schedtest.WaitFor(t, "job 2 to be queued", 5*time.Second, func() bool { return n.Counters().JobsQueued == 1 })
 	n.SetState(protocol.StatePausedSchedule, "a test")
+	expectNotice(t, c, protocol.StatePausedSchedule)
 	expectPaused(t, c, 2)
 	rr.gate <- struct{}{}
 	if r, ok := recv(t, c).(protocol.TileResult); !ok || r.Job != 1 {
@@ -122,6 +136,9 @@ func TestNodePauseGraceLetsTilesFinish(t *testing.T) {
 	}
 	n.mu.Unlock()
 	rr.gate <- struct{}{}
+	for _, st := range []protocol.NodeState{protocol.StateReady, protocol.StatePausedBusy, protocol.StateReady} {
+		expectNotice(t, c, st)
+	}
 	m := recv(t, c)
 	if r, ok := m.(protocol.TileResult); !ok || r.Job != 3 {
 		t.Fatalf("got %#v, want job 3's result (the node resumed)", m)

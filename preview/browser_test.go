@@ -77,9 +77,10 @@ func TestBrowserPreview(t *testing.T) {
 	checkPartial(t, browsertest.ReadCanvas(t, ctx, "image"), f, half)
 	browsertest.Screenshot(t, ctx, "mid-render")
 
-	// The rest arrives live; a node is lost at the end.
+	// The rest arrives live; a node is lost at the end, another paused.
 	feed(half, len(f.tiles))
 	nodes[2].State = NodeLost
+	nodes[1].State = NodePausedBusy
 	s.Nodes(nodes)
 	s.Finish(f.png)
 	browsertest.WaitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d' && document.getElementById('main').dataset.finished === 'true'`, len(f.tiles)))
@@ -124,6 +125,9 @@ func TestBrowserPreview(t *testing.T) {
 			if strings.Join(rows[i], "|") != strings.Join(want, "|") {
 				t.Errorf("row %d = %q, want %q", i, rows[i], want)
 			}
+		}
+		if rows[1][5] != "paused-busy" {
+			t.Errorf("the paused node's row says %q, want paused-busy", rows[1][5])
 		}
 	})
 

@@ -16,9 +16,12 @@ type NodeState uint8
 
 // Node states. The zero value is NodeWorking.
 const (
-	NodeWorking  NodeState = iota // taking tiles
-	NodeLost                      // stopped answering; its tiles were re-queued
-	NodeExcluded                  // left out by the controller (refused, failing, wrong version)
+	NodeWorking        NodeState = iota // taking tiles
+	NodeLost                            // stopped answering; its tiles were re-queued
+	NodeExcluded                        // left out by the controller (refused, failing, wrong version)
+	NodePausedBusy                      // connected, paused while its PC is in use
+	NodePausedSchedule                  // connected, paused outside its schedule
+	NodePaused                          // connected, paused for another reason
 )
 
 func (st NodeState) String() string {
@@ -29,6 +32,12 @@ func (st NodeState) String() string {
 		return "lost"
 	case NodeExcluded:
 		return "excluded"
+	case NodePausedBusy:
+		return "paused-busy"
+	case NodePausedSchedule:
+		return "paused-schedule"
+	case NodePaused:
+		return "paused"
 	}
 	return fmt.Sprintf("NodeState(%d)", uint8(st))
 }
@@ -44,7 +53,7 @@ type NodeStatus struct {
 	Source      string    // where the controller found it: mdns, registry, flag or local
 	Tiles       int       // tiles it has rendered
 	MraysPerSec float64   // its current speed
-	State       NodeState // working, lost or excluded
+	State       NodeState // working, lost, excluded, paused-busy, paused-schedule or paused
 }
 
 // Tile shows the tile r of the image, rendered by node nodeID. pix holds

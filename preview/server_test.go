@@ -362,6 +362,9 @@ func TestNodeStateText(t *testing.T) {
 		{st: NodeWorking, want: "working"},
 		{st: NodeLost, want: "lost"},
 		{st: NodeExcluded, want: "excluded"},
+		{st: NodePausedBusy, want: "paused-busy"},
+		{st: NodePausedSchedule, want: "paused-schedule"},
+		{st: NodePaused, want: "paused"},
 		{st: NodeState(9), want: "NodeState(9)"},
 	}
 	for _, tt := range tests {

@@ -28,9 +28,10 @@ type nodeRec struct {
 	backoff  time.Duration
 	nextDial time.Time
 
-	tiles int
-	rays  uint64
-	nanos int64
+	tiles      int
+	rays       uint64
+	nanos      int64
+	handedBack int // tiles it gave back unfinished (paused, shutting down)
 }
 
 // trust is what the controller knows of the pixels a node returns.
@@ -54,14 +55,17 @@ func (rec *nodeRec) isLocal() bool { return rec.source == SourceLocal }
 // NodeState). The loop changes a node's state only through setState, which
 // refuses any other move.
 var nodeMoves = [...][]NodeState{
-	NodeConnecting: {NodeWorking, NodeLost, NodeExcluded},
-	NodeWorking:    {NodeLost, NodeExcluded},
-	NodeLost:       {NodeConnecting, NodeExcluded},
-	NodeExcluded:   nil,
+	NodeConnecting:     {NodeWorking, NodeLost, NodeExcluded},
+	NodeWorking:        {NodeLost, NodeExcluded, NodePausedBusy, NodePausedSchedule, NodePaused},
+	NodeLost:           {NodeConnecting, NodeExcluded},
+	NodeExcluded:       nil,
+	NodePausedBusy:     {NodeWorking, NodeLost, NodeExcluded, NodePausedSchedule, NodePaused},
+	NodePausedSchedule: {NodeWorking, NodeLost, NodeExcluded, NodePausedBusy, NodePaused},
+	NodePaused:         {NodeWorking, NodeLost, NodeExcluded, NodePausedBusy, NodePausedSchedule},
 }
 
-// setState moves rec to state to. Leaving NodeConnecting or NodeWorking
-// closes the node's session. A move the table does not allow is a bug of the
+// setState moves rec to state to. Moving to NodeLost or NodeExcluded closes
+// the node's session. A move the table does not allow is a bug of the
 // controller: it is logged and ignored, never half done.
 func (r *run) setState(rec *nodeRec, to NodeState) {
 	from := rec.state
@@ -170,7 +174,7 @@ func (r *run) identify(s *session, hello protocol.Hello) *nodeRec {
 	if other := r.byKey[id]; other != nil && other != rec {
 		// The same node by a second route. This record goes; its session is
 		// kept only if the known route is not live.
-		if other.state == NodeWorking || other.state == NodeExcluded {
+		if other.state == NodeWorking || other.state.Paused() || other.state == NodeExcluded {
 			r.closeSession(s)
 			r.forget(rec)
 			r.log.Debug().Str("node", id).Str("addr", rec.addr).Msg("node already known by another route")
@@ -317,6 +321,28 @@ func (r *run) localRec() *nodeRec {
 	return rec
 }
 
+// nodeSays applies the state a live node reports in a Pong: paused ones get
+// no tile until a Pong says ready (or carries no state: an older node).
+func (r *run) nodeSays(s *session, st protocol.NodeState) {
+	rec := s.rec
+	if rec.state != NodeWorking && !rec.state.Paused() {
+		return
+	}
+	to := NodeWorking
+	if !st.Ready() {
+		to = pausedState(st)
+	}
+	if to == rec.state {
+		return
+	}
+	if to == NodeWorking {
+		r.log.Info().Str("node", rec.label()).Msg("node takes tiles again")
+	} else {
+		r.log.Info().Str("node", rec.label()).Stringer("state", to).Int("leases", len(s.leases)).Msg("node paused")
+	}
+	r.setState(rec, to)
+}
+
 // nodeError handles an Error frame from a node.
 func (r *run) nodeError(ev event) {
 	s, rec := ev.s, ev.s.rec
@@ -339,7 +365,16 @@ func (r *run) nodeError(ev event) {
 	r.revoke(l)
 	reason := fmt.Sprintf("job %d refused: %s: %s", ev.job, ev.code, ev.msg)
 	switch ev.code {
+	case protocol.CodePaused:
+		// Handed back: no failure. Its Pong (sent as it paused) usually
+		// came first and says why; if not, the next one will.
+		rec.handedBack++
+		if rec.state == NodeWorking {
+			r.setState(rec, NodePaused)
+			r.log.Info().Str("node", rec.label()).Msg("node paused")
+		}
 	case protocol.CodeShutdown:
+		rec.handedBack++
 		s.draining = true
 	case protocol.CodeBusy:
 		s.windowCap = max(1, len(s.leases))

@@ -47,6 +47,7 @@ type event struct {
 	code    protocol.Code
 	msg     string
 	seq     uint64
+	state   protocol.NodeState // of a Pong
 	check   *check
 }
 
@@ -84,13 +85,14 @@ type run struct {
 	checkBusy bool
 	pending   int // checks queued or running
 
-	start     time.Time
-	lastLive  time.Time // when a remote node was last live (or Run started)
-	lastProg  time.Time
-	pingSeq   uint64
-	stats     Stats
-	bytesSent int64
-	bytesRecv int64
+	start       time.Time
+	lastLive    time.Time // when a remote node was last live (or Run started)
+	lastWorking time.Time // when a remote node last took tiles, not paused (or Run started)
+	lastProg    time.Time
+	pingSeq     uint64
+	stats       Stats
+	bytesSent   int64
+	bytesRecv   int64
 }
 
 func newRun(ctx context.Context, c *Controller) *run {
@@ -118,6 +120,7 @@ func newRun(ctx context.Context, c *Controller) *run {
 	}
 	r.start = r.clock.Now()
 	r.lastLive = r.start
+	r.lastWorking = r.start
 	r.stats = Stats{
 		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, Tiles: len(r.tiles),
 		Samples: int64(r.set.Width) * int64(r.set.Height) * int64(r.set.SPP),
@@ -204,8 +207,14 @@ func (r *run) handle(ev event) {
 			r.nodeError(ev)
 		}
 	case evPong:
-		if ev.s.state == sessLive && ev.seq == ev.s.pingSeq {
+		if ev.s.state != sessLive {
+			break
+		}
+		if ev.seq != 0 && ev.seq == ev.s.pingSeq { // 0: a node's unprompted state notice
 			ev.s.noteRTT(r.clock.Now().Sub(ev.s.pingAt))
+		}
+		if !ev.s.rec.isLocal() {
+			r.nodeSays(ev.s, ev.state)
 		}
 	case evChecked:
 		r.checked(ev)
@@ -252,8 +261,20 @@ func (r *run) tick(now time.Time) {
 	if r.remotes() > 0 {
 		r.lastLive = now
 	}
-	if r.cfg.Local == LocalAuto && r.local == nil && r.remotes() == 0 && r.done < len(r.tiles) && now.Sub(r.start) >= r.cfg.Discover {
-		r.log.Warn().Msg("no render node at work: rendering here with every core")
+	if r.working() > 0 {
+		r.lastWorking = now
+	}
+	// With LocalAuto this machine renders when no remote node takes tiles:
+	// none found within Discover, every one lost, or every one paused for
+	// Discover (a pause may be short).
+	paused := r.remotes() > 0 && now.Sub(r.lastWorking) >= r.cfg.Discover
+	if r.cfg.Local == LocalAuto && r.local == nil && r.working() == 0 && (r.remotes() == 0 || paused) &&
+		r.done < len(r.tiles) && now.Sub(r.start) >= r.cfg.Discover {
+		if r.remotes() > 0 {
+			r.log.Warn().Int("paused", r.remotes()).Msg("every render node is paused: rendering here with every core")
+		} else {
+			r.log.Warn().Msg("no render node at work: rendering here with every core")
+		}
 		r.startLocal(r.c.cores)
 	}
 }
@@ -278,6 +299,17 @@ func (r *run) giveUp(now time.Time) error {
 	}
 	missing := len(r.tiles) - r.done
 	return fmt.Errorf("%w: %d of %d tiles missing: %s", ErrNoNodes, missing, len(r.tiles), reason)
+}
+
+// working counts live remote sessions whose node takes tiles (not paused).
+func (r *run) working() int {
+	n := 0
+	for _, s := range r.live {
+		if !s.rec.isLocal() && s.rec.state == NodeWorking {
+			n++
+		}
+	}
+	return n
 }
 
 // remotes counts live remote sessions.
@@ -370,7 +402,7 @@ func (r *run) nodeStats() []NodeStats {
 		nodes = append(nodes, NodeStats{
 			ID: rec.id, Name: rec.name, Addr: rec.addr, Source: rec.source,
 			Tiles: rec.tiles, Rays: rec.rays, Seconds: float64(rec.nanos) / 1e9,
-			Failures: rec.failures, Excluded: rec.excluded, State: rec.state,
+			Failures: rec.failures, Excluded: rec.excluded, State: rec.state, HandedBack: rec.handedBack,
 		})
 	}
 	return nodes

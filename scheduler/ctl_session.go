@@ -97,7 +97,7 @@ func (r *run) setSessState(s *session, to sessState) {
 		if rec.sess == s {
 			rec.sess = nil
 		}
-		if rec.state == NodeConnecting || rec.state == NodeWorking {
+		if rec.state.connected() {
 			r.setState(rec, NodeLost)
 		}
 	}
@@ -192,7 +192,7 @@ func (r *run) reader(s *session) {
 		case protocol.Error:
 			ev = event{kind: evError, s: s, job: m.Job, code: m.Code, msg: m.Message}
 		case protocol.Pong:
-			ev = event{kind: evPong, s: s, seq: m.Seq}
+			ev = event{kind: evPong, s: s, seq: m.Seq, state: m.State}
 		default:
 			r.post(event{kind: evDown, s: s, err: fmt.Errorf("unexpected %v from a node", m.Kind()), garbage: true})
 			return

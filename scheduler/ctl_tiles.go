@@ -112,7 +112,7 @@ func (r *run) dispatch() {
 	for more := true; more; {
 		more = false
 		for _, s := range r.live {
-			if s.draining || len(s.leases) >= s.window {
+			if !s.takesTiles() || len(s.leases) >= s.window {
 				continue
 			}
 			i := r.nextTile()
@@ -134,7 +134,7 @@ func (r *run) dispatch() {
 // a connection's jobs in order).
 func (r *run) endgame() {
 	for _, s := range r.live {
-		for !s.draining && len(s.leases) < s.cores {
+		for s.takesTiles() && len(s.leases) < s.cores {
 			var pick *lease
 			var backlog float64
 			for _, o := range r.live {
@@ -160,6 +160,10 @@ func (r *run) endgame() {
 		}
 	}
 }
+
+// takesTiles reports whether s may be given tiles: its node neither drains
+// (shuts down) nor is paused.
+func (s *session) takesTiles() bool { return !s.draining && !s.rec.state.Paused() }
 
 // lease hands tile i to s.
 func (r *run) lease(s *session, i int) {

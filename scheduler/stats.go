@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"tessera/protocol"
 	"tessera/render"
 )
 
@@ -92,6 +93,10 @@ type NodeStats struct {
 	Failures int       `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
 	Excluded string    `json:"excluded,omitempty"` // why it was excluded, if it was
 	State    NodeState `json:"state"`              // at the time of the snapshot
+	// HandedBack counts the tiles the node gave back unfinished because it
+	// paused or was shutting down: re-queued elsewhere (they count in
+	// Retries), never a failure.
+	HandedBack int `json:"handedBack,omitempty"`
 }
 
 // NodeState is where a node stands in a render. The controller keeps one
@@ -100,25 +105,60 @@ type NodeStats struct {
 //	NodeConnecting -> NodeWorking     the handshake proved a node that may render
 //	NodeConnecting -> NodeLost        the dial or the handshake failed: it is dialled again after a backoff
 //	NodeWorking    -> NodeLost        its connection ended or stopped answering: its tiles are re-queued
+//	NodeWorking    -> NodePaused*     the node says it is paused (a Pong's state, or Error paused):
+//	                                  it gets no tile, its tiles come back and are re-queued, no failure
+//	NodePaused*    -> NodePaused*     it is paused for another reason now
+//	NodePaused*    -> NodeWorking     a Pong says it is ready again: tiles over the same connection
+//	NodePaused*    -> NodeLost        its connection ended
 //	NodeLost       -> NodeConnecting  dialled again
 //	any but NodeExcluded -> NodeExcluded  for the rest of the render (refused, failing, lying)
 //
-// The values appear in stats JSON and on the preview page by their names
-// ("connecting", "working", "lost", "excluded").
+// NodePaused* is NodePausedBusy, NodePausedSchedule, or NodePaused for a
+// reason this controller does not know (protocol.NodeState). The values
+// appear in stats JSON and on the preview page by their names
+// ("connecting", "working", "lost", "excluded", "paused-busy",
+// "paused-schedule", "paused").
 type NodeState uint8
 
 const (
-	NodeConnecting NodeState = iota // dialing or in the handshake
-	NodeWorking                     // connected: it gets tiles
-	NodeLost                        // no connection now (it may come back)
-	NodeExcluded                    // excluded for the rest of the render
+	NodeConnecting     NodeState = iota // dialing or in the handshake
+	NodeWorking                         // connected: it gets tiles
+	NodeLost                            // no connection now (it may come back)
+	NodeExcluded                        // excluded for the rest of the render
+	NodePausedBusy                      // connected, paused while its PC is in use (protocol.StatePausedBusy)
+	NodePausedSchedule                  // connected, paused outside its schedule (protocol.StatePausedSchedule)
+	NodePaused                          // connected, paused for a reason this version does not know
 )
 
 var nodeStateNames = [...]string{
-	NodeConnecting: "connecting",
-	NodeWorking:    "working",
-	NodeLost:       "lost",
-	NodeExcluded:   "excluded",
+	NodeConnecting:     "connecting",
+	NodeWorking:        "working",
+	NodeLost:           "lost",
+	NodeExcluded:       "excluded",
+	NodePausedBusy:     "paused-busy",
+	NodePausedSchedule: "paused-schedule",
+	NodePaused:         "paused",
+}
+
+// Paused reports whether st is one of the paused states.
+func (st NodeState) Paused() bool {
+	return st == NodePausedBusy || st == NodePausedSchedule || st == NodePaused
+}
+
+// connected reports whether a node in state st has a session: dialing,
+// working or paused.
+func (st NodeState) connected() bool { return st == NodeConnecting || st == NodeWorking || st.Paused() }
+
+// pausedState is the NodeState of a node that reports protocol state p,
+// which is not ready.
+func pausedState(p protocol.NodeState) NodeState {
+	switch p {
+	case protocol.StatePausedBusy:
+		return NodePausedBusy
+	case protocol.StatePausedSchedule:
+		return NodePausedSchedule
+	}
+	return NodePaused
 }
 
 func (st NodeState) String() string {

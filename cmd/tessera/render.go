@@ -456,6 +456,12 @@ func previewNodes(nodes []scheduler.NodeStats) []preview.NodeStatus {
 			st = preview.NodeLost
 		case scheduler.NodeExcluded:
 			st = preview.NodeExcluded
+		case scheduler.NodePausedBusy:
+			st = preview.NodePausedBusy
+		case scheduler.NodePausedSchedule:
+			st = preview.NodePausedSchedule
+		case scheduler.NodePaused:
+			st = preview.NodePaused
 		}
 		var mrays float64
 		if n.Seconds > 0 {

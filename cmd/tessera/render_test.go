@@ -226,3 +226,15 @@ func TestRenderGLTFExitStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestPreviewNodesStates: every state of the controller's node table shows
+// on the preview page under the same name, the paused ones included.
+func TestPreviewNodesStates(t *testing.T) {
+	for _, st := range []scheduler.NodeState{scheduler.NodeWorking, scheduler.NodeLost, scheduler.NodeExcluded,
+		scheduler.NodePausedBusy, scheduler.NodePausedSchedule, scheduler.NodePaused} {
+		got := previewNodes([]scheduler.NodeStats{{ID: "n", State: st}})
+		if len(got) != 1 || got[0].State.String() != st.String() {
+			t.Errorf("scheduler state %s shows as %v on the page", st, got)
+		}
+	}
+}
