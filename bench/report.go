@@ -156,6 +156,6 @@ type PoliteRow struct {
 	NodeRaysPerSecond float64 `json:"nodeRaysPerSecond"` // what the node returned meanwhile (tiles begun before the window included)
 	// NodeCPUs is the CPU time the node process took per second of the
 	// window (2 is two whole CPUs); -1 where it cannot be read (not Linux).
-	NodeCPUs float64 `json:"nodeCPUs"`
-	LoadAverage       float64 `json:"loadAverage"`       // 1-minute, after the window: other work on the machine
+	NodeCPUs    float64 `json:"nodeCPUs"`
+	LoadAverage float64 `json:"loadAverage"` // 1-minute, after the window: other work on the machine
 }
