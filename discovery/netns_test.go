@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,41 +28,27 @@ const helperTest = "TestHelperProcess"
 // TestHelperProcess runs one role of the multi-host tests inside a
 // namespace (netnstest.Host.TestHelper). In a normal run it does nothing.
 func TestHelperProcess(t *testing.T) {
-	role := netnstest.Role()
-	if role == "" {
-		return
+	logged := func(f func(context.Context, zerolog.Logger) error) func(context.Context, string) error {
+		return func(ctx context.Context, role string) error {
+			return f(ctx, zerolog.New(os.Stdout).With().Str("role", role).Logger())
+		}
 	}
-	if err := netnstest.RequireInside(); err != nil {
-		t.Fatalf("refusing to run %s outside a test namespace: %v", role, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	log := zerolog.New(os.Stdout).With().Str("role", role).Logger()
-	var err error
-	switch role {
-	case "node":
-		err = helperNode(ctx, log)
-	case "registry":
-		err = helperRegistry(ctx, log)
-	case "watch":
-		err = helperWatch(ctx, log)
-	case "browse":
-		err = helperBrowse(ctx)
-	case "dial":
-		var c net.Conn
-		if c, err = net.DialTimeout("tcp", os.Getenv("DIAL"), 3*time.Second); err == nil {
+	netnstest.Serve(t, map[string]func(context.Context, string) error{
+		"node":     logged(helperNode),
+		"registry": logged(helperRegistry),
+		"watch":    logged(helperWatch),
+		"nomcast":  logged(helperNoMulticast),
+		"browse":   func(ctx context.Context, _ string) error { return helperBrowse(ctx) },
+		"dial": func(context.Context, string) error {
+			c, err := net.DialTimeout("tcp", os.Getenv("DIAL"), 3*time.Second)
+			if err != nil {
+				return err
+			}
 			c.Close()
 			fmt.Println("CONNECTED")
-		}
-	case "nomcast":
-		err = helperNoMulticast(ctx, log)
-	default:
-		err = fmt.Errorf("unknown role %q", role)
-	}
-	if err != nil {
-		fmt.Println("HELPER ERROR", err)
-		t.Fatal(err)
-	}
+			return nil
+		},
+	})
 }
 
 // helperNode is a node: a TCP listener on :7701, an mDNS announcement of

@@ -90,14 +90,7 @@ func (r *holdRender) RenderTile(ctx context.Context, set render.Settings, rect i
 			return 0, ctx.Err()
 		}
 	}
-	t := time.NewTimer(r.d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	return scene.RenderTile(ctx, set, rect, dst)
+	return slowRender{s: scene, d: r.d}.RenderTile(ctx, set, rect, dst)
 }
 
 // startService runs a node Service on 127.0.0.1:0 until the test ends;
@@ -149,6 +142,30 @@ func (l *tileLog) count(id string) int {
 	return l.counts[id]
 }
 
+type runResult struct {
+	res *scheduler.Result
+	err error
+}
+
+// renderOnGuestAndSteady starts a render of the scene on the nodes guest
+// (at addr a) and steady (at b), the tiles it writes logged by node.
+func renderOnGuestAndSteady(t *testing.T, scene *render.Scene, bundle *render.Bundle, set render.Settings, a, b string) (*tileLog, <-chan runResult) {
+	t.Helper()
+	tiles := newTileLog()
+	c, err := scheduler.NewController(scheduler.Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Local: 0, OnTile: tiles.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AddNode(scheduler.Candidate{ID: "guest", Addr: a, Source: scheduler.SourceFlag})
+	c.AddNode(scheduler.Candidate{ID: "steady", Addr: b, Source: scheduler.SourceFlag})
+	done := make(chan runResult, 1)
+	go func() {
+		res, err := c.Run(context.Background())
+		done <- runResult{res, err}
+	}()
+	return tiles, done
+}
+
 // TestYieldEndToEnd: a foreground load starting mid-render makes the node
 // hand its tiles back within the yield delay (the controller re-queues them
 // with no failure and does not exclude the node); the steady node renders
@@ -167,22 +184,7 @@ func TestYieldEndToEnd(t *testing.T) {
 		Watch: guest.WatchConfig{Yield: guest.Yield{Share: 0.25, After: after, Quiet: quiet}, CPU: load},
 	}, guestRender.scenes)
 	_, b := startNodeWith(t, Config{ID: "steady", Workers: 1}, steadyRender.scenes)
-	tiles := newTileLog()
-	c, err := scheduler.NewController(scheduler.Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Local: 0, OnTile: tiles.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.AddNode(scheduler.Candidate{ID: "guest", Addr: a, Source: scheduler.SourceFlag})
-	c.AddNode(scheduler.Candidate{ID: "steady", Addr: b, Source: scheduler.SourceFlag})
-	type result struct {
-		res *scheduler.Result
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := c.Run(context.Background())
-		done <- result{res, err}
-	}()
+	tiles, done := renderOnGuestAndSteady(t, scene, bundle, set, a, b)
 
 	// The foreground program starts once the guest has rendered 3 tiles,
 	// while it renders one and holds one queued (the tile is held, so that
@@ -237,53 +239,6 @@ func TestYieldEndToEnd(t *testing.T) {
 	}
 }
 
-// manualClock is a guest.Clock the test moves.
-type manualClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []manualWaiter
-}
-
-type manualWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, manualWaiter{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-func (c *manualClock) waiting() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters) > 0
-}
-
-func (c *manualClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-		} else {
-			w.ch <- c.now
-		}
-	}
-	c.waiters = kept
-}
-
 // TestScheduleEndToEnd: with an injected clock, the window closing
 // mid-render pauses the node (its tiles go back, are rendered elsewhere);
 // the next window opening resumes it, and it renders again.
@@ -295,33 +250,21 @@ func TestScheduleEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &manualClock{now: time.Date(2026, 3, 3, 7, 59, 0, 0, time.UTC)} // Tuesday 07:59: open for a minute
+	clock := schedtest.NewClock(time.Date(2026, 3, 3, 7, 59, 0, 0, time.UTC)) // Tuesday 07:59: open for a minute
+	waiting := func() bool { return clock.Waiting() > 0 }
 	svc, a := startService(t, ServiceConfig{
 		Node:  Config{ID: "guest", Workers: 1, PauseGrace: 50 * time.Millisecond},
 		Watch: guest.WatchConfig{Schedule: sc, Clock: clock},
 	}, slowScenes(10*time.Millisecond))
 	steadyRender := &holdRender{d: 30 * time.Millisecond}
 	_, b := startNodeWith(t, Config{ID: "steady", Workers: 1}, steadyRender.scenes)
-	tiles := newTileLog()
-	c, err := scheduler.NewController(scheduler.Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Local: 0, OnTile: tiles.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.AddNode(scheduler.Candidate{ID: "guest", Addr: a, Source: scheduler.SourceFlag})
-	c.AddNode(scheduler.Candidate{ID: "steady", Addr: b, Source: scheduler.SourceFlag})
-	done := make(chan error, 1)
-	var res *scheduler.Result
-	go func() {
-		var err error
-		res, err = c.Run(context.Background())
-		done <- err
-	}()
+	tiles, done := renderOnGuestAndSteady(t, scene, bundle, set, a, b)
 	guestNode := svc.Node()
 	schedtest.WaitFor(t, "the guest to render 3 tiles", 20*time.Second, func() bool { return tiles.count("guest") >= 3 })
 
 	// 08:00: the window closes.
-	schedtest.WaitFor(t, "the watch to wait on its clock", 10*time.Second, clock.waiting)
-	clock.advance(time.Minute)
+	schedtest.WaitFor(t, "the watch to wait on its clock", 10*time.Second, waiting)
+	clock.Advance(time.Minute)
 	schedtest.WaitFor(t, "the guest to pause for its schedule", 10*time.Second, func() bool {
 		k := guestNode.Counters()
 		return k.State == string(protocol.StatePausedSchedule) && k.JobsQueued == 0 && k.JobsRunning == 0
@@ -333,15 +276,16 @@ func TestScheduleEndToEnd(t *testing.T) {
 
 	// 18:00: it opens again; the steady node is held so that tiles are left.
 	steadyRender.hold()
-	schedtest.WaitFor(t, "the watch to wait on its clock", 10*time.Second, clock.waiting)
-	clock.advance(10 * time.Hour)
+	schedtest.WaitFor(t, "the watch to wait on its clock", 10*time.Second, waiting)
+	clock.Advance(10 * time.Hour)
 	schedtest.WaitFor(t, "the guest to render again", 20*time.Second, func() bool { return tiles.count("guest") > pausedAt })
 	steadyRender.release()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	schedtest.SameImage(t, res.Image, want)
-	g := nodeStats(t, res.Stats, "guest")
+	schedtest.SameImage(t, r.res.Image, want)
+	g := nodeStats(t, r.res.Stats, "guest")
 	if g.Failures != 0 || g.Excluded != "" || g.Tiles <= pausedAt {
 		t.Errorf("guest %+v: want no failure, not excluded, tiles after the window opened (%d before)", g, pausedAt)
 	}

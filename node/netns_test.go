@@ -11,10 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,52 +27,10 @@ const helperTest = "TestHelperProcess"
 // TestHelperProcess runs one role of the multi-host tests inside a
 // namespace. In a normal run it does nothing.
 func TestHelperProcess(t *testing.T) {
-	role := netnstest.Role()
-	if role == "" {
-		return
-	}
-	if err := netnstest.RequireInside(); err != nil {
-		t.Fatalf("refusing to run %s outside a test namespace: %v", role, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	var err error
-	switch role {
-	case "service":
-		err = helperService(ctx)
-	case "browse":
-		err = helperBrowse(ctx)
-	default:
-		err = fmt.Errorf("unknown role %q", role)
-	}
-	if err != nil {
-		fmt.Println("HELPER ERROR", err)
-		t.Fatal(err)
-	}
-}
-
-// rampCPU is a two-core machine on which other programs use nothing until
-// busyAt, then everything.
-type rampCPU struct {
-	busyAt time.Time
-	mu     sync.Mutex
-	last   time.Time
-	s      guest.CPUSample
-}
-
-func (c *rampCPU) Read() (guest.CPUSample, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if !c.last.IsZero() {
-		dt := 2 * now.Sub(c.last)
-		c.s.Total += dt
-		if now.After(c.busyAt) {
-			c.s.Busy += dt
-		}
-	}
-	c.last = now
-	return c.s, nil
+	netnstest.Serve(t, map[string]func(context.Context, string) error{
+		"service": func(ctx context.Context, _ string) error { return helperService(ctx) },
+		"browse":  func(ctx context.Context, _ string) error { return helperBrowse(ctx) },
+	})
 }
 
 // helperService runs the node service of node n1 on :7701, announced over
@@ -89,10 +44,13 @@ func helperService(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	load := &loadCPU{} // quiet, then busy: other programs take the whole CPU
+	busy := time.AfterFunc(after, func() { load.set(1) })
+	defer busy.Stop()
 	svc, err := NewService(ServiceConfig{
 		Node:  Config{ID: "n1", Name: "pc-n1", Workers: 1, Logger: zerolog.New(os.Stdout)},
 		MDNS:  true,
-		Watch: guest.WatchConfig{Yield: guest.Yield{Share: 0.25, After: 200 * time.Millisecond, Quiet: time.Hour}, CPU: &rampCPU{busyAt: time.Now().Add(after)}},
+		Watch: guest.WatchConfig{Yield: guest.Yield{Share: 0.25, After: 200 * time.Millisecond, Quiet: time.Hour}, CPU: load},
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,4 +208,30 @@ func (p *Process) Kill() {
 	}
 	_ = p.Cmd.Process.Kill() // "already finished" is fine
 	<-p.done
+}
+
+// Serve is the body of a test binary's helper test (the test that
+// Host.TestHelper re-executes): in an ordinary test process it does
+// nothing; in a helper it refuses to run outside its namespace, runs the
+// function of its role until it returns or SIGTERM/SIGINT cancels ctx, and
+// fails the test with the error (also printed as "HELPER ERROR ...").
+func Serve(t *testing.T, roles map[string]func(ctx context.Context, role string) error) {
+	role := Role()
+	if role == "" {
+		return
+	}
+	if err := RequireInside(); err != nil {
+		t.Fatalf("refusing to run %s outside a test namespace: %v", role, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	run, ok := roles[role]
+	err := fmt.Errorf("unknown role %q", role)
+	if ok {
+		err = run(ctx, role)
+	}
+	if err != nil {
+		fmt.Println("HELPER ERROR", err)
+		t.Fatal(err)
+	}
 }

@@ -81,15 +81,16 @@ func TestGoLowersTheThreadAndEndsIt(t *testing.T) {
 // main thread: the work must run lowered on another thread, and the first
 // must stay as it was and go back to the runtime.
 func TestGoSparesTheMainThread(t *testing.T) {
+	real := onMainThread
 	var first int
 	onMainThread = func() bool {
 		if first == 0 {
 			first = unix.Gettid()
 			return true
 		}
-		return false
+		return real()
 	}
-	defer func() { onMainThread = func() bool { return unix.Gettid() == unix.Getpid() } }()
+	defer func() { onMainThread = real }()
 	done := make(chan threadInfo)
 	Go(PriorityIdle, func(err error) { done <- current(err) })
 	r := <-done

@@ -9,61 +9,21 @@ import (
 	"time"
 
 	"tessera/protocol"
+	"tessera/scheduler/schedtest"
 )
 
-// fakeClock is a Clock the test moves. Every call of After is reported on
-// blocked (unbuffered), so the test knows when the Watcher waits again.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-	blocked chan struct{}
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock(now time.Time) *fakeClock {
-	return &fakeClock{now: now, blocked: make(chan struct{})}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
-	c.mu.Unlock()
-	c.blocked <- struct{}{}
-	return ch
-}
-
-// Advance moves the clock and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
+// newFakeClock returns a clock that reports every wait on Blocked, so
+// that the test knows when the Watcher waits again.
+func newFakeClock(now time.Time) *schedtest.Clock {
+	c := schedtest.NewClock(now)
+	c.Blocked = make(chan struct{})
+	return c
 }
 
 // fakeCPU is a two-core machine whose load the test sets: from each read
 // to the next, other programs use other and the node own of it.
 type fakeCPU struct {
-	clk *fakeClock
+	clk *schedtest.Clock
 
 	mu          sync.Mutex
 	other, own  float64
@@ -100,7 +60,7 @@ func (f *fakeCPU) Read() (CPUSample, error) {
 // rig runs a Watcher on a fake clock and machine.
 type rig struct {
 	t        *testing.T
-	clk      *fakeClock
+	clk      *schedtest.Clock
 	cpu      *fakeCPU
 	interval time.Duration
 	changes  chan Change
@@ -130,7 +90,7 @@ func startRig(t *testing.T, cfg WatchConfig, start time.Time) (*rig, Change) {
 		w.Run(ctx, func(c Change) { r.changes <- c })
 	}()
 	first := <-r.changes
-	<-r.clk.blocked
+	<-r.clk.Blocked
 	r.stop = func() {
 		cancel()
 		<-done
@@ -145,9 +105,9 @@ func (r *rig) step() (Change, bool) {
 	r.clk.Advance(r.interval)
 	select {
 	case c := <-r.changes:
-		<-r.clk.blocked
+		<-r.clk.Blocked
 		return c, true
-	case <-r.clk.blocked:
+	case <-r.clk.Blocked:
 		return Change{}, false
 	}
 }
@@ -279,7 +239,7 @@ func TestScheduleWatch(t *testing.T) {
 	select {
 	case c := <-r.changes:
 		t.Fatalf("changed at 07:59:58: %+v", c)
-	case <-r.clk.blocked:
+	case <-r.clk.Blocked:
 	}
 	c, took, ok = r.run(10 * time.Second)
 	if !ok || c.State != protocol.StatePausedSchedule || took != 2*time.Second {
