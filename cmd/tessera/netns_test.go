@@ -97,6 +97,9 @@ func TestNetnsNodeWithoutMulticast(t *testing.T) {
 	node.WaitLine(t, 20*time.Second, "listening on")
 
 	waitFor(t, "the node to register", 20*time.Second, func() bool { return strings.Contains(node.Output(), "registered with the registry") })
+	// The announcement gives up in a goroutine of its own, in no order
+	// with the registration: wait for its line too.
+	waitFor(t, "the node to give up mDNS", 20*time.Second, func() bool { return strings.Contains(node.Output(), "mDNS disabled") })
 	var warnings []string
 	for _, line := range strings.Split(node.Output(), "\n") {
 		if strings.Contains(line, "WRN") && !strings.Contains(line, protocol.NoTokenWarning) { // a node without a token says so
