@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tessera/discovery"
 	"tessera/render"
 	"tessera/scheduler"
 )
@@ -17,7 +18,7 @@ type job struct {
 	set   render.Settings // resolved
 	tile  int
 	local int                                                       // in-process workers; 0 for none
-	nodes []scheduler.Candidate                                     // remote nodes
+	nodes []discovery.Node                                          // remote nodes
 	times *tileTimes                                                // when not nil, tiles are timed (and nodes' cores noted)
 	dial  func(context.Context, string) (scheduler.NodeConn, error) // when not nil, how nodes are dialled
 	token string
@@ -100,10 +101,10 @@ func (j job) where() string {
 }
 
 // candidates turns spawned nodes into the controller's candidates.
-func candidates(procs []*nodeProc) []scheduler.Candidate {
-	out := make([]scheduler.Candidate, len(procs))
+func candidates(procs []*nodeProc) []discovery.Node {
+	out := make([]discovery.Node, len(procs))
 	for i, p := range procs {
-		out[i] = scheduler.Candidate{ID: p.id, Name: p.id, Addr: p.addr, Source: scheduler.SourceFlag}
+		out[i] = discovery.Node{ID: p.id, Name: p.id, Addr: p.addr, Source: discovery.SourceFlag}
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tessera/discovery"
 	"tessera/render"
 	"tessera/scheduler"
 )
@@ -130,7 +131,7 @@ func (b *bencher) politeOnce(ctx context.Context, sc *scene, set render.Settings
 		cancel()
 		return politeSample{}, fmt.Errorf("bench: %w", err)
 	}
-	ctl.AddNode(scheduler.Candidate{ID: p.id, Name: p.id, Addr: p.addr, Source: scheduler.SourceFlag})
+	ctl.AddNode(discovery.Node{ID: p.id, Name: p.id, Addr: p.addr, Source: discovery.SourceFlag})
 	done := make(chan error, 1)
 	go func() {
 		_, err := ctl.Run(rctx)

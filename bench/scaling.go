@@ -6,14 +6,13 @@ import (
 
 	"tessera/discovery"
 	"tessera/render"
-	"tessera/scheduler"
 )
 
 // scaling renders the main scene on 1..N nodes, Runs times, the node counts
 // taking turns within each run (1..N, then N..1 in the next run, so that a
 // drift of the machine's load favours none).
 func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
-	var nodes []scheduler.Candidate
+	var nodes []discovery.Node
 	if b.s.Spawn > 0 {
 		procs, err := b.spawnNodes(ctx, b.s.Spawn, b.s.Workers, "")
 		if err != nil {
@@ -87,7 +86,7 @@ func (b *bencher) scaling(ctx context.Context, sc *scene) ([]Scaling, error) {
 
 // warmUp renders a small image on every node once, so that each has loaded
 // the scene (it is cached by hash) and the measured runs are alike.
-func (b *bencher) warmUp(ctx context.Context, sc *scene, set render.Settings, nodes []scheduler.Candidate) error {
+func (b *bencher) warmUp(ctx context.Context, sc *scene, set render.Settings, nodes []discovery.Node) error {
 	small := set
 	small.Width, small.Height, small.SPP = min(set.Width, 64), min(set.Height, 64), 1
 	_, err := job{scene: sc, set: small, tile: min(b.s.work.Tile, 16), nodes: nodes, token: b.s.Token, log: b.log}.run(ctx)
@@ -99,8 +98,8 @@ func (b *bencher) warmUp(ctx context.Context, sc *scene, set render.Settings, no
 
 // realNodes lists the nodes of Config.Nodes and of the registries, without
 // duplicates, in that order.
-func (b *bencher) realNodes(ctx context.Context) ([]scheduler.Candidate, error) {
-	var out []scheduler.Candidate
+func (b *bencher) realNodes(ctx context.Context) ([]discovery.Node, error) {
+	var out []discovery.Node
 	seen := map[string]bool{}
 	for _, addr := range b.s.Nodes {
 		if err := discovery.CheckAddr(addr); err != nil {
@@ -108,7 +107,7 @@ func (b *bencher) realNodes(ctx context.Context) ([]scheduler.Candidate, error) 
 		}
 		if !seen[addr] {
 			seen[addr] = true
-			out = append(out, scheduler.Candidate{Addr: addr, Source: scheduler.SourceFlag})
+			out = append(out, discovery.Node{Addr: addr, Source: discovery.SourceFlag})
 		}
 	}
 	for _, reg := range b.s.Registry {
@@ -120,7 +119,7 @@ func (b *bencher) realNodes(ctx context.Context) ([]scheduler.Candidate, error) 
 		for _, r := range recs {
 			if !seen[r.Addr] {
 				seen[r.Addr] = true
-				out = append(out, scheduler.Candidate{ID: r.ID, Name: r.Name, Addr: r.Addr, Source: scheduler.SourceRegistry})
+				out = append(out, discovery.Node{ID: r.ID, Name: r.Name, Addr: r.Addr, Source: discovery.SourceRegistry})
 			}
 		}
 	}

@@ -135,17 +135,6 @@ func parseAuthorization(h string) (ts int64, sig mac, err error) {
 	return ts, sig, nil
 }
 
-// VerifyRequest checks the Authorization header value of a request against
-// token and the registry's clock now. It returns the signature (to bind the
-// response to) or an error wrapping ErrUnauthorized that says what was wrong.
-func VerifyRequest(token, authorization, method, path string, now time.Time, body []byte) ([]byte, error) {
-	sig, err := newMACKey(token).verifyRequest(authorization, method, path, now, body)
-	if err != nil {
-		return nil, err
-	}
-	return sig[:], nil
-}
-
 func (k *macKey) verifyRequest(authorization, method, path string, now time.Time, body []byte) (mac, error) {
 	if authorization == "" {
 		return mac{}, fmt.Errorf("%w: missing Authorization header: this registry requires signed writes (-token)", ErrUnauthorized)

@@ -52,7 +52,7 @@ const (
 	SourceFlag            // an address given explicitly (tessera render -nodes)
 	SourceMDNS            // an mDNS answer on the local network
 	SourceRegistry        // listed by a registry
-	SourceLocal           // the controller's in-process node (set by the scheduler, never by discovery)
+	SourceLocal           // the controller's in-process node (set by the controller, never by discovery)
 )
 
 var sourceNames = [...]string{
@@ -73,11 +73,22 @@ func (s Source) String() string {
 // MarshalText writes the source as its name ("mdns", "registry", ...).
 func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a source's name, so that stats JSON reads back.
+func (s *Source) UnmarshalText(b []byte) error {
+	for i, name := range sourceNames {
+		if string(b) == name {
+			*s = Source(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("discovery: unknown source %q", b)
+}
+
 // Node is one live node in a Watcher's merged view.
 type Node struct {
-	// ID is the node's unique id. For a node given by address (SourceFlag)
-	// it is a placeholder "addr:HOST:PORT" (see FlagID): the real id is only
-	// known after a handshake, so a controller dedupes again then.
+	// ID is the node's unique id; empty for a node given by address
+	// (SourceFlag), whose id only a handshake proves. Key is what the node
+	// is told apart by until then.
 	ID      string
 	Name    string
 	Addr    string // host:port to dial
@@ -87,8 +98,16 @@ type Node struct {
 	Source  Source             // the source that found the node first
 }
 
-// FlagID is the placeholder id of a node given by address: "addr:" + addr.
-func FlagID(addr string) string { return "addr:" + addr }
+// Key is what a node is known by: its ID, or "addr:" + Addr for a node
+// whose id is not known yet (never a valid id, which has no ':'). The
+// watcher's view and the controller's records are keyed by it; a
+// controller keys a node by its proven id once the handshake is done.
+func (n Node) Key() string {
+	if n.ID != "" {
+		return n.ID
+	}
+	return "addr:" + n.Addr
+}
 
 // NewID returns a fresh random node id: 16 lower-case hex digits.
 func NewID() string {

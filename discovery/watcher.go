@@ -49,7 +49,7 @@ type WatcherConfig struct {
 	// Registries are polled every Interval ("host:port" or a base URL).
 	Registries []string
 	// Static addresses (host:port) are in the view from the start and never
-	// leave. Their ids are placeholders, FlagID(addr).
+	// leave. Their ids are empty (a handshake proves them): see Node.Key.
 	Static []string
 	// Interval between two rounds of browsing and listing. Default 1 s.
 	Interval time.Duration
@@ -123,7 +123,7 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 			continue
 		}
 		seen[a] = true
-		w.static = append(w.static, Node{ID: FlagID(a), Name: a, Addr: a, Source: SourceFlag})
+		w.static = append(w.static, Node{Name: a, Addr: a, Source: SourceFlag})
 	}
 	return w, nil
 }
@@ -132,7 +132,7 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 // caller must keep reading it: the watcher waits for room to send.
 func (w *Watcher) Events() <-chan Event { return w.events }
 
-// Nodes returns the current view, sorted by id.
+// Nodes returns the current view, sorted by Key.
 func (w *Watcher) Nodes() []Node {
 	w.mu.Lock()
 	out := make([]Node, 0, len(w.view))
@@ -140,7 +140,7 @@ func (w *Watcher) Nodes() []Node {
 		out = append(out, n)
 	}
 	w.mu.Unlock()
-	slices.SortFunc(out, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Node) int { return cmp.Compare(a.Key(), b.Key()) })
 	return out
 }
 
@@ -273,8 +273,8 @@ func (w *Watcher) merge(ctx context.Context, mdns map[string]mdnsSeen, regs []re
 	// mDNS, then the registries in the order given.
 	present := make(map[string]Node)
 	add := func(n Node) {
-		if _, ok := present[n.ID]; !ok {
-			present[n.ID] = n
+		if _, ok := present[n.Key()]; !ok {
+			present[n.Key()] = n
 		}
 	}
 	for _, n := range w.static {
@@ -305,10 +305,10 @@ func (w *Watcher) merge(ctx context.Context, mdns map[string]mdnsSeen, regs []re
 	}
 	w.mu.Unlock()
 	slices.SortFunc(evs, func(a, b Event) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Node.ID, b.Node.ID))
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Node.Key(), b.Node.Key()))
 	})
 	for _, e := range evs {
-		w.cfg.Logger.Info().Str("event", e.Kind.String()).Str("id", e.Node.ID).Str("name", e.Node.Name).
+		w.cfg.Logger.Info().Str("event", e.Kind.String()).Str("id", e.Node.Key()).Str("name", e.Node.Name).
 			Str("addr", e.Node.Addr).Stringer("source", e.Node.Source).Msg("node view changed")
 		select {
 		case w.events <- e:

@@ -141,7 +141,7 @@ func drain(w *Watcher) []string {
 	for {
 		select {
 		case e := <-w.Events():
-			out = append(out, fmt.Sprintf("%s %s %s", e.Kind, e.Node.ID, e.Node.Source))
+			out = append(out, fmt.Sprintf("%s %s %s", e.Kind, e.Node.Key(), e.Node.Source))
 		default:
 			slices.Sort(out)
 			return out
@@ -152,7 +152,7 @@ func drain(w *Watcher) []string {
 func view(w *Watcher) string {
 	var s []string
 	for _, n := range w.Nodes() {
-		s = append(s, n.ID+"/"+n.Source.String())
+		s = append(s, n.Key()+"/"+n.Source.String())
 	}
 	return strings.Join(s, " ")
 }

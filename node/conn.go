@@ -105,28 +105,18 @@ func (n *Node) readLoop(c *conn) error {
 			}
 			return err
 		}
-		switch m := m.(type) {
+		switch m := m.(type) { // Recv returns message values
 		case protocol.TileJob:
 			n.handleJob(c, m)
-		case *protocol.TileJob:
-			n.handleJob(c, *m)
 		case protocol.Scene:
 			n.handleScene(c, &m)
-		case *protocol.Scene:
-			n.handleScene(c, m)
 		case protocol.Cancel:
-			n.cancelJob(c, m.Job)
-		case *protocol.Cancel:
 			n.cancelJob(c, m.Job)
 		case protocol.Ping:
 			if !c.out.Push(n.pong(m.Seq)) {
 				return errors.New("controller does not read its pongs")
 			}
-		case *protocol.Ping:
-			if !c.out.Push(n.pong(m.Seq)) {
-				return errors.New("controller does not read its pongs")
-			}
-		case protocol.Error, *protocol.Error:
+		case protocol.Error:
 			n.log.Debug().Interface("error", m).Msg("controller reported an error")
 		default:
 			_ = c.fc.Send(protocol.Error{Code: protocol.CodeBadFrame, Message: fmt.Sprintf("node %s: unexpected %T from a controller", n.cfg.ID, m)})

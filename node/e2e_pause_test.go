@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/node/guest"
 	"tessera/protocol"
 	"tessera/render"
@@ -156,8 +157,8 @@ func renderOnGuestAndSteady(t *testing.T, scene *render.Scene, bundle *render.Bu
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(scheduler.Candidate{ID: "guest", Addr: a, Source: scheduler.SourceFlag})
-	c.AddNode(scheduler.Candidate{ID: "steady", Addr: b, Source: scheduler.SourceFlag})
+	c.AddNode(discovery.Node{ID: "guest", Addr: a, Source: discovery.SourceFlag})
+	c.AddNode(discovery.Node{ID: "steady", Addr: b, Source: discovery.SourceFlag})
 	done := make(chan runResult, 1)
 	go func() {
 		res, err := c.Run(context.Background())

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/render"
 	"tessera/scheduler"
@@ -104,7 +105,7 @@ func TestNodeSurvivesHostilePeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(scheduler.Candidate{ID: "victim", Addr: addr, Source: scheduler.SourceFlag})
+	c.AddNode(discovery.Node{ID: "victim", Addr: addr, Source: discovery.SourceFlag})
 	res, err := c.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +136,8 @@ func TestNodeClosedMidRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(scheduler.Candidate{ID: "doomed", Addr: a})
-	c.AddNode(scheduler.Candidate{ID: "survivor", Addr: b})
+	c.AddNode(discovery.Node{ID: "doomed", Addr: a})
+	c.AddNode(discovery.Node{ID: "survivor", Addr: b})
 	res, err := c.Run(context.Background())
 	<-killed
 	if err != nil {
@@ -161,8 +162,8 @@ func TestNodeShutdownMidRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(scheduler.Candidate{ID: "leaving", Addr: a})
-	c.AddNode(scheduler.Candidate{ID: "staying", Addr: b})
+	c.AddNode(discovery.Node{ID: "leaving", Addr: a})
+	c.AddNode(discovery.Node{ID: "staying", Addr: b})
 	type result struct {
 		res *scheduler.Result
 		err error
@@ -206,13 +207,13 @@ func TestNodeStartedMidRenderGetsTiles(t *testing.T) {
 	c, err := scheduler.NewController(scheduler.Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, OnTile: func(scheduler.TileEvent) {
 		once.Do(func() {
 			_, b := startNode(t, Config{ID: "late", Workers: 1})
-			c.AddNode(scheduler.Candidate{ID: "late", Addr: b, Source: scheduler.SourceMDNS})
+			c.AddNode(discovery.Node{ID: "late", Addr: b, Source: discovery.SourceMDNS})
 		})
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(scheduler.Candidate{ID: "early", Addr: a})
+	c.AddNode(discovery.Node{ID: "early", Addr: a})
 	res, err := c.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -241,8 +242,8 @@ func TestTwoControllersShareTwoNodes(t *testing.T) {
 			*errp = err
 			return
 		}
-		c.AddNode(scheduler.Candidate{ID: "a", Addr: a})
-		c.AddNode(scheduler.Candidate{ID: "b", Addr: b})
+		c.AddNode(discovery.Node{ID: "a", Addr: a})
+		c.AddNode(discovery.Node{ID: "b", Addr: b})
 		*out, *errp = c.Run(context.Background())
 	}
 	var wg sync.WaitGroup

@@ -16,8 +16,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"tessera/discovery"
 	"tessera/preview/browsertest"
 	"tessera/render"
+	"tessera/scheduler"
 )
 
 // frame is a rendered image cut into tiles, each with the node that
@@ -42,10 +44,10 @@ type frameTile struct {
 func TestBrowserPreview(t *testing.T) {
 	ctx := browsertest.Start(t, time.Minute)
 	f := renderFrame(t)
-	nodes := []NodeStatus{
-		{ID: "id-ada", Name: "ada", Addr: "10.0.0.11:7701", Source: "mdns", MraysPerSec: 1.5},
-		{ID: "id-grace", Name: "grace", Addr: "10.0.0.12:7701", Source: "registry", MraysPerSec: 2.4},
-		{ID: "id-linus", Name: "linus", Addr: "127.0.0.1:0", Source: "local", MraysPerSec: 0.75},
+	nodes := []scheduler.NodeStats{ // 1.5, 2.4 and 0.75 Mrays/s
+		{ID: "id-ada", Name: "ada", Addr: "10.0.0.11:7701", Source: discovery.SourceMDNS, Rays: 1_500_000, Seconds: 1, State: scheduler.NodeWorking},
+		{ID: "id-grace", Name: "grace", Addr: "10.0.0.12:7701", Source: discovery.SourceRegistry, Rays: 2_400_000, Seconds: 1, State: scheduler.NodeWorking},
+		{ID: "id-linus", Name: "linus", Addr: "127.0.0.1:0", Source: discovery.SourceLocal, Rays: 750_000, Seconds: 1, State: scheduler.NodeWorking},
 	}
 	s := newServer(t, Config{Width: f.width, Height: f.height, Title: "cornell.json"})
 	url := serve(t, s)
@@ -79,8 +81,8 @@ func TestBrowserPreview(t *testing.T) {
 
 	// The rest arrives live; a node is lost at the end, another paused.
 	feed(half, len(f.tiles))
-	nodes[2].State = NodeLost
-	nodes[1].State = NodePausedBusy
+	nodes[2].State = scheduler.NodeLost
+	nodes[1].State = scheduler.NodePausedBusy
 	s.Nodes(nodes)
 	s.Finish(f.png)
 	browsertest.WaitFor(t, ctx, fmt.Sprintf(`document.getElementById('main').dataset.tiles === '%d' && document.getElementById('main').dataset.finished === 'true'`, len(f.tiles)))
@@ -121,7 +123,7 @@ func TestBrowserPreview(t *testing.T) {
 			t.Fatalf("table has %d rows, want %d: %q", len(rows), len(nodes), rows)
 		}
 		for i, n := range nodes {
-			want := []string{n.Name, n.Addr, n.Source, fmt.Sprint(n.Tiles), fmt.Sprintf("%.1f", n.MraysPerSec), n.State.String()}
+			want := []string{n.Name, n.Addr, n.Source.String(), fmt.Sprint(n.Tiles), fmt.Sprintf("%.1f", float64(n.Rays)/n.Seconds/1e6), n.State.String()}
 			if strings.Join(rows[i], "|") != strings.Join(want, "|") {
 				t.Errorf("row %d = %q, want %q", i, rows[i], want)
 			}
@@ -274,7 +276,7 @@ func checkPartial(t *testing.T, got *image.NRGBA, f frame, n int) {
 	}
 }
 
-func nodeName(nodes []NodeStatus, id string) string {
+func nodeName(nodes []scheduler.NodeStats, id string) string {
 	for _, n := range nodes {
 		if n.ID == id {
 			return n.Name

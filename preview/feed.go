@@ -8,53 +8,10 @@ import (
 	"strconv"
 	"time"
 
+	"tessera/discovery"
 	"tessera/render"
+	"tessera/scheduler"
 )
-
-// NodeState is what a node is doing, as the node table shows it.
-type NodeState uint8
-
-// Node states. The zero value is NodeWorking.
-const (
-	NodeWorking        NodeState = iota // taking tiles
-	NodeLost                            // stopped answering; its tiles were re-queued
-	NodeExcluded                        // left out by the controller (refused, failing, wrong version)
-	NodePausedBusy                      // connected, paused while its PC is in use
-	NodePausedSchedule                  // connected, paused outside its schedule
-	NodePaused                          // connected, paused for another reason
-)
-
-func (st NodeState) String() string {
-	switch st {
-	case NodeWorking:
-		return "working"
-	case NodeLost:
-		return "lost"
-	case NodeExcluded:
-		return "excluded"
-	case NodePausedBusy:
-		return "paused-busy"
-	case NodePausedSchedule:
-		return "paused-schedule"
-	case NodePaused:
-		return "paused"
-	}
-	return fmt.Sprintf("NodeState(%d)", uint8(st))
-}
-
-// MarshalText writes the state as the page shows it.
-func (st NodeState) MarshalText() ([]byte, error) { return []byte(st.String()), nil }
-
-// NodeStatus is one row of the node table.
-type NodeStatus struct {
-	ID          string    // node id: matches the nodeID given to Tile
-	Name        string    // human name; the page falls back to ID
-	Addr        string    // host:port
-	Source      string    // where the controller found it: mdns, registry, flag or local
-	Tiles       int       // tiles it has rendered
-	MraysPerSec float64   // its current speed
-	State       NodeState // working, lost, excluded, paused-busy, paused-schedule or paused
-}
 
 // Tile shows the tile r of the image, rendered by node nodeID. pix holds
 // r.Dx()*r.Dy()*3 float32, linear RGB, row-major, as render.Scene.RenderTile
@@ -109,19 +66,18 @@ func srgbBytes(w, h int, pix []float32) ([]byte, error) {
 	return rgb, nil
 }
 
-// Nodes replaces the node table. Call it whenever a node joins, leaves,
-// changes state or finishes tiles. Nodes copies the slice.
-func (s *Server) Nodes(nodes []NodeStatus) {
-	nodes = append([]NodeStatus(nil), nodes...)
+// Nodes replaces the node table with the controller's snapshot of its
+// nodes (scheduler.Progress.Nodes): one row each, with its source, tiles,
+// speed (rays over its render time) and state. Call it whenever a node
+// joins, leaves, changes state or finishes tiles. Nodes copies the slice.
+func (s *Server) Nodes(nodes []scheduler.NodeStats) {
+	nodes = append([]scheduler.NodeStats(nil), nodes...)
 	s.enqueue(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		ev := nodesEvent{Nodes: make([]nodeJSON, 0, len(nodes))}
 		for _, n := range nodes {
-			if math.IsNaN(n.MraysPerSec) || math.IsInf(n.MraysPerSec, 0) {
-				n.MraysPerSec = 0 // JSON has no NaN; a speed not measured yet
-			}
-			ev.Nodes = append(ev.Nodes, nodeJSON{NodeStatus: n, Colour: s.state.colourOf(n.ID)})
+			ev.Nodes = append(ev.Nodes, nodeJSON{NodeStats: n, Colour: s.state.colourOf(n.ID)})
 		}
 		s.state.nodes = encodeEvent("nodes", ev)
 		s.publish(s.state.nodes)
@@ -230,23 +186,29 @@ type helloEvent struct {
 }
 
 type nodeJSON struct {
-	NodeStatus
-	Colour int `json:"colour"`
+	scheduler.NodeStats
+	Colour int
 }
 
-// MarshalJSON gives the node's fields lower-case names without putting JSON
-// tags on the exported NodeStatus.
+// MarshalJSON writes the row the page shows.
 func (n nodeJSON) MarshalJSON() ([]byte, error) {
+	var mrays float64
+	if n.Seconds > 0 {
+		mrays = float64(n.Rays) / n.Seconds / 1e6
+	}
+	if math.IsNaN(mrays) || math.IsInf(mrays, 0) {
+		mrays = 0 // JSON has no NaN
+	}
 	return json.Marshal(struct {
-		ID          string    `json:"id"`
-		Name        string    `json:"name"`
-		Addr        string    `json:"addr"`
-		Source      string    `json:"source"`
-		Tiles       int       `json:"tiles"`
-		MraysPerSec float64   `json:"mraysPerSec"`
-		State       NodeState `json:"state"`
-		Colour      int       `json:"colour"`
-	}{n.ID, n.Name, n.Addr, n.Source, n.Tiles, n.MraysPerSec, n.State, n.Colour})
+		ID          string              `json:"id"`
+		Name        string              `json:"name"`
+		Addr        string              `json:"addr"`
+		Source      discovery.Source    `json:"source"`
+		Tiles       int                 `json:"tiles"`
+		MraysPerSec float64             `json:"mraysPerSec"`
+		State       scheduler.NodeState `json:"state"`
+		Colour      int                 `json:"colour"`
+	}{n.ID, n.Name, n.Addr, n.Source, n.Tiles, mrays, n.State, n.Colour})
 }
 
 type nodesEvent struct {

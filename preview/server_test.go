@@ -19,7 +19,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"tessera/discovery"
 	"tessera/render"
+	"tessera/scheduler"
 )
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -84,7 +86,7 @@ func TestStreamSnapshotThenLive(t *testing.T) {
 	left, right := image.Rect(0, 0, 2, 2), image.Rect(2, 0, 4, 2)
 	leftPix, rightPix := gradient(left), gradient(right)
 	mustTile(t, s, left, leftPix, "n1")
-	s.Nodes([]NodeStatus{{ID: "n1", Name: "ada", Addr: "10.0.0.1:7701", Source: "mdns", Tiles: 1, MraysPerSec: 2.5}})
+	s.Nodes([]scheduler.NodeStats{{ID: "n1", Name: "ada", Addr: "10.0.0.1:7701", Source: discovery.SourceMDNS, Tiles: 1, Rays: 5_000_000, Seconds: 2, State: scheduler.NodeWorking}})
 	s.Progress(1, 2, 1000, 3*time.Second)
 	s.flush()
 
@@ -354,29 +356,6 @@ func TestShutdownEndsStreams(t *testing.T) {
 	}
 }
 
-func TestNodeStateText(t *testing.T) {
-	tests := []struct {
-		st   NodeState
-		want string
-	}{
-		{st: NodeWorking, want: "working"},
-		{st: NodeLost, want: "lost"},
-		{st: NodeExcluded, want: "excluded"},
-		{st: NodePausedBusy, want: "paused-busy"},
-		{st: NodePausedSchedule, want: "paused-schedule"},
-		{st: NodePaused, want: "paused"},
-		{st: NodeState(9), want: "NodeState(9)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			b, err := json.Marshal(tt.st)
-			if err != nil || string(b) != `"`+tt.want+`"` {
-				t.Fatalf("json of %d = %s, %v; want %q", tt.st, b, err, tt.want)
-			}
-		})
-	}
-}
-
 // --- helpers ---
 
 func newServer(t testing.TB, cfg Config) *Server {
@@ -541,6 +520,19 @@ func parseEvent(br *bufio.Reader) (event, error) {
 			ev.name = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
 			ev.data = strings.TrimPrefix(line, "data: ")
+		}
+	}
+}
+
+// TestPreviewNodesStates: every state of the controller's node table shows
+// on the preview page under the same name, the paused ones included.
+func TestPreviewNodesStates(t *testing.T) {
+	for _, st := range []scheduler.NodeState{scheduler.NodeConnecting, scheduler.NodeWorking, scheduler.NodeLost, scheduler.NodeExcluded,
+		scheduler.NodePausedBusy, scheduler.NodePausedSchedule, scheduler.NodePaused} {
+		b, err := json.Marshal(nodeJSON{NodeStats: scheduler.NodeStats{ID: "n", State: st}})
+		var row struct{ State string }
+		if err != nil || json.Unmarshal(b, &row) != nil || row.State != st.String() {
+			t.Errorf("scheduler state %s shows as %s on the page (%v)", st, b, err)
 		}
 	}
 }

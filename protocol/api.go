@@ -46,8 +46,9 @@ const (
 	KindPong       Kind = 10
 )
 
-// Message is one of the message structs below, as a value or a pointer
-// (Send takes either; Recv returns values).
+// Message is one of the message structs below, as a value: Send takes
+// values (a pointer is refused as not a message of this package), Recv
+// returns values.
 type Message interface{ Kind() Kind }
 
 // Role says which end of a connection a peer is. The values are wire format.

@@ -68,11 +68,11 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			if !reflect.DeepEqual(got, m) {
 				t.Fatalf("round trip:\n got %#v\nwant %#v", got, m)
 			}
-			// A pointer encodes the same bytes as the value.
+			// A pointer is not a message: messages go by value.
 			ptr := reflect.New(reflect.TypeOf(m))
 			ptr.Elem().Set(reflect.ValueOf(m))
-			if pf := mustFrame(t, ptr.Interface().(Message)); !bytes.Equal(pf, frame) {
-				t.Errorf("frame of *%T differs from the frame of the value", m)
+			if _, err := AppendFrame(nil, ptr.Interface().(Message)); err == nil {
+				t.Errorf("*%T encoded: want it refused", m)
 			}
 		})
 	}
@@ -318,7 +318,8 @@ func TestEncodeErrors(t *testing.T) {
 		want string
 	}{
 		{name: "nil", m: nil, want: "nil message"},
-		{name: "nil pointer", m: (*TileJob)(nil), want: "nil *TileJob"},
+		{name: "nil pointer", m: (*TileJob)(nil), want: "*protocol.TileJob is not a message of this package"},
+		{name: "pointer", m: &Ping{Seq: 1}, want: "*protocol.Ping is not a message of this package"},
 		{name: "invalid UTF-8", m: Hello{Name: "pc\xff"}, want: `field "n" is not valid UTF-8`},
 		{name: "too many files", m: Scene{Files: make([]Blob, MaxSceneFiles+1)}, want: "limit MaxSceneFiles"},
 		{name: "foreign type", m: foreign{}, want: "not a message of this package"},

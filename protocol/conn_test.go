@@ -10,7 +10,6 @@ import (
 	"os"
 	"reflect"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -589,25 +588,6 @@ func TestRefusedSendStillFlushes(t *testing.T) {
 		}
 		wg.Wait()
 		c.Close()
-	}
-}
-
-func TestSendBatch(t *testing.T) {
-	a, b := tcpPair(t, Config{})
-	if err := a.SendBatch([]Message{Ping{Seq: 1}, Pong{Seq: 2}, Cancel{Job: 3}}); err != nil {
-		t.Fatal(err)
-	}
-	err := a.SendBatch([]Message{Ping{Seq: 4}, Hello{Name: "\xff"}, Ping{Seq: 5}})
-	if err == nil || !strings.Contains(err.Error(), "message 2 of 3") {
-		t.Fatalf("SendBatch with a bad message: %v", err)
-	}
-	if err := a.Send(Ping{Seq: 6}); err != nil {
-		t.Fatalf("Send after a refused message: %v", err)
-	}
-	for _, want := range []Message{Ping{Seq: 1}, Pong{Seq: 2}, Cancel{Job: 3}, Ping{Seq: 4}, Ping{Seq: 6}} {
-		if m, err := b.Recv(); err != nil || m != want {
-			t.Fatalf("Recv: %#v, %v, want %#v", m, err, want)
-		}
 	}
 }
 

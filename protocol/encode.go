@@ -21,7 +21,7 @@ const maxFrameLimit = math.MaxInt32
 
 // AppendFrame appends m as one complete frame, length prefix included, to
 // dst. It fails on a message that cannot be encoded (a string that is not
-// UTF-8, a nil pointer, a Scene with more than MaxSceneFiles files) or whose
+// UTF-8, a pointer, a Scene with more than MaxSceneFiles files) or whose
 // payload would exceed 2^31-1 bytes, and then returns dst unchanged.
 func AppendFrame(dst []byte, m Message) ([]byte, error) {
 	b, _, err := appendFrame(dst, m)
@@ -57,75 +57,35 @@ type encoder struct {
 func (e *encoder) message(m Message) {
 	switch m := m.(type) {
 	case Hello:
-		e.begin(KindHello, false)
+		e.begin(KindHello)
 		e.hello(&m)
-	case *Hello:
-		if e.begin(KindHello, m == nil) {
-			e.hello(m)
-		}
 	case Challenge:
-		e.begin(KindChallenge, false)
+		e.begin(KindChallenge)
 		e.challenge(&m)
-	case *Challenge:
-		if e.begin(KindChallenge, m == nil) {
-			e.challenge(m)
-		}
 	case Answer:
-		e.begin(KindAnswer, false)
+		e.begin(KindAnswer)
 		e.answer(&m)
-	case *Answer:
-		if e.begin(KindAnswer, m == nil) {
-			e.answer(m)
-		}
 	case Scene:
-		e.begin(KindScene, false)
+		e.begin(KindScene)
 		e.scene(&m)
-	case *Scene:
-		if e.begin(KindScene, m == nil) {
-			e.scene(m)
-		}
 	case TileJob:
-		e.begin(KindTileJob, false)
+		e.begin(KindTileJob)
 		e.tileJob(&m)
-	case *TileJob:
-		if e.begin(KindTileJob, m == nil) {
-			e.tileJob(m)
-		}
 	case TileResult:
-		e.begin(KindTileResult, false)
+		e.begin(KindTileResult)
 		e.tileResult(&m)
-	case *TileResult:
-		if e.begin(KindTileResult, m == nil) {
-			e.tileResult(m)
-		}
 	case Error:
-		e.begin(KindError, false)
+		e.begin(KindError)
 		e.error(&m)
-	case *Error:
-		if e.begin(KindError, m == nil) {
-			e.error(m)
-		}
 	case Cancel:
-		e.begin(KindCancel, false)
+		e.begin(KindCancel)
 		e.job(m.Job)
-	case *Cancel:
-		if e.begin(KindCancel, m == nil) {
-			e.job(m.Job)
-		}
 	case Ping:
-		e.begin(KindPing, false)
+		e.begin(KindPing)
 		e.seq(m.Seq)
-	case *Ping:
-		if e.begin(KindPing, m == nil) {
-			e.seq(m.Seq)
-		}
 	case Pong:
-		e.begin(KindPong, false)
+		e.begin(KindPong)
 		e.pong(&m)
-	case *Pong:
-		if e.begin(KindPong, m == nil) {
-			e.pong(m)
-		}
 	case nil:
 		e.err = errors.New("protocol: encode: nil message")
 	default:
@@ -133,16 +93,11 @@ func (e *encoder) message(m Message) {
 	}
 }
 
-// begin starts a message of kind k, unless isNil.
-func (e *encoder) begin(k Kind, isNil bool) bool {
+// begin starts a message of kind k.
+func (e *encoder) begin(k Kind) {
 	e.kind = k
-	if isNil {
-		e.err = fmt.Errorf("protocol: encode: nil *%v", k)
-		return false
-	}
 	e.b = append(e.b, 0x92) // fixarray of 2
 	e.b = appendUint(e.b, uint64(k))
-	return true
 }
 
 func (e *encoder) job(id uint64) {

@@ -14,20 +14,13 @@ const BytesPerPixel = 12
 // row-major): each float32 as 4 little-endian bytes, bit for bit (NaN
 // payloads, signed zeros and subnormals survive).
 func EncodePixels(rgb []float32) []byte {
-	return AppendPixels(make([]byte, 0, 4*len(rgb)), rgb)
-}
-
-// AppendPixels appends the wire form of rgb to dst, so that a node can reuse
-// one buffer for every tile (Send does not keep the message).
-func AppendPixels(dst []byte, rgb []float32) []byte {
-	n := len(dst)
-	dst = append(dst, make([]byte, 4*len(rgb))...)
-	p := dst[n:]
+	b := make([]byte, 4*len(rgb))
+	p := b
 	for _, f := range rgb {
 		binary.LittleEndian.PutUint32(p[:4], math.Float32bits(f))
 		p = p[4:]
 	}
-	return dst
+	return b
 }
 
 // DecodePixels is the inverse of EncodePixels for a tile of n pixels. It

@@ -91,14 +91,3 @@ func TestTileJobValidate(t *testing.T) {
 		})
 	}
 }
-
-func TestAppendPixels(t *testing.T) {
-	rgb := []float32{1, 2, 3, 4, 5, 6}
-	buf := AppendPixels([]byte("xy"), rgb)
-	if string(buf[:2]) != "xy" || string(buf[2:]) != string(EncodePixels(rgb)) {
-		t.Fatalf("AppendPixels = % x", buf)
-	}
-	if again := AppendPixels(buf[:0], rgb[:3]); &again[0] != &buf[0] || len(again) != BytesPerPixel {
-		t.Fatal("AppendPixels did not reuse the buffer")
-	}
-}

@@ -32,7 +32,7 @@
 //
 // A Scene is immutable and safe for concurrent use:
 // RenderTile may run on any number of goroutines at once, and allocates
-// nothing. Render renders a whole image in this process.
+// nothing; Tiles cuts an image into tiles.
 //
 // Errors: a scene that does not load returns a *LoadError naming the file
 // and the place (JSON path such as objects[3].material, OBJ/MTL line, or

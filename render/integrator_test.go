@@ -5,6 +5,8 @@ import (
 	"errors"
 	"image"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -18,12 +20,42 @@ func mustLoad(t testing.TB, files map[string]string) *Scene {
 	return s
 }
 
-// renderAll renders the whole image with Render.
-func renderAll(t testing.TB, s *Scene, set Settings, workers, tile int) (*Image, Stats) {
+// renderStats are what renderAll counted.
+type renderStats struct {
+	Rays  uint64 // camera, bounce and shadow rays
+	Tiles int
+}
+
+// renderAll renders the whole image in this process: tiles of side tile
+// from a queue, on workers goroutines, each counting its own rays.
+func renderAll(t testing.TB, s *Scene, set Settings, workers, tile int) (*Image, renderStats) {
 	t.Helper()
-	img, st, err := Render(context.Background(), s, set, Options{Workers: workers, Tile: tile})
-	if err != nil {
-		t.Fatal(err)
+	set = s.Resolve(set)
+	img := NewImage(set.Width, set.Height)
+	tiles := Tiles(set.Width, set.Height, tile)
+	rays := make([]uint64, workers)
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(tiles) && errs[w] == nil; i = int(next.Add(1)) - 1 {
+				r := tiles[i]
+				pix := make([]float32, 3*r.Dx()*r.Dy())
+				n, err := s.RenderTile(context.Background(), set, r, pix)
+				errs[w] = err
+				rays[w] += n
+				img.SetTile(r, pix) // tiles do not overlap
+			}
+		})
+	}
+	wg.Wait()
+	st := renderStats{Tiles: len(tiles)}
+	for w := range workers {
+		if errs[w] != nil {
+			t.Fatal(errs[w])
+		}
+		st.Rays += rays[w]
 	}
 	return img, st
 }
@@ -207,28 +239,6 @@ func TestRenderTileArguments(t *testing.T) {
 			}
 		})
 	}
-	t.Run("Render canceled", func(t *testing.T) {
-		_, _, err := Render(canceled, s, Settings{}, Options{Workers: 2, Tile: 2})
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("error %v, want context.Canceled", err)
-		}
-	})
-	t.Run("Render reports progress and stats", func(t *testing.T) {
-		calls, last := 0, 0
-		_, st, err := Render(ctx, s, Settings{}, Options{Workers: 3, Tile: 4, Progress: func(done, total int) {
-			calls++
-			if done != last+1 || total != 6 {
-				t.Errorf("progress %d/%d after %d", done, total, last)
-			}
-			last = done
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if calls != 6 || st.Tiles != 6 || st.Rays != 180 {
-			t.Errorf("%d progress calls, stats %+v; want 6 calls, 6 tiles, 180 rays", calls, st)
-		}
-	})
 }
 
 // TestRenderTileAllocatesNothing: the per-ray path (traversal, shading,

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/node"
 	"tessera/render"
 )
@@ -24,7 +25,7 @@ func benchRender(b *testing.B, scene *render.Scene, bundle *render.Bundle, set r
 			b.Fatal(err)
 		}
 		for i, a := range addrs {
-			c.AddNode(Candidate{ID: fmt.Sprintf("bench-%d", i), Addr: a})
+			c.AddNode(discovery.Node{ID: fmt.Sprintf("bench-%d", i), Addr: a})
 		}
 		start := time.Now()
 		res, err := c.Run(context.Background())
@@ -92,7 +93,7 @@ func BenchmarkLoopbackRatio(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, a := range addrs {
-			c.AddNode(Candidate{ID: "bench-0", Addr: a})
+			c.AddNode(discovery.Node{ID: "bench-0", Addr: a})
 		}
 		start := time.Now()
 		if _, err := c.Run(context.Background()); err != nil {
@@ -126,7 +127,7 @@ func BenchmarkTwoNodesSpeedup(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i, addr := range addrs {
-			c.AddNode(Candidate{ID: fmt.Sprintf("bench-%d", i), Addr: addr})
+			c.AddNode(discovery.Node{ID: fmt.Sprintf("bench-%d", i), Addr: addr})
 		}
 		start := time.Now()
 		if _, err := c.Run(context.Background()); err != nil {

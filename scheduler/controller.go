@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"image"
 	"runtime"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/render"
 )
@@ -94,7 +93,7 @@ type Controller struct {
 	cores    int            // for LocalAuto
 
 	mu      sync.Mutex
-	ops     []Candidate // AddNode calls not yet taken by Run
+	ops     []discovery.Node // AddNode calls not yet taken by Run
 	started bool
 	ended   bool
 	wake    chan struct{} // capacity 1: ops waiting
@@ -143,7 +142,7 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 		cfg.Discover = time.Second
 	}
 	if cfg.ID == "" {
-		cfg.ID = randomID()
+		cfg.ID = discovery.NewID()
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
@@ -217,16 +216,18 @@ func sceneFrame(b *render.Bundle) protocol.Scene {
 	return m
 }
 
-// AddNode offers a node to render on. It may be called at any time, from
-// any goroutine; a node already known by its id (or, before its handshake,
-// by its address) is ignored, as is one excluded from this render.
-func (c *Controller) AddNode(cand Candidate) {
+// AddNode offers a node to render on, as discovery found it (its Addr is
+// required; an empty ID is proven by the handshake). It may be called at any
+// time, from any goroutine; a node already known by its Key (or, after its
+// handshake, by its proven id) is ignored, as is one excluded from this
+// render.
+func (c *Controller) AddNode(n discovery.Node) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return
 	}
-	c.ops = append(c.ops, cand)
+	c.ops = append(c.ops, n)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -235,7 +236,7 @@ func (c *Controller) AddNode(cand Candidate) {
 }
 
 // takeOps returns the pending AddNode calls.
-func (c *Controller) takeOps() []Candidate {
+func (c *Controller) takeOps() []discovery.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ops := c.ops
@@ -263,10 +264,4 @@ func (c *Controller) Run(ctx context.Context) (*Result, error) {
 	}()
 	r := newRun(ctx, c)
 	return r.loop(ctx)
-}
-
-func randomID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
 }

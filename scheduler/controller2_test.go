@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/render"
 	"tessera/scheduler/schedtest"
@@ -39,10 +40,10 @@ func TestNodeJoiningMidRenderGetsTiles(t *testing.T) {
 	first := net.add("first:1", &fakeNode{id: "first", cores: 1, onJob: quiet, jobc: make(chan protocol.TileJob, 64)})
 	net.add("late:1", &fakeNode{id: "late", cores: 1})
 	c := fakeController(t, net, Config{}, nil)
-	c.AddNode(Candidate{ID: "first", Addr: "first:1"})
+	c.AddNode(discovery.Node{ID: "first", Addr: "first:1"})
 	done := runAsync(context.Background(), c)
 	<-first.jobc // the render is under way, its only node stuck
-	c.AddNode(Candidate{ID: "late", Addr: "late:1", Source: SourceMDNS})
+	c.AddNode(discovery.Node{ID: "late", Addr: "late:1", Source: discovery.SourceMDNS})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	answerAll(first, stop, &wg)
@@ -53,7 +54,7 @@ func TestNodeJoiningMidRenderGetsTiles(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	schedtest.SameImage(t, r.res.Image, schedtest.FakeImage(c.cfg.Settings))
-	if n := nodeStats(t, r.res.Stats, "late"); n.Tiles == 0 || n.Source != SourceMDNS {
+	if n := nodeStats(t, r.res.Stats, "late"); n.Tiles == 0 || n.Source != discovery.SourceMDNS {
 		t.Errorf("late node %+v: want tiles, from mdns", n)
 	}
 }
@@ -64,9 +65,9 @@ func TestSameNodeByThreeRoutesUsedOnce(t *testing.T) {
 	net.add("10.0.0.1:7701", n)
 	net.add("127.0.0.1:7701", n)
 	c := fakeController(t, net, Config{}, nil)
-	c.AddNode(Candidate{ID: "n1", Addr: "10.0.0.1:7701", Source: SourceMDNS})
-	c.AddNode(Candidate{ID: "n1", Addr: "10.0.0.1:7701", Source: SourceRegistry}) // same id: ignored
-	c.AddNode(Candidate{Addr: "127.0.0.1:7701", Source: SourceFlag})              // id proven in the handshake
+	c.AddNode(discovery.Node{ID: "n1", Addr: "10.0.0.1:7701", Source: discovery.SourceMDNS})
+	c.AddNode(discovery.Node{ID: "n1", Addr: "10.0.0.1:7701", Source: discovery.SourceRegistry}) // same id: ignored
+	c.AddNode(discovery.Node{Addr: "127.0.0.1:7701", Source: discovery.SourceFlag})              // id proven in the handshake
 	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if len(r.res.Stats.Nodes) != 1 || r.res.Stats.Nodes[0].Tiles != r.res.Stats.Tiles {
 		t.Errorf("stats nodes %+v: want one node with every tile", r.res.Stats.Nodes)
@@ -91,9 +92,9 @@ func TestEveryNodeLostLocalFinishes(t *testing.T) {
 		doomed.kill() // dies after its first tile, before it reads another job
 	}})
 	c := fakeController(t, net, Config{Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
-	c.AddNode(Candidate{ID: "doomed", Addr: "doomed:1"})
+	c.AddNode(discovery.Node{ID: "doomed", Addr: "doomed:1"})
 	r := renderedRight(t, c, runAsync(context.Background(), c))
-	if l := nodeStats(t, r.res.Stats, "local"); l.Source != SourceLocal || l.Tiles == 0 {
+	if l := nodeStats(t, r.res.Stats, "local"); l.Source != discovery.SourceLocal || l.Tiles == 0 {
 		t.Errorf("local node %+v: want tiles, source local", l)
 	}
 }
@@ -143,7 +144,7 @@ func TestLocalZeroWithoutNodesFails(t *testing.T) {
 		{name: "nothing offered", want: "no remote node reachable"},
 		{
 			name:  "unreachable",
-			setup: func(_ *fakeNet, c *Controller) { c.AddNode(Candidate{ID: "gone", Addr: "gone:1"}) },
+			setup: func(_ *fakeNet, c *Controller) { c.AddNode(discovery.Node{ID: "gone", Addr: "gone:1"}) },
 			want:  "no remote node reachable",
 		},
 		{
@@ -158,7 +159,7 @@ func TestLocalZeroWithoutNodesFails(t *testing.T) {
 					}
 					go n.kill()
 				}})
-				c.AddNode(Candidate{ID: "mortal", Addr: "mortal:1"})
+				c.AddNode(discovery.Node{ID: "mortal", Addr: "mortal:1"})
 			},
 			want: "no remote node reachable",
 		},
@@ -213,7 +214,7 @@ func TestInterruptCancelsJobsAndKeepsPartialImage(t *testing.T) {
 		}
 	}}
 	c := fakeController(t, net, cfg, nil)
-	c.AddNode(Candidate{ID: "n", Addr: "n:1"})
+	c.AddNode(discovery.Node{ID: "n", Addr: "n:1"})
 	r := await(t, runAsync(ctx, c))
 	if !errors.Is(r.err, ErrInterrupted) || !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("error %v: want ErrInterrupted wrapping context.Canceled", r.err)
@@ -238,11 +239,11 @@ func TestBlackHolesDoNotHoldTheRender(t *testing.T) {
 	hole.jobc = make(chan protocol.TileJob, 64)
 	good := net.add("good:1", &fakeNode{id: "good", cores: 1})
 	c := fakeController(t, net, Config{Local: 0}, nil)
-	c.AddNode(Candidate{ID: "mute", Addr: "mute:1"})
-	c.AddNode(Candidate{ID: "hole", Addr: "hole:1"})
+	c.AddNode(discovery.Node{ID: "mute", Addr: "mute:1"})
+	c.AddNode(discovery.Node{ID: "hole", Addr: "hole:1"})
 	done := runAsync(context.Background(), c)
 	<-hole.jobc // the black hole took tiles first
-	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
+	c.AddNode(discovery.Node{ID: "good", Addr: "good:1"})
 	start := time.Now()
 	r := await(t, done)
 	if r.err != nil {
@@ -267,7 +268,7 @@ func TestSilentNodeDroppedAndNamed(t *testing.T) {
 	hole := net.add("hole:1", &fakeNode{id: "hole", cores: 1, silent: true, jobc: make(chan protocol.TileJob, 64)})
 	clk := newFakeClock()
 	c := fakeController(t, net, Config{Local: 0, Clock: clk}, nil)
-	c.AddNode(Candidate{ID: "hole", Addr: "hole:1"})
+	c.AddNode(discovery.Node{ID: "hole", Addr: "hole:1"})
 	done := runAsync(context.Background(), c)
 	<-hole.jobc
 	var r runResult
@@ -298,10 +299,10 @@ func TestShutdownHandBackIsNoFailure(t *testing.T) {
 	}
 	net.add("good:1", &fakeNode{id: "good", cores: 1})
 	c := fakeController(t, net, Config{Local: 0}, nil)
-	c.AddNode(Candidate{ID: "leaving", Addr: "leaving:1"})
+	c.AddNode(discovery.Node{ID: "leaving", Addr: "leaving:1"})
 	done := runAsync(context.Background(), c)
 	<-leaving.jobc
-	c.AddNode(Candidate{ID: "good", Addr: "good:1"})
+	c.AddNode(discovery.Node{ID: "good", Addr: "good:1"})
 	r := renderedRight(t, c, done)
 	if n := nodeStats(t, r.res.Stats, "leaving"); n.Failures != 0 || n.Excluded != "" {
 		t.Errorf("node that handed its jobs back: %+v, want no failure", n)
@@ -319,7 +320,7 @@ func TestRunTwice(t *testing.T) {
 	if _, err := c.Run(context.Background()); !errors.Is(err, ErrAlreadyRun) {
 		t.Errorf("second Run: %v, want ErrAlreadyRun", err)
 	}
-	c.AddNode(Candidate{ID: "late", Addr: "late:1"}) // after the end: ignored, no panic
+	c.AddNode(discovery.Node{ID: "late", Addr: "late:1"}) // after the end: ignored, no panic
 }
 
 func TestLocalWorkersOnly(t *testing.T) {
@@ -339,7 +340,7 @@ func TestDuplicateAgainstLocalDistrustsRemote(t *testing.T) {
 	accepted := make(chan TileEvent, 64)
 	cfg := Config{Local: 1, Settings: render.Settings{Width: 16, Height: 8, SPP: 1, MaxDepth: 1}, OnTile: func(e TileEvent) { accepted <- e }}
 	c := fakeController(t, net, cfg, &fakeRender{gate: gate})
-	c.AddNode(Candidate{ID: "liar", Addr: "liar:1"})
+	c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
 	done := runAsync(context.Background(), c)
 	j := <-liar.jobc // a copy of a tile the gated local worker holds
 	liar.conns[0].replyPix(j, make([]byte, len(schedtest.JobPixels(j))))
@@ -387,7 +388,7 @@ func TestBusyNodeShrinksItsWindow(t *testing.T) {
 		c.reply(j)
 	}
 	c := fakeController(t, net, Config{}, nil)
-	c.AddNode(Candidate{ID: "small", Addr: "small:1"})
+	c.AddNode(discovery.Node{ID: "small", Addr: "small:1"})
 	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if s := nodeStats(t, r.res.Stats, "small"); s.Failures != 0 || s.Tiles != r.res.Stats.Tiles {
 		t.Errorf("busy node %+v: want no failure and every tile", s)
@@ -400,9 +401,9 @@ func TestSecondRouteTakesOverADeadOne(t *testing.T) {
 	net := newFakeNet()
 	net.add("live:1", &fakeNode{id: "n", cores: 1})
 	c := fakeController(t, net, Config{Local: 0}, nil)
-	c.AddNode(Candidate{ID: "n", Addr: "dead:1", Source: SourceMDNS})
+	c.AddNode(discovery.Node{ID: "n", Addr: "dead:1", Source: discovery.SourceMDNS})
 	done := runAsync(context.Background(), c)
-	c.AddNode(Candidate{Addr: "live:1", Source: SourceFlag})
+	c.AddNode(discovery.Node{Addr: "live:1", Source: discovery.SourceFlag})
 	r := renderedRight(t, c, done)
 	if len(r.res.Stats.Nodes) != 1 {
 		t.Fatalf("stats nodes %+v: want the one node", r.res.Stats.Nodes)
@@ -426,7 +427,7 @@ func TestSceneTooBigForTheWire(t *testing.T) {
 	n := net.add("n:1", &fakeNode{id: "n", cores: 1})
 	big := &render.Bundle{Main: "s.json", Files: map[string][]byte{"s.json": []byte("{}"), "huge.obj": make([]byte, protocol.DefaultMaxFrame)}}
 	c := fakeController(t, net, Config{Bundle: big, Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
-	c.AddNode(Candidate{ID: "n", Addr: "n:1"})
+	c.AddNode(discovery.Node{ID: "n", Addr: "n:1"})
 	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if s := nodeStats(t, r.res.Stats, "n"); !strings.Contains(s.Excluded, "frame limit") {
 		t.Errorf("node %+v: want excluded for the frame limit", s)
@@ -451,7 +452,7 @@ func TestInterruptedRenderReportsWhatRan(t *testing.T) {
 	// The fake clock never moves: no deadline, ping or liveness check can
 	// act before the interrupt.
 	c := fakeController(t, net, Config{Local: 0, Clock: newFakeClock()}, nil)
-	c.AddNode(Candidate{ID: "hole", Addr: "hole:1"})
+	c.AddNode(discovery.Node{ID: "hole", Addr: "hole:1"})
 	done := runAsync(ctx, c)
 	for range 4 { // its window: twice its cores
 		<-hole.jobc
@@ -484,7 +485,7 @@ func TestFinishWaitsOnTheControllersClock(t *testing.T) {
 	defer cancel()
 	c := fakeController(t, net, Config{Local: 0, Clock: clk}, nil)
 	c.tune.finishGrace = time.Hour
-	c.AddNode(Candidate{ID: "stuck", Addr: "stuck:1"})
+	c.AddNode(discovery.Node{ID: "stuck", Addr: "stuck:1"})
 	done := runAsync(ctx, c)
 	<-stuck.blocked // the writer is stuck sending the scene
 	cancel()

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"image"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/render"
 	"tessera/scheduler/schedtest"
@@ -103,8 +105,8 @@ func TestFakeNodesRenderEveryTileOnce(t *testing.T) {
 		OnProgress: func(p Progress) { progress = append(progress, p) },
 	}
 	c := fakeController(t, net, cfg, nil)
-	c.AddNode(Candidate{ID: "a", Addr: "a:1", Source: SourceMDNS})
-	c.AddNode(Candidate{ID: "b", Addr: "b:1", Source: SourceRegistry})
+	c.AddNode(discovery.Node{ID: "a", Addr: "a:1", Source: discovery.SourceMDNS})
+	c.AddNode(discovery.Node{ID: "b", Addr: "b:1", Source: discovery.SourceRegistry})
 	r := renderedRight(t, c, runAsync(context.Background(), c))
 	if r.res.Missing != 0 {
 		t.Errorf("Missing = %d", r.res.Missing)
@@ -119,7 +121,7 @@ func TestFakeNodesRenderEveryTileOnce(t *testing.T) {
 		t.Errorf("%d tiles written, stats say %d, want 12", len(written), st.Tiles)
 	}
 	a, b := nodeStats(t, st, "a"), nodeStats(t, st, "b")
-	if a.Tiles+b.Tiles != st.Tiles || a.Source != SourceMDNS || b.Source != SourceRegistry {
+	if a.Tiles+b.Tiles != st.Tiles || a.Source != discovery.SourceMDNS || b.Source != discovery.SourceRegistry {
 		t.Errorf("node stats %+v %+v do not add up to %d tiles or lost their source", a, b, st.Tiles)
 	}
 	if st.Rays != 32*24 || st.Samples != 32*24 {
@@ -141,7 +143,7 @@ func TestLeaseExpiryAndStaleResults(t *testing.T) {
 	c := fakeController(t, net, Config{Clock: clk, Settings: render.Settings{Width: 16, Height: 8, SPP: 1, MaxDepth: 1}}, nil)
 	c.tune.live = time.Hour
 	c.tune.firstDeadline = 5 * time.Second
-	c.AddNode(Candidate{ID: "slow", Addr: "slow:1"})
+	c.AddNode(discovery.Node{ID: "slow", Addr: "slow:1"})
 	done := runAsync(context.Background(), c)
 
 	first := []protocol.TileJob{<-slow.jobc, <-slow.jobc} // two tiles, window 2
@@ -255,12 +257,12 @@ func TestBadNodesExcluded(t *testing.T) {
 			bad := net.add("bad:1", &fakeNode{id: "bad", cores: 2, onJob: tc.onJob, jobc: make(chan protocol.TileJob, 64)})
 			good := net.add("good:1", &fakeNode{id: "good", cores: 1})
 			c := fakeController(t, net, Config{}, nil)
-			c.AddNode(Candidate{ID: "bad", Addr: "bad:1"})
+			c.AddNode(discovery.Node{ID: "bad", Addr: "bad:1"})
 			done := runAsync(context.Background(), c)
 			<-bad.jobc
 			// The bad node fails on its own first, then a good node comes.
 			schedtest.WaitFor(t, "the bad node to be dropped", 5*time.Second, func() bool { return bad.live() == 0 })
-			c.AddNode(Candidate{ID: "good", Addr: "good:1"})
+			c.AddNode(discovery.Node{ID: "good", Addr: "good:1"})
 			r := renderedRight(t, c, done)
 			st := nodeStats(t, r.res.Stats, "bad")
 			if st.Excluded == "" || !strings.Contains(st.Excluded, tc.reason) {
@@ -294,8 +296,8 @@ func TestDuplicateMismatchArbitrated(t *testing.T) {
 	logs := logWatch{t: t, on: "differs between nodes", seen: func() { once.Do(func() { close(mismatch) }) }}
 	cfg := Config{Logger: zerolog.New(logs), Settings: render.Settings{Width: 32, Height: 8, SPP: 1, MaxDepth: 1}, OnTile: func(e TileEvent) { accepted <- e }}
 	c := fakeController(t, net, cfg, &fakeRender{gate: gate})
-	c.AddNode(Candidate{ID: "honest", Addr: "honest:1"})
-	c.AddNode(Candidate{ID: "liar", Addr: "liar:1"})
+	c.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
+	c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
 	done := runAsync(context.Background(), c)
 
 	// Four tiles, windows of two: each node holds two.
@@ -389,15 +391,16 @@ func TestNodeStateText(t *testing.T) {
 		st   NodeState
 		want string
 	}{
-		{NodeConnecting, "connecting"}, {NodeWorking, "working"}, {NodeLost, "lost"}, {NodeExcluded, "excluded"}, {NodeState(9), "NodeState(9)"},
+		{NodeConnecting, "connecting"}, {NodeWorking, "working"}, {NodeLost, "lost"}, {NodeExcluded, "excluded"},
+		{NodePausedBusy, "paused-busy"}, {NodePausedSchedule, "paused-schedule"}, {NodePaused, "paused"}, {NodeState(9), "NodeState(9)"},
 	} {
-		b, err := tc.st.MarshalText()
-		if err != nil || string(b) != tc.want {
-			t.Errorf("%d: MarshalText = %q, %v; want %q", tc.st, b, err, tc.want)
+		b, err := json.Marshal(tc.st)
+		if err != nil || string(b) != `"`+tc.want+`"` {
+			t.Errorf("json of %d = %s, %v; want %q", tc.st, b, err, tc.want)
 		}
 		var back NodeState
-		if err := back.UnmarshalText(b); (err == nil) != (tc.st <= NodeExcluded) || (err == nil && back != tc.st) {
-			t.Errorf("UnmarshalText(%q) = %v, %v", b, back, err)
+		if err := json.Unmarshal(b, &back); (err == nil) != (tc.st <= NodePaused) || (err == nil && back != tc.st) {
+			t.Errorf("json.Unmarshal(%s) = %v, %v", b, back, err)
 		}
 	}
 }

@@ -7,17 +7,18 @@ import (
 	"fmt"
 	"time"
 
+	"tessera/discovery"
 	"tessera/protocol"
 )
 
 // nodeRec is one node across its connections in this render: identity,
 // state, failures, trust and totals. Owned by the run loop.
 type nodeRec struct {
-	key    string // the id (proven, or as discovery gave it), or "addr " + Addr before a handshake proves one
+	key    string // discovery.Node.Key: the id (proven, or as discovery gave it), or "addr:" + Addr before a handshake proves one
 	id     string // "" until a handshake proves it, for a node given by address
 	name   string
 	addr   string
-	source Source
+	source discovery.Source
 
 	state    NodeState // changed by run.setState only
 	sess     *session  // while Connecting or Working: its connection; nil otherwise
@@ -49,7 +50,7 @@ const (
 )
 
 // isLocal reports whether rec is the in-process node.
-func (rec *nodeRec) isLocal() bool { return rec.source == SourceLocal }
+func (rec *nodeRec) isLocal() bool { return rec.source == discovery.SourceLocal }
 
 // nodeMoves lists, for each state, the states a node may move to (see
 // NodeState). The loop changes a node's state only through setState, which
@@ -86,19 +87,16 @@ func (r *run) setState(rec *nodeRec, to NodeState) {
 	}
 }
 
-func (r *run) addCandidate(cand Candidate) {
-	key := cand.ID
-	if key == "" {
-		key = "addr " + cand.Addr
-	}
+func (r *run) addNode(n discovery.Node) {
+	key := n.Key()
 	if r.byKey[key] != nil {
 		return
 	}
-	if cand.Addr == "" {
-		r.log.Warn().Str("node", cand.ID).Msg("node offered without an address; ignored")
+	if n.Addr == "" {
+		r.log.Warn().Str("node", n.ID).Msg("node offered without an address; ignored")
 		return
 	}
-	rec := &nodeRec{key: key, id: cand.ID, name: cand.Name, addr: cand.Addr, source: cand.Source, state: NodeLost}
+	rec := &nodeRec{key: key, id: n.ID, name: n.Name, addr: n.Addr, source: n.Source, state: NodeLost}
 	r.byKey[key] = rec
 	r.recs = append(r.recs, rec)
 	r.dial(rec)
@@ -138,9 +136,17 @@ func (r *run) up(ev event) {
 		return
 	}
 	err := ev.err
-	if err == nil && (ev.hello.Role != protocol.RoleNode || ev.hello.ID == "") {
+	if err == nil && ev.hello.Role != protocol.RoleNode {
 		err = fmt.Errorf("%w: peer is not a node (role %q, id %q)", protocol.ErrHandshake, ev.hello.Role, ev.hello.ID)
 		ev.conn.Close()
+	} else if err == nil {
+		// The one identity of a node, from discovery to the preview: an id
+		// a registry and mDNS would accept (it can then never be taken
+		// for the Key of a node known only by address).
+		if idErr := discovery.CheckID(ev.hello.ID); idErr != nil {
+			err = fmt.Errorf("%w: %w", protocol.ErrHandshake, idErr)
+			ev.conn.Close()
+		}
 	}
 	rec := s.rec
 	switch {
@@ -222,7 +228,7 @@ func (r *run) open(s *session, conn NodeConn, hello protocol.Hello) {
 	r.wg.Add(2)
 	go r.reader(s)
 	go r.writer(s, rec.label())
-	r.log.Info().Str("node", rec.label()).Str("addr", rec.addr).Int("cores", s.cores).Str("source", string(rec.source)).Msg("node joined")
+	r.log.Info().Str("node", rec.label()).Str("addr", rec.addr).Int("cores", s.cores).Stringer("source", rec.source).Msg("node joined")
 }
 
 // retryLater sets when rec is dialled again: an exponential backoff.
@@ -316,7 +322,7 @@ func (r *run) localRec() *nodeRec {
 			return rec
 		}
 	}
-	rec := &nodeRec{key: "local", id: "local", name: "local", source: SourceLocal, state: NodeLost, trust: trustAudited}
+	rec := &nodeRec{key: "local", id: "local", name: "local", source: discovery.SourceLocal, state: NodeLost, trust: trustAudited}
 	r.recs = append(r.recs, rec)
 	return rec
 }

@@ -223,8 +223,8 @@ func (r *run) handle(ev event) {
 
 // takeOps applies AddNode calls.
 func (r *run) takeOps() {
-	for _, cand := range r.c.takeOps() {
-		r.addCandidate(cand)
+	for _, n := range r.c.takeOps() {
+		r.addNode(n)
 	}
 }
 

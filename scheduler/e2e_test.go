@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/node"
 	"tessera/render"
 	"tessera/scheduler/schedtest"
@@ -26,8 +27,8 @@ func TestTwoNodesMatchLocalRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(Candidate{ID: "node-a", Addr: a, Source: SourceFlag})
-	c.AddNode(Candidate{ID: "node-b", Addr: b, Source: SourceRegistry})
+	c.AddNode(discovery.Node{ID: "node-a", Addr: a, Source: discovery.SourceFlag})
+	c.AddNode(discovery.Node{ID: "node-b", Addr: b, Source: discovery.SourceRegistry})
 	res, err := c.Run(context.Background())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -56,7 +57,7 @@ func TestLocalZeroNoReachableNodeFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(Candidate{Addr: closed, Source: SourceFlag})
+	c.AddNode(discovery.Node{Addr: closed, Source: discovery.SourceFlag})
 	res, err := c.Run(context.Background())
 	if !errors.Is(err, ErrNoNodes) || !strings.Contains(err.Error(), "4 of 4 tiles missing") {
 		t.Fatalf("Run: %v, want ErrNoNodes naming the 4 missing tiles", err)
@@ -78,7 +79,7 @@ func TestWrongTokenExcluded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.AddNode(Candidate{ID: "guarded", Addr: addr})
+		c.AddNode(discovery.Node{ID: "guarded", Addr: addr})
 		_, err = c.Run(context.Background())
 		if tc.ok != (err == nil) {
 			t.Errorf("token %q: Run: %v", tc.token, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/node"
 	"tessera/protocol"
 	"tessera/render"
@@ -59,7 +60,7 @@ func TestHostileNodes(t *testing.T) {
 			// (Discover only bounds how long the render waits for a node
 			// in between.)
 			var c *Controller
-			addGood := func() { c.AddNode(Candidate{ID: "good", Addr: good, Source: SourceFlag}) }
+			addGood := func() { c.AddNode(discovery.Node{ID: "good", Addr: good, Source: discovery.SourceFlag}) }
 			var once sync.Once
 			cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Discover: time.Minute}
 			if tc.excluded != "" {
@@ -75,7 +76,7 @@ func TestHostileNodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.AddNode(Candidate{Addr: bad, Source: SourceFlag})
+			c.AddNode(discovery.Node{Addr: bad, Source: discovery.SourceFlag})
 			if tc.excluded == "" {
 				addGood()
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/scheduler/schedtest"
 )
@@ -68,8 +69,8 @@ func TestPausedNodeLosesNothing(t *testing.T) {
 			}
 		}
 	}}, nil)
-	c.AddNode(Candidate{ID: "napper", Addr: "napper:1", Source: SourceFlag})
-	c.AddNode(Candidate{ID: "steady", Addr: "steady:1", Source: SourceFlag})
+	c.AddNode(discovery.Node{ID: "napper", Addr: "napper:1", Source: discovery.SourceFlag})
+	c.AddNode(discovery.Node{ID: "steady", Addr: "steady:1", Source: discovery.SourceFlag})
 	done := runAsync(context.Background(), c)
 
 	for st := range states {
@@ -118,7 +119,7 @@ func TestLocalAutoRendersWhenEveryNodeIsPaused(t *testing.T) {
 		c.send(protocol.Error{Code: protocol.CodePaused, Message: "outside the schedule", Job: j.Job})
 	}})
 	c := fakeController(t, net, Config{Local: LocalAuto, Discover: 50 * time.Millisecond}, nil)
-	c.AddNode(Candidate{ID: "sleeper", Addr: "sleeper:1", Source: SourceFlag})
+	c.AddNode(discovery.Node{ID: "sleeper", Addr: "sleeper:1", Source: discovery.SourceFlag})
 	r := renderedRight(t, c, runAsync(context.Background(), c))
 	n := nodeStats(t, r.res.Stats, "sleeper")
 	if n.Failures != 0 || n.Excluded != "" || n.State != NodePausedSchedule || n.Tiles != 0 {

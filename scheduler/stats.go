@@ -6,28 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"tessera/discovery"
 	"tessera/protocol"
 	"tessera/render"
 )
-
-// Source says how the controller learnt of a node. The values appear in
-// stats JSON.
-type Source string
-
-const (
-	SourceMDNS     Source = "mdns"
-	SourceRegistry Source = "registry"
-	SourceFlag     Source = "flag"  // given on the command line (-nodes)
-	SourceLocal    Source = "local" // the in-process node
-)
-
-// Candidate is a node the controller may render on.
-type Candidate struct {
-	ID     string // node id as discovery saw it; may be empty (a -nodes address): the handshake proves the real one
-	Name   string
-	Addr   string // host:port
-	Source Source
-}
 
 // Progress is reported after tiles arrive (at most every ProgressInterval)
 // and once at the end.
@@ -83,16 +65,16 @@ type Stats struct {
 
 // NodeStats is one node's part of a render.
 type NodeStats struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Addr     string    `json:"addr"`
-	Source   Source    `json:"source"`
-	Tiles    int       `json:"tiles"`              // tiles of the final image it rendered
-	Rays     uint64    `json:"rays"`               // rays of those tiles
-	Seconds  float64   `json:"seconds"`            // render time it reported, over every result it sent
-	Failures int       `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
-	Excluded string    `json:"excluded,omitempty"` // why it was excluded, if it was
-	State    NodeState `json:"state"`              // at the time of the snapshot
+	ID       string           `json:"id"`
+	Name     string           `json:"name"`
+	Addr     string           `json:"addr"`
+	Source   discovery.Source `json:"source"`             // how it was found: mdns, registry, flag or local
+	Tiles    int              `json:"tiles"`              // tiles of the final image it rendered
+	Rays     uint64           `json:"rays"`               // rays of those tiles
+	Seconds  float64          `json:"seconds"`            // render time it reported, over every result it sent
+	Failures int              `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
+	Excluded string           `json:"excluded,omitempty"` // why it was excluded, if it was
+	State    NodeState        `json:"state"`              // at the time of the snapshot
 	// HandedBack counts the tiles the node gave back unfinished because it
 	// paused or was shutting down: re-queued elsewhere (they count in
 	// Retries), never a failure.

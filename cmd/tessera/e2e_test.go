@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/node"
 	"tessera/scheduler"
 )
@@ -166,7 +167,7 @@ func TestE2ETwoNodesEqualLocalRender(t *testing.T) {
 		t.Errorf("tiles per node %v, want both nodes to share all %d", tiles, st.Tiles)
 	}
 	for _, n := range st.Nodes {
-		if n.Source != scheduler.SourceFlag || n.Addr == "" || n.ID == "" {
+		if n.Source != discovery.SourceFlag || n.Addr == "" || n.ID == "" {
 			t.Errorf("node stats %+v: want source flag, an address and the id proven in the handshake", n)
 		}
 	}
@@ -230,7 +231,7 @@ func TestE2ENodeJoinsMidRender(t *testing.T) {
 		t.Errorf("the node started mid-render got no tiles: %v (late node jobs done: %d)", tiles, late.counters(t).JobsDone)
 	}
 	for _, n := range st.Nodes {
-		if n.Source != scheduler.SourceRegistry {
+		if n.Source != discovery.SourceRegistry {
 			t.Errorf("node %s source %q, want registry", n.Name, n.Source)
 		}
 	}

@@ -101,8 +101,10 @@ func TestNodeMaxInFlightCommand(t *testing.T) {
 		x := 32 * (i % 8)
 		batch = append(batch, protocol.TileJob{Job: uint64(i + 1), Scene: scene.Hash, Width: 256, Height: 256, SPP: 256, MaxDepth: 8, X0: x, Y0: 0, X1: x + 32, Y1: 32, Epoch: 1})
 	}
-	if err := c.SendBatch(batch); err != nil {
-		t.Fatal(err)
+	for _, m := range batch { // frames sent back to back: the node reads them as a flood
+		if err := c.Send(m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	busy := map[uint64]string{}
 	for len(busy) < jobs-node.DefaultMaxInFlight {

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"tessera/discovery"
 	"tessera/discovery/netnstest"
 	"tessera/protocol"
-	"tessera/scheduler"
 )
 
 // TestNetnsRenderByMDNSAndAcrossSubnets: on subnet A a registry and two
@@ -51,10 +51,10 @@ func TestNetnsRenderByMDNSAndAcrossSubnets(t *testing.T) {
 		name   string
 		host   *netnstest.Host
 		extra  []string
-		source scheduler.Source
+		source discovery.Source
 	}{
-		{"mDNS alone on the nodes' LAN", a1, nil, scheduler.SourceMDNS},
-		{"registry from the other subnet", b1, []string{"-registry", registry}, scheduler.SourceRegistry},
+		{"mDNS alone on the nodes' LAN", a1, nil, discovery.SourceMDNS},
+		{"registry from the other subnet", b1, []string{"-registry", registry}, discovery.SourceRegistry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -255,7 +255,7 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 			bar.update(p)
 			if pv != nil {
 				pv.Progress(p.Done, p.Total, p.Rays, eta(p))
-				pv.Nodes(previewNodes(p.Nodes))
+				pv.Nodes(p.Nodes)
 			}
 		},
 		OnTile: func(ev scheduler.TileEvent) {
@@ -376,12 +376,8 @@ func (j *renderJob) watch(ctl *scheduler.Controller) (stop func(), err error) {
 			n := ev.Node
 			switch ev.Kind {
 			case discovery.Join:
-				cand := scheduler.Candidate{ID: n.ID, Name: n.Name, Addr: n.Addr, Source: scheduler.Source(n.Source.String())}
-				if n.Source == discovery.SourceFlag {
-					cand.ID = "" // a placeholder: the handshake proves the real id
-				}
 				j.log.Debug().Str("node", n.Name).Str("addr", n.Addr).Stringer("source", n.Source).Msg("node found")
-				ctl.AddNode(cand)
+				ctl.AddNode(n)
 			case discovery.Leave:
 				// The connection, not discovery, decides: a node that
 				// still answers keeps its tiles; a dead one is noticed by
@@ -444,32 +440,6 @@ func (j *renderJob) finishPreview(ctx context.Context, pv *preview.Server, img *
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	pv.Shutdown(sctx)
-}
-
-// previewNodes converts the controller's node snapshot for the page.
-func previewNodes(nodes []scheduler.NodeStats) []preview.NodeStatus {
-	out := make([]preview.NodeStatus, 0, len(nodes))
-	for _, n := range nodes {
-		st := preview.NodeWorking
-		switch n.State {
-		case scheduler.NodeLost:
-			st = preview.NodeLost
-		case scheduler.NodeExcluded:
-			st = preview.NodeExcluded
-		case scheduler.NodePausedBusy:
-			st = preview.NodePausedBusy
-		case scheduler.NodePausedSchedule:
-			st = preview.NodePausedSchedule
-		case scheduler.NodePaused:
-			st = preview.NodePaused
-		}
-		var mrays float64
-		if n.Seconds > 0 {
-			mrays = float64(n.Rays) / n.Seconds / 1e6
-		}
-		out = append(out, preview.NodeStatus{ID: n.ID, Name: n.Name, Addr: n.Addr, Source: string(n.Source), Tiles: n.Tiles, MraysPerSec: mrays, State: st})
-	}
-	return out
 }
 
 // maxTileSide is the largest square tile the nodes' MaxTilePixels allows.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"tessera/discovery"
 	"tessera/scheduler"
 )
 
@@ -78,7 +79,7 @@ func TestRenderWritesImageAndStats(t *testing.T) {
 		{"samples", st.Samples == 24*16*2},
 		{"rays at least one per sample", st.Rays >= uint64(st.Samples)},
 		{"rate", st.WallSeconds > 0 && st.RaysPerSecond > 0},
-		{"one local node with every tile", len(st.Nodes) == 1 && st.Nodes[0].Source == "local" && st.Nodes[0].Tiles == 6 && st.Nodes[0].Rays == st.Rays},
+		{"one local node with every tile", len(st.Nodes) == 1 && st.Nodes[0].Source == discovery.SourceLocal && st.Nodes[0].Tiles == 6 && st.Nodes[0].Rays == st.Rays},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -225,16 +226,4 @@ func TestRenderGLTFExitStatus(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 0 and one warning line", code, stderr)
 		}
 	})
-}
-
-// TestPreviewNodesStates: every state of the controller's node table shows
-// on the preview page under the same name, the paused ones included.
-func TestPreviewNodesStates(t *testing.T) {
-	for _, st := range []scheduler.NodeState{scheduler.NodeWorking, scheduler.NodeLost, scheduler.NodeExcluded,
-		scheduler.NodePausedBusy, scheduler.NodePausedSchedule, scheduler.NodePaused} {
-		got := previewNodes([]scheduler.NodeStats{{ID: "n", State: st}})
-		if len(got) != 1 || got[0].State.String() != st.String() {
-			t.Errorf("scheduler state %s shows as %v on the page", st, got)
-		}
-	}
 }
