@@ -350,27 +350,61 @@ func TestE2EDemo(t *testing.T) {
 	}
 }
 
-// waitTileShown reads the event stream of the preview page at url until it
-// reports a tile.
-func waitTileShown(t *testing.T, url string) {
+// shownTile is a tile event of a render's preview page.
+type shownTile struct {
+	X, Y int
+	Node string
+}
+
+// watchTiles follows the event stream of the preview page at url and
+// delivers its tile events, in order, until the test ends.
+func watchTiles(t *testing.T, url string) <-chan shownTile {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", url+"events", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		cancel()
 		t.Fatalf("preview events: %v", err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if sc.Text() == "event: tile" {
-			return
+	tiles := make(chan shownTile, 4096)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(tiles)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		tile := false
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "event: tile":
+				tile = true
+			case tile && strings.HasPrefix(line, "data: "):
+				var st shownTile
+				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st) == nil {
+					tiles <- st
+				}
+				tile = false
+			}
 		}
+	}()
+	t.Cleanup(func() { cancel(); resp.Body.Close(); <-done })
+	return tiles
+}
+
+// waitTileShown waits until the preview page at url shows a tile.
+func waitTileShown(t *testing.T, url string) {
+	t.Helper()
+	select {
+	case _, ok := <-watchTiles(t, url):
+		if !ok {
+			t.Fatal("preview events ended with no tile")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no tile shown within a minute")
 	}
-	t.Fatalf("preview events ended with no tile: %v", sc.Err())
 }

@@ -202,7 +202,9 @@ func TestDuplicateLiarCommand(t *testing.T) {
 	liarJobs, honestJobs := make(chan fakeJob, 1024), make(chan fakeJob, 1024)
 	liar := startRogueNode(t, "rogue-liar", true, scriptedNode(liarJobs))
 	honest := startRogueNode(t, "rogue-honest", true, scriptedNode(honestJobs))
-	d := startRender(t, append(args, "-local", "0", "-nodes", liar.Addr+","+honest.Addr)...)
+	d := startRender(t, append(args, "-local", "0", "-nodes", liar.Addr+","+honest.Addr, "-preview", "127.0.0.1:0", "-linger", "0s")...)
+	// The preview page shows a tile once the controller has it in the image.
+	shown := watchTiles(t, d.waitMatch(t, previewAt, 20*time.Second)[1])
 	send := func(f fakeJob, m protocol.TileResult) {
 		t.Helper()
 		if err := f.c.Send(m); err != nil {
@@ -242,8 +244,23 @@ script:
 		}
 	}
 	// The lie goes in first (the copy's first result wins), then the
-	// honest copy of the same tile: a mismatch.
+	// honest copy of the same tile: a mismatch. The two copies come by two
+	// connections, which the controller reads in no set order: the honest
+	// copy is sent once the page shows the lie in the image (else the
+	// honest copy could be first and, as the last tile, end the render
+	// before the lie is read).
 	send(dup, protocol.TileResult{Job: dup.job.Job, Epoch: dup.job.Epoch, Pixels: make([]byte, protocol.BytesPerPixel*dup.job.Pixels()), Rays: 1, Nanos: 1})
+	for lie := false; !lie; {
+		select {
+		case st, ok := <-shown:
+			if !ok {
+				t.Fatalf("the preview's events ended before the lie was shown:\n%s", d.out.String())
+			}
+			lie = st.Node == "rogue-liar" && st.X == dup.job.X0 && st.Y == dup.job.Y0
+		case <-deadline:
+			t.Fatal("the lie was not shown within a minute")
+		}
+	}
 	h := held[dup.rect()]
 	delete(held, dup.rect())
 	send(h, honestResult(t, scene, h))
