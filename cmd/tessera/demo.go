@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -23,24 +26,55 @@ func init() {
 	register(command{name: "demo", summary: "a registry, two nodes and a controller on loopback render the Cornell box", run: runDemo})
 }
 
-const demoSynopsis = "demo [-o cornell.png] [-scene testdata/scenes/cornell.json] [-width W] [-height H] [-spp N] [-q]"
+const demoSynopsis = "demo [-o cornell.png] [-scene FILE] [-width W] [-height H] [-spp N] [-q]"
+
+// demoFiles is the Cornell box the demo renders unless -scene says
+// otherwise, built into the binary so that the demo runs from any
+// directory: a copy of testdata/scenes/cornell.json and its meshes, with
+// their directories (TestDemoSceneIsTestdatas keeps the copy true).
+//
+//go:embed demo
+var demoFiles embed.FS
+
+// demoScene is the Cornell box of demoFiles as a bundle, named as the
+// scene file names its meshes.
+func demoScene() (*render.Bundle, error) {
+	const main = "demo/scenes/cornell.json"
+	b := &render.Bundle{Main: path.Base(main), Files: map[string][]byte{}}
+	err := fs.WalkDir(demoFiles, "demo", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := demoFiles.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(path.Dir(main), p)
+		if err != nil {
+			return err
+		}
+		b.Files[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	return b, err
+}
 
 // runDemo shows the whole system on one machine with no multicast: a
 // registry and two nodes on 127.0.0.1, found by the controller through the
 // registry, render the Cornell box.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", demoSynopsis, stderr)
-	out := fs.String("o", "cornell.png", "output image: .png or .pfm")
-	scene := fs.String("scene", filepath.Join("testdata", "scenes", "cornell.json"), "scene `file` to render")
-	width := fs.Int("width", 0, "image width in pixels (0: the scene file's)")
-	height := fs.Int("height", 0, "image height in pixels (0: the scene file's)")
-	spp := fs.Int("spp", 0, "samples per pixel (0: the scene file's)")
-	quiet := fs.Bool("q", false, "no progress bar, logs only for warnings")
-	if err := parseFlags(fs, args); err != nil {
+	flags := newFlagSet("demo", demoSynopsis, stderr)
+	out := flags.String("o", "cornell.png", "output image: .png or .pfm")
+	scene := flags.String("scene", "", "scene `file` to render (default: the Cornell box built into tessera)")
+	width := flags.Int("width", 0, "image width in pixels (0: the scene file's)")
+	height := flags.Int("height", 0, "image height in pixels (0: the scene file's)")
+	spp := flags.Int("spp", 0, "samples per pixel (0: the scene file's)")
+	quiet := flags.Bool("q", false, "no progress bar, logs only for warnings")
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return badInput(fmt.Errorf("unexpected argument %q (the demo takes flags only)", fs.Arg(0)))
+	if flags.NArg() > 0 {
+		return badInput(fmt.Errorf("unexpected argument %q (the demo takes flags only)", flags.Arg(0)))
 	}
 	log, _ := newLogger(stderr, "text")
 	if *quiet {
@@ -81,6 +115,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		registry: []string{regAddr},
 		quiet:    *quiet,
 		log:      log,
+	}
+	if job.scene == "" {
+		if job.bundle, err = demoScene(); err != nil {
+			return fmt.Errorf("the built-in Cornell box: %w", err)
+		}
+		job.scene = job.bundle.Main
 	}
 	if err := job.run(ctx, stdout, stderr); err != nil {
 		return err

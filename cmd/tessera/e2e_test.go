@@ -10,10 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +23,7 @@ import (
 
 	"tessera/discovery"
 	"tessera/node"
+	"tessera/render"
 	"tessera/scheduler"
 )
 
@@ -347,6 +350,43 @@ func TestE2EDemo(t *testing.T) {
 	sameImage(t, "demo", got, localPNG(t, []string{"-width", "48", "-height", "48", "-spp", "4", "-no-mdns", "-q", cornell}))
 	if n := strings.Count(stdout.String(), "node demo-node-"); n != 2 {
 		t.Errorf("demo started %d nodes, want 2:\n%s", n, stdout.String())
+	}
+}
+
+// TestDemoFromAnyDirectory: tessera demo with no -scene, run from a
+// directory with no testdata in sight (as after go install), renders the
+// built-in Cornell box, equal to the repository's.
+func TestDemoFromAnyDirectory(t *testing.T) {
+	scene, err := filepath.Abs(cornell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := localPNG(t, []string{"-width", "32", "-height", "32", "-spp", "2", "-no-mdns", "-q", scene})
+	t.Chdir(t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"demo", "-o", "demo.png", "-width", "32", "-height", "32", "-spp", "2", "-q"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr.String())
+	}
+	got, err := os.ReadFile("demo.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameImage(t, "the built-in Cornell box", got, want)
+}
+
+// TestDemoSceneIsTestdatas: the Cornell box built into the binary is
+// testdata's, file for file.
+func TestDemoSceneIsTestdatas(t *testing.T) {
+	b, err := demoScene()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := render.LoadFile(cornell, render.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Main != want.Main || b.Hash() != want.Hash() || len(b.Files) != len(want.Files) {
+		t.Errorf("built-in scene %s with %d files differs from %s with %d (names: %v)", b.Main, len(b.Files), cornell, len(want.Files), slices.Sorted(maps.Keys(b.Files)))
 	}
 }
 

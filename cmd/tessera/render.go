@@ -41,11 +41,12 @@ const renderSynopsis = `render [-o out.png] [-registry host:port] [-nodes h:p,h:
 
 // renderJob is one render as the flags (or tessera demo) describe it.
 type renderJob struct {
-	scene      string  // scene file
-	camera     string  // -camera: a glTF file's camera by name
-	env        string  // -env: an environment map lighting a glTF file
-	envK, envR float64 // -env-strength, -env-rotate
-	out        string  // output image, .png or .pfm
+	scene      string         // scene file (or, with bundle, its name)
+	bundle     *render.Bundle // when not nil: the scene itself, read from no file (tessera demo)
+	camera     string         // -camera: a glTF file's camera by name
+	env        string         // -env: an environment map lighting a glTF file
+	envK, envR float64        // -env-strength, -env-rotate
+	out        string         // output image, .png or .pfm
 	set        render.Settings
 	tile       int
 	local      int // scheduler.LocalAuto, 0 or N workers
@@ -215,7 +216,15 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	case j.env != "":
 		return badInput(fmt.Errorf("-env %s: only for a .glb or .gltf file (a scene file names its environment)", j.env))
 	}
-	scene, bundle, err := render.LoadDirect(j.scene, direct, render.Limits{})
+	var scene *render.Scene
+	var bundle *render.Bundle
+	var err error
+	if j.bundle != nil {
+		bundle = j.bundle
+		scene, err = render.LoadBundle(bundle, render.Limits{})
+	} else {
+		scene, bundle, err = render.LoadDirect(j.scene, direct, render.Limits{})
+	}
 	if err != nil {
 		var le *render.LoadError
 		if errors.As(err, &le) || errors.Is(err, render.ErrLimit) || errors.Is(err, os.ErrNotExist) || errors.Is(err, render.ErrBadSettings) {
