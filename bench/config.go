@@ -28,10 +28,11 @@ const (
 	SectionDiscovery  Section = "discovery"
 	SectionPolite     Section = "polite"
 	SectionSecurity   Section = "security"
+	SectionMesh       Section = "mesh"
 )
 
 // Sections lists every section in the order Run executes them.
-var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite}
+var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh}
 
 // ParseSections parses a comma-separated list of section names.
 func ParseSections(s string) ([]Section, error) {
@@ -113,6 +114,9 @@ type Workload struct {
 	Tile      int             // tile side of the scaling and overhead renders
 	SchedSide int             // width and height of the scheduling image
 	SchedTile int             // tile side of the scheduling section
+	// MeshTriangles is the size of the mesh section's generated mesh (at
+	// least this many triangles).
+	MeshTriangles int
 }
 
 // FullWorkload is the default: a few seconds per measurement on one core.
@@ -122,6 +126,8 @@ var FullWorkload = Workload{
 	Tile:      32,
 	SchedSide: 512,
 	SchedTile: 4,
+
+	MeshTriangles: 1_000_000,
 }
 
 // QuickWorkload is -quick's: the whole suite within a minute on two cores.
@@ -131,6 +137,8 @@ var QuickWorkload = Workload{
 	Tile:      32,
 	SchedSide: 256,
 	SchedTile: 4,
+
+	MeshTriangles: 50_000,
 }
 
 // merge returns w with every zero field taken from preset.
@@ -152,6 +160,7 @@ func (w Workload) merge(preset Workload) Workload {
 	w.Tile = pick(w.Tile, preset.Tile)
 	w.SchedSide = pick(w.SchedSide, preset.SchedSide)
 	w.SchedTile = pick(w.SchedTile, preset.SchedTile)
+	w.MeshTriangles = pick(w.MeshTriangles, preset.MeshTriangles)
 	return w
 }
 
@@ -164,6 +173,7 @@ func (w Workload) check() error {
 		{"kernel width", w.Kernel.Width}, {"kernel height", w.Kernel.Height}, {"kernel spp", w.Kernel.SPP},
 		{"render width", w.Render.Width}, {"render height", w.Render.Height}, {"render spp", w.Render.SPP},
 		{"tile", w.Tile}, {"scheduling image side", w.SchedSide}, {"scheduling tile", w.SchedTile},
+		{"mesh triangles", w.MeshTriangles},
 	} {
 		if v.val < 1 {
 			return fmt.Errorf("%w: %s %d, want at least 1", ErrBadConfig, v.name, v.val)

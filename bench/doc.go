@@ -38,6 +38,14 @@
 //     sealed render's extra wall time (and the same at equal render
 //     speed), and the bytes sealing adds to each frame, counted on the
 //     controller's connections in one more render.
+//   - mesh: a displaced sphere of a million triangles (Workload.MeshTriangles,
+//     SphereOBJ) written as OBJ into a temporary directory and put where
+//     bunny.json has the bunny: the peak resident memory of `tessera render`
+//     rendering it in one process, of a `tessera node` rendering it for a
+//     controller and of that controller; the time to load it (parse and
+//     build, render.Scene.Stats for the BVH's share) with GOMAXPROCS 1 and
+//     with every core; and its rays per second on one core against the
+//     bunny's, rendered in turn.
 //
 // Every section is repeated Config.Runs times and the medians are reported.
 // Ratios (speedup, overhead ratio) are medians of the ratios measured within

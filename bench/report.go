@@ -12,6 +12,7 @@ type Report struct {
 	Discovery  *Discovery  `json:"discovery"`
 	Security   *Security   `json:"security"`
 	Polite     *Polite     `json:"polite"`
+	Mesh       *Mesh       `json:"mesh"`
 }
 
 // Machine describes where the suite ran.
@@ -158,4 +159,30 @@ type PoliteRow struct {
 	// window (2 is two whole CPUs); -1 where it cannot be read (not Linux).
 	NodeCPUs    float64 `json:"nodeCPUs"`
 	LoadAverage float64 `json:"loadAverage"` // 1-minute, after the window: other work on the machine
+}
+
+// Mesh is what a big generated mesh costs (medians): a displaced sphere
+// (SphereOBJ) in bunny.json's box, in the bunny's place.
+type Mesh struct {
+	Triangles int   `json:"triangles"`
+	OBJBytes  int64 `json:"objBytes"`
+	// Loading the scene from its files (parse and build), with GOMAXPROCS
+	// 1 and with every core; Build is the BVH's share of it.
+	LoadSecondsOneCore  float64 `json:"loadSecondsOneCore"`
+	BuildSecondsOneCore float64 `json:"buildSecondsOneCore"`
+	LoadSeconds         float64 `json:"loadSeconds"`
+	BuildSeconds        float64 `json:"buildSeconds"`
+	// Kernel speed on one core, the mesh scene and bunny.json in turn, and
+	// the median of their ratios within each run.
+	RaysPerSecond      float64 `json:"raysPerSecond"`
+	BunnyRaysPerSecond float64 `json:"bunnyRaysPerSecond"`
+	RaysRatio          float64 `json:"raysRatio"`
+	// Peak resident memory (the kernel's maximum resident set size) of
+	// `tessera render -local 1` rendering a tiny image of the scene, of a
+	// `tessera node` process rendering it for a controller, and of that
+	// controller (`tessera render -local 0`); 0 where the system does not
+	// report it.
+	RenderPeakBytes     int64 `json:"renderPeakBytes"`
+	NodePeakBytes       int64 `json:"nodePeakBytes"`
+	ControllerPeakBytes int64 `json:"controllerPeakBytes"`
 }

@@ -31,7 +31,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	b := &bencher{s: s, log: cfg.Logger}
-	kernelScenes, main, err := b.loadScenes()
+	kernelScenes, main, bunny, err := b.loadScenes()
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +53,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		{SectionDiscovery, func() (err error) { rep.Discovery, err = b.discovery(ctx); return err }},
 		{SectionSecurity, func() (err error) { rep.Security, err = b.security(ctx, main); return err }},
 		{SectionPolite, func() (err error) { rep.Polite, err = b.polite(ctx, main); return err }},
+		{SectionMesh, func() (err error) { rep.Mesh, err = b.mesh(ctx, bunny); return err }},
 	}
 	for _, st := range steps {
 		if !s.sections[st.sec] {
@@ -77,11 +78,12 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 }
 
 // loadScenes loads the kernel's scenes (the standard three, plus the main
-// scene when it is another) and the main scene of scaling and overhead.
-func (b *bencher) loadScenes() (kernel []*scene, main *scene, err error) {
+// scene when it is another), the main scene of scaling and overhead, and the
+// bunny the mesh section compares with.
+func (b *bencher) loadScenes() (kernel []*scene, main, bunny *scene, err error) {
 	mainPath, err := b.s.scenePath(b.s.Scene)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	byPath := map[string]*scene{}
 	load := func(path string) (*scene, error) {
@@ -99,22 +101,31 @@ func (b *bencher) loadScenes() (kernel []*scene, main *scene, err error) {
 		for _, name := range KernelScenes {
 			path, err := b.s.scenePath(name)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			sc, err := load(path)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			kernel = append(kernel, sc)
 		}
 	}
 	if main, err = load(mainPath); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if b.s.sections[SectionKernel] && !containsScene(kernel, main) {
 		kernel = append(kernel, main)
 	}
-	return kernel, main, nil
+	if b.s.sections[SectionMesh] {
+		path, err := b.s.scenePath("bunny")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if bunny, err = load(path); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return kernel, main, bunny, nil
 }
 
 func containsScene(list []*scene, sc *scene) bool {

@@ -15,6 +15,11 @@ const (
 	TargetBytesPerPixel  = 13    // float32 RGB plus framing
 	TargetSealingCost    = 0.01  // sealed frames against plain ones (issue 18)
 	TargetPoliteRatio    = 0.9   // the foreground program beside a default node, against alone (issue 15)
+
+	// Issue 17's, for the mesh section's million triangles.
+	TargetMeshBytesPerTriangle = 250 // peak resident memory of a render or a node
+	TargetMeshLoadSeconds      = 1.5 // parse and build on one core
+	TargetMeshRaysRatio        = 0.6 // the mesh's rays per second against the bunny's
 )
 
 // WriteText writes the report as readable tables.
@@ -89,6 +94,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	if m := r.Mesh; m != nil {
+		r.writeMesh(ew, m)
+	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
 		sp := r.Scaling[1].Speedup
 		ew.printf("\n2 nodes x 1 worker: %.2fx one node x 1 worker (target >= %.1fx on 2 cores: %s)\n", sp, TargetSpeedup, verdict(sp >= TargetSpeedup))
@@ -102,6 +110,23 @@ func cpus(row PoliteRow) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f", row.NodeCPUs)
+}
+
+// writeMesh writes the mesh section.
+func (r *Report) writeMesh(ew *errWriter, m *Mesh) {
+	tris := float64(max(1, m.Triangles))
+	ew.printf("\nmesh: a displaced sphere of %d triangles (%.1f MB of OBJ) in the bunny's place\n", m.Triangles, float64(m.OBJBytes)/1e6)
+	ew.printf("  load and build: %.3f s on one core, BVH %.3f s of it (target < %.1f s: %s); %.3f s on %s, BVH %.3f s\n",
+		m.LoadSecondsOneCore, m.BuildSecondsOneCore, TargetMeshLoadSeconds, verdict(m.LoadSecondsOneCore < TargetMeshLoadSeconds),
+		m.LoadSeconds, plural(r.Machine.CPUs, "core"), m.BuildSeconds)
+	if m.RenderPeakBytes > 0 {
+		ok := float64(max(m.RenderPeakBytes, m.NodePeakBytes))/tris <= TargetMeshBytesPerTriangle
+		ew.printf("  peak resident memory: tessera render %.0f MB (%.0f bytes/triangle), a node %.0f MB (%.0f), its controller %.0f MB (%.0f) (target <= %d bytes/triangle: %s)\n",
+			float64(m.RenderPeakBytes)/1e6, float64(m.RenderPeakBytes)/tris, float64(m.NodePeakBytes)/1e6, float64(m.NodePeakBytes)/tris,
+			float64(m.ControllerPeakBytes)/1e6, float64(m.ControllerPeakBytes)/tris, TargetMeshBytesPerTriangle, verdict(ok))
+	}
+	ew.printf("  one core: %.2f Mrays/s, the bunny %.2f: %.2fx (target >= %.1fx: %s)\n",
+		m.RaysPerSecond/1e6, m.BunnyRaysPerSecond/1e6, m.RaysRatio, TargetMeshRaysRatio, verdict(m.RaysRatio >= TargetMeshRaysRatio))
 }
 
 // plural is "1 worker", "2 workers".

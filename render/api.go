@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"time"
 )
 
 // Settings describe the image to render. A zero field takes the scene file's
@@ -125,6 +126,17 @@ func DirectScene(gltf string, d Direct, lit bool) []byte { return directScene(gl
 // per file (glTF extensions, occlusion textures, alpha blending read as
 // cut-outs...). Commands print them; the scene renders without them.
 func (s *Scene) Warnings() []string { return s.warnings }
+
+// SceneStats say what a loaded scene holds and what loading it took.
+type SceneStats struct {
+	Triangles  int           // mesh triangles, as the files give them (degenerate ones included)
+	Primitives int           // what the BVH holds: triangles, quads and spheres
+	Parse      time.Duration // the scene file and everything it references parsed into primitives
+	Build      time.Duration // the BVH and the data intersection and shading read
+}
+
+// Stats returns what the scene holds and what loading it took.
+func (s *Scene) Stats() SceneStats { return s.stats }
 
 // Settings returns the scene file's own image settings, defaults applied.
 func (s *Scene) Settings() Settings { return s.settings }

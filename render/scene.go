@@ -1,6 +1,9 @@
 package render
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // Scene fields. The public methods are in api.go.
 type sceneData struct {
@@ -31,6 +34,7 @@ type sceneData struct {
 	envPick      float64 // probability that light sampling chooses env
 	triangles    int     // triangles from meshes, for limits and statistics
 	lim          Limits  // as loaded (defaults filled): what RenderTile accepts
+	stats        SceneStats
 }
 
 // light is what next-event estimation samples: an emissive primitive, a
@@ -64,6 +68,10 @@ const envShare = 0.5
 // finish builds the BVH over the primitives, reorders them to leaf order
 // and indexes the lights.
 func (s *sceneData) finish() {
+	start := time.Now()
+	defer func() {
+		s.stats.Triangles, s.stats.Primitives, s.stats.Build = s.triangles, len(s.prims), time.Since(start)
+	}()
 	tree, order := buildBVH(s.shapes)
 	shapes := make([]shape, len(order))
 	prims := make([]prim, len(order))

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults of the scene file format.
@@ -45,6 +46,7 @@ type cameraRef struct {
 
 // parseScene reads the scene file main and everything it references from src.
 func parseScene(src source, main string, lim Limits) (*sceneData, error) {
+	start := time.Now()
 	data, err := src.read(main)
 	if err != nil {
 		return nil, &LoadError{File: main, Err: err}
@@ -67,6 +69,7 @@ func parseScene(src source, main string, lim Limits) (*sceneData, error) {
 	if err := p.parse(v); err != nil {
 		return nil, err
 	}
+	p.sd.stats.Parse = time.Since(start)
 	return p.sd, nil
 }
 

@@ -20,7 +20,7 @@ func init() {
 
 const benchSynopsis = `bench [-json] [-quick] [-scene NAME|FILE] [-spawn N] [-workers K]
               [-registry host:port | -nodes h:p,h:p] [-runs R] [-only SECTIONS]
-              [-width W] [-height H] [-spp N] [-scenes DIR] [-token T] [-q]`
+              [-width W] [-height H] [-spp N] [-triangles N] [-scenes DIR] [-token T] [-q]`
 
 // runBench runs bench.Run and prints its report: a table, or one JSON object
 // with -json. Progress goes to stderr.
@@ -38,10 +38,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&registry, "registry", "", "measure scaling on the nodes these registries list, `host:port[,host:port]`")
 	fs.StringVar(&nodes, "nodes", "", "measure scaling on these nodes, `host:port[,host:port]`")
 	fs.IntVar(&cfg.Runs, "runs", 0, "repetitions of each section, `R`; medians are reported (default 3, 1 with -quick)")
-	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite")
+	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh")
 	fs.IntVar(&cfg.Workload.Render.Width, "width", 0, "width of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.Height, "height", 0, "height of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.SPP, "spp", 0, "samples per pixel of the scaling, overhead and kernel images (0: the preset's)")
+	fs.IntVar(&cfg.Workload.MeshTriangles, "triangles", 0, "at least `N` triangles in the mesh section's generated mesh (0: the preset's, 1000000 or 50000 with -quick)")
 	token := tokenFlag(fs)
 	logFlag := logFlag(fs)
 	fs.BoolVar(&quiet, "q", false, "no progress lines")
@@ -54,7 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, v := range []struct {
 		name string
 		val  int
-	}{{"spawn", cfg.Spawn}, {"runs", cfg.Runs}, {"width", cfg.Workload.Render.Width}, {"height", cfg.Workload.Render.Height}, {"spp", cfg.Workload.Render.SPP}} {
+	}{{"spawn", cfg.Spawn}, {"runs", cfg.Runs}, {"width", cfg.Workload.Render.Width}, {"height", cfg.Workload.Render.Height}, {"spp", cfg.Workload.Render.SPP}, {"triangles", cfg.Workload.MeshTriangles}} {
 		if v.val < 0 {
 			return badInput(fmt.Errorf("-%s %d: expected 0 (the default) or more", v.name, v.val))
 		}

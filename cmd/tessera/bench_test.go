@@ -19,7 +19,7 @@ func TestBenchJSON(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "bench", "-quick", "-json", "-spawn", "2", "-workers", "1",
-		"-width", "48", "-height", "40", "-spp", "1", "-scenes", "../../testdata/scenes")
+		"-width", "48", "-height", "40", "-spp", "1", "-triangles", "3000", "-scenes", "../../testdata/scenes")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -146,6 +146,25 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" && !(cpu["idle"] < cpu["normal"]) {
 		t.Errorf("polite: the idle node took %v CPUs beside the busy program, the normal one %v: want idle < normal", cpu["idle"], cpu["normal"])
+	}
+
+	mesh := object(t, rep, "mesh")
+	positive(t, mesh, "mesh", "objBytes", "loadSecondsOneCore", "buildSecondsOneCore", "loadSeconds", "buildSeconds",
+		"raysPerSecond", "bunnyRaysPerSecond", "raysRatio")
+	// 3000 asked: 12 n² = 3072 of the sphere, 12 of the box.
+	if tris := number(t, mesh, "triangles"); tris != 3072+12 {
+		t.Errorf("mesh.triangles %v, want 3084", tris)
+	}
+	if load, build := number(t, mesh, "loadSecondsOneCore"), number(t, mesh, "buildSecondsOneCore"); build > load {
+		t.Errorf("mesh: the BVH took %v s of a %v s load", build, load)
+	}
+	if runtime.GOOS == "linux" {
+		// A Go process holding even a small scene is several megabytes.
+		for _, k := range []string{"renderPeakBytes", "nodePeakBytes", "controllerPeakBytes"} {
+			if v := number(t, mesh, k); v < 4<<20 || v > 1<<30 {
+				t.Errorf("mesh.%s %v, want between 4 MiB and 1 GiB", k, v)
+			}
+		}
 	}
 }
 
