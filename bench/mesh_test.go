@@ -124,6 +124,7 @@ func BenchmarkMeshRenderTile(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0, _ := threadCPU()
 			for b.Loop() {
 				n, err := sc.RenderTile(context.Background(), set, r, dst)
 				if err != nil {
@@ -132,6 +133,9 @@ func BenchmarkMeshRenderTile(b *testing.B) {
 				rays += n
 			}
 			b.ReportMetric(float64(rays)/b.Elapsed().Seconds()/1e6, "Mrays/s")
+			if cpu1, ok := threadCPU(); ok && cpu1 > cpu0 {
+				b.ReportMetric(float64(rays)/(cpu1-cpu0).Seconds()/1e6, "Mrays/cpu-s")
+			}
 			b.ReportMetric(float64(rays)/float64(b.N)/float64(64*64*4), "rays/sample")
 		})
 	}

@@ -17,38 +17,61 @@ type buildNode struct {
 	_      uint8
 }
 
-// bvhNode is a node of the tree as traversal reads it: the boxes of its two
-// children side by side, 64 bytes, so that one cache line answers which
-// children a ray enters and in which order (the same data as two 32-byte
-// nodes, read together).
+// bvhWidth is the children of a traversal node.
+const bvhWidth = 4
+
+// bvhNode is a node of the tree as traversal reads it: the boxes of up to
+// four children as float32 structure of arrays, so that one node answers
+// which of its children a ray enters with the same few operations on each,
+// and two cache lines hold it. A child is an interior node (count 0: child
+// is its index), a leaf or an empty slot (count 0 and an inverted box,
+// which no ray enters). A leaf holds primitives of one kind: count&leafCount
+// of them from child, of kind count>>leafKindShift.
 type bvhNode struct {
-	box   [2][2][3]float32 // [child][0: min, 1: max][axis]
-	child [2]int32         // >= 0: index of an interior node; < 0: leaf -child-1
-	_     [2]int32
+	box   [2][3][bvhWidth]float32 // [0: min, 1: max][axis][child]
+	child [bvhWidth]int32
+	count [bvhWidth]uint16
+	_     [8]byte // 128 bytes
 }
 
-// bvhLeaf is a run of primitives.
-type bvhLeaf struct{ first, count int32 }
-
 const (
-	bvhBins      = 16 // SAH bins per axis
-	bvhLeafMax   = 4  // a node of up to this many primitives may become a leaf
-	bvhLeafHard  = 64 // a node of more primitives is always split if it can be
-	bvhSAHDepth  = 36 // below this depth, split at the median to bound the tree's depth
-	bvhStackSize = 64 // traversal stack: bvhSAHDepth + log2(2^27 primitives) fits
+	bvhBins     = 16 // SAH bins per axis
+	bvhLeafMax  = 4  // a node of up to this many primitives may become a leaf
+	bvhLeafHard = 64 // a node of more primitives is always split if it can be
+	// bvhLeafMerge: a subtree of up to this many primitives becomes one
+	// leaf of the wide tree.
+	bvhLeafMerge = 4
+	// A leaf's count: the primitives in the low bits, their kind above.
+	leafKindShift = 14
+	leafCount     = 1<<leafKindShift - 1
+	bvhSAHDepth = 36 // below this depth, split at the median to bound the tree's depth
+	// bvhMaxDepth bounds the binary tree's depth: bvhSAHDepth SAH levels,
+	// then median splits that halve a node, for up to 2^27 primitives (the
+	// wide tree is no deeper than the binary one it collapses).
+	// Two more levels split a leaf's primitives by kind.
+	bvhMaxDepth = bvhSAHDepth + 28 + 2
+	// bvhStackSize holds every subtree a traversal leaves for later: a
+	// node pushes at most bvhWidth entries and takes one, at each level.
+	bvhStackSize = 256
 	traverseCost = 1.0
 )
 
-// bvh is a flattened tree over primitives. Node 0 is the root; a tree whose
-// root is a leaf gets a root node with that leaf and an empty box.
+// The traversal stack must hold (bvhWidth-1) entries a level plus the
+// children of the deepest node; it is a power of two so that an index
+// masked by bvhStackSize-1 needs no bounds check.
+var _ [bvhStackSize - (bvhWidth-1)*bvhMaxDepth - bvhWidth]struct{}
+var _ [0]struct{} = [bvhStackSize & (bvhStackSize - 1)]struct{}{}
+
+// bvh is a flattened tree of 4-wide nodes over primitives, in depth-first
+// order. Node 0 is the root.
 type bvh struct {
-	nodes  []bvhNode
-	leaves []bvhLeaf
+	nodes []bvhNode
 }
 
 // buildInput is what the builder knows of each primitive.
 type buildInput struct {
 	lo, hi, c []Vec // bounds and centroids, by primitive
+	kind      []primKind
 	idx       []int32
 	nodes     []buildNode
 }
@@ -61,57 +84,153 @@ func buildBVH(prims []shape) (bvh, []int32) {
 		lo:    make([]Vec, n),
 		hi:    make([]Vec, n),
 		c:     make([]Vec, n),
+		kind:  make([]primKind, n),
 		idx:   make([]int32, n),
 		nodes: make([]buildNode, 0, max(1, 2*n/bvhLeafMax)),
 	}
 	for i := range prims {
 		in.lo[i], in.hi[i] = prims[i].bounds()
 		in.c[i] = in.lo[i].Add(in.hi[i]).Scale(0.5)
+		in.kind[i] = prims[i].kind
 		in.idx[i] = int32(i)
 	}
 	if n > 0 {
 		in.build(0, n, 0)
 	}
-	return flatten(in.nodes), in.idx
+	kindOf := make([]primKind, n) // by slot
+	for slot, i := range in.idx {
+		kindOf[slot] = in.kind[i]
+	}
+	return flatten(in.nodes, kindOf), in.idx
 }
 
-// flatten turns the builder's nodes into traversal nodes.
-func flatten(bn []buildNode) bvh {
+// flatten collapses the builder's binary tree into 4-wide nodes: a node
+// takes its two children, then repeatedly replaces the interior child of
+// largest surface area with that child's two children, until it has four
+// or only leaves are left. A child whose subtree holds at most bvhLeafMerge
+// primitives becomes a leaf of them all: they are contiguous, and testing
+// them costs less than a node. Leaves keep their primitives, so the order
+// of the primitives is the binary tree's.
+func flatten(bn []buildNode, kindOf []primKind) bvh {
 	var t bvh
 	if len(bn) == 0 {
 		return t
 	}
-	t.nodes = make([]bvhNode, 0, len(bn)/2+1)
-	var ref func(i int32) int32
-	ref = func(i int32) int32 {
-		n := &bn[i]
-		if n.count > 0 {
-			t.leaves = append(t.leaves, bvhLeaf{first: n.offset, count: int32(n.count)})
-			return -int32(len(t.leaves))
+	// The primitives under each builder node: children come after their
+	// parent, so one backward pass sums them.
+	size := make([]int32, len(bn))
+	kinds := make([]uint8, len(bn)) // a bit for each kind of primitive under the node
+	for i := len(bn) - 1; i >= 0; i-- {
+		if b := &bn[i]; b.count > 0 {
+			size[i] = int32(b.count)
+			kinds[i] = 1 << kindOf[b.offset]
+		} else {
+			size[i] = size[i+1] + size[b.offset]
+			kinds[i] = kinds[i+1] | kinds[b.offset]
 		}
-		me := int32(len(t.nodes))
-		t.nodes = append(t.nodes, bvhNode{})
-		l, r := i+1, n.offset
-		a := ref(l)
-		b := ref(r)
-		t.nodes[me] = bvhNode{
-			box:   [2][2][3]float32{{bn[l].lo, bn[l].hi}, {bn[r].lo, bn[r].hi}},
-			child: [2]int32{a, b},
-		}
-		return me
 	}
-	if bn[0].count == 0 {
-		ref(0)
+	c := collapser{bn: bn, size: size, kinds: kinds, kindOf: kindOf, t: &t}
+	t.nodes = make([]bvhNode, 0, len(bn)/(bvhWidth-1)+1)
+	if bn[0].count > 0 || c.mergeable(0) {
+		// A tree that is one leaf: a root with that leaf alone.
+		t.nodes = append(t.nodes, emptyNode())
+		c.leaf(0, 0, 0)
 		return t
 	}
-	inf := float32(math.Inf(1))
-	t.nodes = append(t.nodes, bvhNode{})
-	leaf := ref(0)
-	t.nodes[0] = bvhNode{
-		box:   [2][2][3]float32{{bn[0].lo, bn[0].hi}, {{inf, inf, inf}, {-inf, -inf, -inf}}},
-		child: [2]int32{leaf, leaf},
-	}
+	c.node(0)
 	return t
+}
+
+// collapser holds what flatten needs while it collapses.
+type collapser struct {
+	bn     []buildNode
+	size   []int32    // primitives under each builder node
+	kinds  []uint8    // bit k set: primitives of kind k under the builder node
+	kindOf []primKind // by slot
+	t      *bvh
+}
+
+// mergeable reports whether builder node i, interior or not, can be one
+// leaf: few primitives, all of one kind.
+func (c *collapser) mergeable(i int32) bool {
+	k := c.kinds[i]
+	return c.size[i] <= bvhLeafMerge && k&(k-1) == 0
+}
+
+// leaf makes slot j of node me a leaf of every primitive under builder node i.
+func (c *collapser) leaf(me int32, j int, i int32) {
+	first := c.first(i)
+	c.t.nodes[me].set(j, &c.bn[i], first, c.size[i]|int32(c.kindOf[first])<<leafKindShift)
+}
+
+// first returns the first primitive under builder node i.
+func (c *collapser) first(i int32) int32 {
+	for c.bn[i].count == 0 {
+		i++
+	}
+	return c.bn[i].offset
+}
+
+// node appends the wide node of the builder's interior node i and its
+// subtree, and returns its index.
+func (c *collapser) node(i int32) int32 {
+	bn := c.bn
+	kids := [bvhWidth]int32{i + 1, bn[i].offset}
+	k := 2
+	for k < bvhWidth {
+		best, bestArea := -1, -1.0
+		for j := range k {
+			if b := &bn[kids[j]]; b.count == 0 {
+				if a := boxArea(b); a > bestArea {
+					best, bestArea = j, a
+				}
+			}
+		}
+		if best < 0 {
+			break
+		}
+		kid := kids[best]
+		kids[best], kids[k] = kid+1, bn[kid].offset
+		k++
+	}
+	me := int32(len(c.t.nodes))
+	c.t.nodes = append(c.t.nodes, emptyNode())
+	for j, kid := range kids[:k] {
+		if bn[kid].count > 0 || c.mergeable(kid) {
+			c.leaf(me, j, kid)
+		} else {
+			c.t.nodes[me].set(j, &bn[kid], c.node(kid), 0)
+		}
+	}
+	return me
+}
+
+// emptyNode returns a node whose every slot is empty.
+func emptyNode() bvhNode {
+	var n bvhNode
+	inf := float32(math.Inf(1))
+	for a := range 3 {
+		for c := range bvhWidth {
+			n.box[0][a][c], n.box[1][a][c] = inf, -inf
+		}
+	}
+	return n
+}
+
+// set makes slot c of n a child with the box of the builder's node b: the
+// node at index ref (count 0), or a leaf from primitive ref (count, see
+// bvhNode).
+func (n *bvhNode) set(c int, b *buildNode, ref, count int32) {
+	for a := range 3 {
+		n.box[0][a][c], n.box[1][a][c] = b.lo[a], b.hi[a]
+	}
+	n.child[c], n.count[c] = ref, uint16(count)
+}
+
+// boxArea is surfaceArea of a builder's node.
+func boxArea(b *buildNode) float64 {
+	v := func(p [3]float32) Vec { return Vec{X: float64(p[0]), Y: float64(p[1]), Z: float64(p[2])} }
+	return surfaceArea(v(b.lo), v(b.hi))
 }
 
 // surfaceArea returns half the surface area of the box (enough for ratios).
@@ -167,6 +286,13 @@ func (in *buildInput) build(start, end, depth int) int32 {
 	})
 	n := end - start
 	leaf := func() int32 {
+		if k := in.kindSplit(start, end); k > start {
+			// Primitives of several kinds: split by kind, so that every
+			// leaf holds one kind and traversal knows which test to run.
+			in.build(start, k, depth+1)
+			in.nodes[me].offset = in.build(k, end, depth+1)
+			return me
+		}
 		in.nodes[me].offset = int32(start)
 		in.nodes[me].count = uint16(n)
 		return me
@@ -211,6 +337,31 @@ func (in *buildInput) build(start, end, depth int) int32 {
 	second := in.build(mid, end, depth+1)
 	in.nodes[me].offset = second
 	return me
+}
+
+// kindSplit moves the primitives of idx[start:end] of the least kind there
+// to the front and returns where the others start, or start when they are
+// all of one kind.
+func (in *buildInput) kindSplit(start, end int) int {
+	least := in.kind[in.idx[start]]
+	mixed := false
+	for _, i := range in.idx[start+1 : end] {
+		mixed = mixed || in.kind[i] != least
+		least = min(least, in.kind[i])
+	}
+	if !mixed {
+		return start
+	}
+	i, j := start, end-1
+	for i <= j {
+		if in.kind[in.idx[i]] == least {
+			i++
+		} else {
+			in.idx[i], in.idx[j] = in.idx[j], in.idx[i]
+			j--
+		}
+	}
+	return i
 }
 
 // median sorts idx[start:end] by centroid along axis and returns the middle.

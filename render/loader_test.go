@@ -216,7 +216,7 @@ func TestLoaderReadsEveryFeature(t *testing.T) {
 		{"aperture", s.camera.aperture, 0.1},
 		{"planes", len(s.planes), 1},
 		{"plane normal is unit", s.planes[0].n, V(0, 1, 0)},
-		{"primitives: sphere, quad, 2+1 and 2+1 triangles", len(s.prims), 8},
+		{"primitives: sphere, quad, 2+1 and 2+1 triangles", len(s.geo), 8},
 		{"lights: the quad", len(s.lights), 1},
 		{"textures: t.png and ../m/t.png", len(s.textures), 2},
 		{"triangles counted", s.triangles, 6},
@@ -239,7 +239,7 @@ func TestLoaderReadsEveryFeature(t *testing.T) {
 		}
 	}
 	// The scale [2,1,1] then a rotation of 90° about Y maps x to -z.
-	for i := range s.prims {
+	for i := range s.geo {
 		if s.materials[s.info[i].mat].name == "white" {
 			lo, hi := s.shapes[i].bounds()
 			if !nearVec(lo, V(1, 0, -2), 1e-9) || !nearVec(hi, V(1, 1, 0), 1e-9) {
@@ -331,8 +331,8 @@ func TestBundle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(s.prims) != 2 || len(s.textures) != 2 {
-			t.Errorf("%d primitives and %d textures, want 2 and 2", len(s.prims), len(s.textures))
+		if len(s.geo) != 2 || len(s.textures) != 2 {
+			t.Errorf("%d primitives and %d textures, want 2 and 2", len(s.geo), len(s.textures))
 		}
 	})
 	t.Run("hash is stable and follows content", func(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 // Scene fields. The public methods are in api.go.
 type sceneData struct {
 	shapes     []shape    // in BVH leaf order once built
-	prims      []prim     // the shapes' intersection form, same order
+	geo        []primGeo  // the shapes' intersection form (see prim), same order
+	bary       []primBary // same order
 	info       []primInfo // same order
 	tris       []triShading
 	tangents   []triTangents
@@ -70,17 +71,19 @@ const envShare = 0.5
 func (s *sceneData) finish() {
 	start := time.Now()
 	defer func() {
-		s.stats.Triangles, s.stats.Primitives, s.stats.Build = s.triangles, len(s.prims), time.Since(start)
+		s.stats.Triangles, s.stats.Primitives, s.stats.Build = s.triangles, len(s.geo), time.Since(start)
 	}()
 	tree, order := buildBVH(s.shapes)
 	shapes := make([]shape, len(order))
-	prims := make([]prim, len(order))
+	geo := make([]primGeo, len(order))
+	bary := make([]primBary, len(order))
 	info := make([]primInfo, len(order))
 	for slot, i := range order {
 		shapes[slot], info[slot] = s.shapes[i], s.info[i]
-		prims[slot] = shapes[slot].prim()
+		p := shapes[slot].prim()
+		geo[slot], bary[slot] = p.primGeo, p.primBary
 	}
-	s.shapes, s.prims, s.info, s.bvh = shapes, prims, info, tree
+	s.shapes, s.geo, s.bary, s.info, s.bvh = shapes, geo, bary, info, tree
 
 	for i := range s.materials {
 		if pm := s.materials[i].pbr; pm != nil && pm.transmission > 0 {
@@ -152,6 +155,11 @@ func (s *sceneData) finish() {
 	if n := len(s.lightCDF); n > 0 {
 		s.lightCDF[n-1] = 1
 	}
+}
+
+// prim returns primitive i (BVH leaf order) in its intersection form.
+func (s *sceneData) prim(i int) prim {
+	return prim{primGeo: s.geo[i], primBary: s.bary[i], kind: s.shapes[i].kind}
 }
 
 // pickLight returns the index of the light that u in [0,1) selects: the

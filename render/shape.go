@@ -20,30 +20,46 @@ type shape struct {
 	kind   primKind
 }
 
-// prim is the form of a primitive that intersection reads, kept contiguous
-// in BVH leaf order. A triangle or quad is its plane n·x = w and two edge
-// planes that give the surface coordinates of a point x on it:
-// a = n1·x + w1 along e1 and b = n2·x + w2 along e2 (Havel and Herout, "Yet
-// Faster Ray-Triangle Intersection", 2010). The distance comes first, so
-// most candidates are rejected after one division. A sphere keeps its
-// centre in n and its radius in w.
+// prim is the form of a primitive that intersection reads. A triangle or
+// quad is its plane n·x = w and two edge planes that give the surface
+// coordinates of a point x on it: a = n1·x + w1 along e1 and b = n2·x + w2
+// along e2 (Havel and Herout, "Yet Faster Ray-Triangle Intersection", 2010).
+// The distance comes first, so most candidates are rejected after one
+// division. A sphere keeps its centre in n and its radius in w.
+//
+// A scene keeps its primitives in BVH leaf order split in two arrays
+// (sceneData.geo and .bary): what every candidate reads to compute the
+// distance, 32 bytes, and what only those at a distance in range read, so
+// that a leaf's candidates share cache lines.
 type prim struct {
-	n, n1, n2 Vec
-	w, w1, w2 float64
-	kind      primKind
+	primGeo
+	primBary
+	kind primKind
+}
+
+// primGeo is a primitive's plane (n·x = w), or a sphere's centre and radius.
+type primGeo struct {
+	n Vec
+	w float64
+}
+
+// primBary gives the surface coordinates of a point on a triangle or quad.
+type primBary struct {
+	n1, n2 Vec
+	w1, w2 float64
 }
 
 // prim returns the intersection form of the shape. The shape must not be
 // degenerate (zero area or radius).
 func (s *shape) prim() prim {
 	if s.kind == primSphere {
-		return prim{kind: primSphere, n: s.p, w: s.r}
+		return prim{kind: primSphere, primGeo: primGeo{n: s.p, w: s.r}}
 	}
 	n := s.e1.Cross(s.e2)
 	k := 1 / n.Dot(n)
 	n1 := s.e2.Cross(n).Scale(k)
 	n2 := n.Cross(s.e1).Scale(k)
-	return prim{kind: s.kind, n: n, w: n.Dot(s.p), n1: n1, w1: -n1.Dot(s.p), n2: n2, w2: -n2.Dot(s.p)}
+	return prim{kind: s.kind, primGeo: primGeo{n: n, w: n.Dot(s.p)}, primBary: primBary{n1: n1, w1: -n1.Dot(s.p), n2: n2, w2: -n2.Dot(s.p)}}
 }
 
 // primInfo is the part of a primitive that shading reads, in the same order.
@@ -74,7 +90,7 @@ type triTangents struct {
 // and the surface parameters (barycentrics or quad coordinates).
 type hit struct {
 	t    float64
-	prim int32 // index into Scene.prims, or -(plane index)-2 for planes; -1 none
+	prim int32 // index of the primitive (BVH leaf order), or -(plane index)-2 for planes; -1 none
 	a, b float64
 }
 
@@ -111,7 +127,7 @@ func (p *prim) intersectPlanar(o, d Vec, tmin, tmax float64) (t, a, b float64, o
 // intersectSphere returns the nearest distance in (tmin, tmax) at which the
 // ray (d of unit length) meets the sphere. It uses the formulation of Ray
 // Tracing Gems ch. 7, which stays accurate for small spheres far away.
-func (p *prim) intersectSphere(o, d Vec, tmin, tmax float64) (float64, bool) {
+func (p *primGeo) intersectSphere(o, d Vec, tmin, tmax float64) (float64, bool) {
 	f := o.Sub(p.n) // n is the centre
 	b := -f.Dot(d)
 	l := f.AddScaled(d, b) // f + b*d: the closest approach, without cancellation

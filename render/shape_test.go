@@ -139,105 +139,204 @@ func loadTestOBJ(t testing.TB, path string) []shape {
 	return prims
 }
 
-// TestBVHMatchesBruteForce shoots random rays at the bunny and compares the
-// BVH's nearest hit and occlusion with testing every triangle.
-func TestBVHMatchesBruteForce(t *testing.T) {
-	prims := loadTestOBJ(t, "../testdata/meshes/bunny.obj")
-	sd := testScene(t, prims)
-	if len(sd.prims) != len(prims) {
-		t.Fatalf("%d primitives in the scene, want %d", len(sd.prims), len(prims))
-	}
-	rg := newRNG(99, 0)
-	hits := 0
-	for i := range 3000 {
-		o := V(-8+16*rg.float(), -3+16*rg.float(), -7+14*rg.float())
-		var d Vec
-		if i%2 == 0 {
-			// Aim at the bunny, so that most rays hit.
-			d = V(-2+4*rg.float(), 2+6*rg.float(), -2+4*rg.float()).Sub(o).Norm()
-		} else {
-			d = V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Norm()
-		}
-		tmax := math.Inf(1)
-		if i%3 == 0 {
-			tmax = 1 + 10*rg.float()
-		}
-		want := tmax
-		for k := range sd.prims {
-			if tt, _, _, ok := sd.prims[k].intersect(o, d, 0, want); ok {
-				want = tt
-			}
-		}
-		r := Ray{Origin: o, Dir: d}
-		var h hit
-		ok := sd.intersect(&r, tmax, &h)
-		if ok != (want < tmax) {
-			t.Fatalf("ray %d from %v along %v: BVH hit=%v, brute force hit=%v", i, o, d, ok, want < tmax)
-		}
-		if ok {
-			hits++
-			if h.t != want {
-				t.Fatalf("ray %d: BVH t=%v, brute force t=%v", i, h.t, want)
-			}
-		}
-		if occ := sd.occluded(&r, tmax); occ != ok {
-			t.Fatalf("ray %d: occluded=%v, nearest hit=%v", i, occ, ok)
+// bvhTestScenes are the primitive sets the BVH tests build trees over: the
+// bunny; a soup of overlapping triangles, quads and spheres of every size;
+// a fine grid of 20,000 small triangles (a deep tree of full nodes); and
+// clusters of primitives sharing a centroid (leaves beyond bvhLeafMax).
+func bvhTestScenes(t testing.TB) map[string][]shape {
+	rg := newRNG(123, 0)
+	rv := func(s float64) Vec { return V(s*(rg.float()-0.5), s*(rg.float()-0.5), s*(rg.float()-0.5)) }
+	var soup []shape
+	for i := range 600 {
+		p, size := rv(12), 0.05+3*rg.float()*rg.float()
+		switch i % 5 {
+		case 0:
+			soup = append(soup, shape{kind: primSphere, p: p, r: size / 2})
+		case 1:
+			soup = append(soup, shape{kind: primQuad, p: p, e1: rv(size), e2: rv(size)})
+		default:
+			soup = append(soup, tri(p, p.Add(rv(size)), p.Add(rv(size))))
 		}
 	}
-	if hits < 500 {
-		t.Errorf("only %d of 3000 rays hit the bunny: the test is too weak", hits)
+	var grid []shape
+	for i := range 100 {
+		for j := range 100 {
+			x, z := float64(i)/10-5, float64(j)/10-5
+			y := 0.3 * math.Sin(x) * math.Cos(z)
+			grid = append(grid, tri(V(x, y, z), V(x+0.1, y, z), V(x, y+0.05, z+0.1)), tri(V(x+0.1, y, z), V(x+0.1, y+0.05, z+0.1), V(x, y+0.05, z+0.1)))
+		}
+	}
+	var clusters []shape
+	for c := range 7 {
+		centre := rv(8)
+		for k := range 40 + 10*c {
+			// Triangles about the same centroid, turned about it.
+			a := float64(k) * 0.7
+			u, v := V(math.Cos(a), math.Sin(a), 0.3), V(-math.Sin(a), 0.2, math.Cos(a))
+			clusters = append(clusters, tri(centre.Add(u), centre.Add(v), centre.Sub(u).Sub(v)))
+		}
+	}
+	return map[string][]shape{
+		"bunny":    loadTestOBJ(t, "../testdata/meshes/bunny.obj"),
+		"soup":     soup,
+		"grid":     grid,
+		"clusters": clusters,
 	}
 }
 
-func TestBVHStructure(t *testing.T) {
-	prims := loadTestOBJ(t, "../testdata/meshes/bunny.obj")
-	sd := testScene(t, prims)
-	// Every primitive is in exactly one leaf, and every box holds the
-	// boxes of what is under it.
-	seen := make([]int, len(sd.prims))
-	maxDepth := 0
-	contains := func(box [2][3]float32, lo, hi Vec) bool {
-		for a := range 3 {
-			if float64(box[0][a]) > lo.Axis(a) || float64(box[1][a]) < hi.Axis(a) {
-				return false
+// TestBVHMatchesBruteForce shoots random rays at each test scene and
+// compares the BVH's nearest hit and occlusion with testing every primitive.
+func TestBVHMatchesBruteForce(t *testing.T) {
+	for name, prims := range bvhTestScenes(t) {
+		t.Run(name, func(t *testing.T) {
+			sd := testScene(t, prims)
+			if len(sd.geo) != len(prims) {
+				t.Fatalf("%d primitives in the scene, want %d", len(sd.geo), len(prims))
 			}
-		}
-		return true
-	}
-	var walk func(ref int32, box [2][3]float32, depth int)
-	walk = func(ref int32, box [2][3]float32, depth int) {
-		maxDepth = max(maxDepth, depth)
-		if ref < 0 {
-			l := sd.bvh.leaves[-ref-1]
-			for k := l.first; k < l.first+l.count; k++ {
-				seen[k]++
-				if plo, phi := sd.shapes[k].bounds(); !contains(box, plo, phi) {
-					t.Fatalf("leaf %d's box does not contain primitive %d", -ref-1, k)
+			lo, hi := emptyBounds()
+			for i := range sd.shapes {
+				l, h := sd.shapes[i].bounds()
+				lo, hi = lo.Min(l), hi.Max(h)
+			}
+			size := hi.Sub(lo)
+			rg := newRNG(99, 0)
+			inBox := func(k float64) Vec {
+				return V(lo.X+size.X*(k*rg.float()-(k-1)/2), lo.Y+size.Y*(k*rg.float()-(k-1)/2), lo.Z+size.Z*(k*rg.float()-(k-1)/2))
+			}
+			hits := 0
+			const rays = 3000
+			for i := range rays {
+				o := inBox(2)
+				var d Vec
+				if i%2 == 0 {
+					// Aim at a primitive, so that most rays hit.
+					l, h := sd.shapes[int(rg.float()*float64(len(sd.shapes)))].bounds()
+					d = l.Add(h).Scale(0.5).Sub(o).Norm()
+				} else {
+					d = V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Norm()
+				}
+				tmax := math.Inf(1)
+				if i%3 == 0 {
+					tmax = size.Len() * rg.float()
+				}
+				want := tmax
+				for k := range sd.geo {
+					p := sd.prim(k)
+					if tt, _, _, ok := p.intersect(o, d, 0, want); ok {
+						want = tt
+					}
+				}
+				r := Ray{Origin: o, Dir: d}
+				var h hit
+				ok := sd.intersect(&r, tmax, &h)
+				if ok != (want < tmax) {
+					t.Fatalf("ray %d from %v along %v: BVH hit=%v, brute force hit=%v", i, o, d, ok, want < tmax)
+				}
+				if ok {
+					hits++
+					if h.t != want {
+						t.Fatalf("ray %d: BVH t=%v, brute force t=%v", i, h.t, want)
+					}
+					p := sd.prim(int(h.prim))
+					if tt, _, _, hitToo := p.intersect(o, d, 0, math.Inf(1)); !hitToo || tt != h.t {
+						t.Fatalf("ray %d: primitive %d, which the BVH reports, is not hit at %v", i, h.prim, h.t)
+					}
+				}
+				if occ := sd.occluded(&r, tmax); occ != ok {
+					t.Fatalf("ray %d: occluded=%v, nearest hit=%v", i, occ, ok)
 				}
 			}
-			return
-		}
-		n := sd.bvh.nodes[ref]
-		for c := range 2 {
-			lo := V(float64(n.box[c][0][0]), float64(n.box[c][0][1]), float64(n.box[c][0][2]))
-			hi := V(float64(n.box[c][1][0]), float64(n.box[c][1][1]), float64(n.box[c][1][2]))
-			if !contains(box, lo, hi) {
-				t.Fatalf("node %d: child %d's box is outside its parent's", ref, c)
+			if hits < rays/3 {
+				t.Errorf("only %d of %d rays hit: the test is too weak", hits, rays)
 			}
-			walk(n.child[c], n.box[c], depth+1)
-		}
+		})
 	}
-	inf := float32(math.Inf(1))
-	walk(0, [2][3]float32{{-inf, -inf, -inf}, {inf, inf, inf}}, 0)
-	for k, c := range seen {
-		if c != 1 {
-			t.Fatalf("primitive %d is in %d leaves", k, c)
-		}
+}
+
+// TestBVHStructure checks the wide tree of each test scene: every primitive
+// is in exactly one leaf, of its kind; every box holds what is under it; empty slots are
+// boxes no ray enters and only follow full ones; the tree is no deeper than
+// the stack allows; and below a root of one leaf every node has at least
+// two children.
+func TestBVHStructure(t *testing.T) {
+	for name, prims := range bvhTestScenes(t) {
+		t.Run(name, func(t *testing.T) {
+			sd := testScene(t, prims)
+			seen := make([]int, len(sd.geo))
+			maxDepth, visited, leaves := 0, 0, 0
+			var fill [bvhWidth + 1]int // nodes by children
+			contains := func(box [2][3]float32, lo, hi Vec) bool {
+				for a := range 3 {
+					if float64(box[0][a]) > lo.Axis(a) || float64(box[1][a]) < hi.Axis(a) {
+						return false
+					}
+				}
+				return true
+			}
+			var walk func(ref int32, box [2][3]float32, depth int)
+			walk = func(ref int32, box [2][3]float32, depth int) {
+				maxDepth = max(maxDepth, depth)
+				visited++
+				n := &sd.bvh.nodes[ref]
+				used := 0
+				for c := range bvhWidth {
+					var cb [2][3]float32
+					for a := range 3 {
+						cb[0][a], cb[1][a] = n.box[0][a][c], n.box[1][a][c]
+					}
+					if cb[0][0] > cb[1][0] { // empty
+						if n.count[c] != 0 || n.child[c] != 0 {
+							t.Fatalf("node %d: empty slot %d names child %d, count %d", ref, c, n.child[c], n.count[c])
+						}
+						continue
+					}
+					if used != c {
+						t.Fatalf("node %d: slot %d follows an empty one", ref, c)
+					}
+					used++
+					if !contains(box, V(float64(cb[0][0]), float64(cb[0][1]), float64(cb[0][2])), V(float64(cb[1][0]), float64(cb[1][1]), float64(cb[1][2]))) {
+						t.Fatalf("node %d: child %d's box is outside its parent's", ref, c)
+					}
+					if n.count[c] == 0 {
+						if n.child[c] <= ref {
+							t.Fatalf("node %d: child %d is node %d, not after it", ref, c, n.child[c])
+						}
+						walk(n.child[c], cb, depth+1)
+						continue
+					}
+					leaves++
+					first, kind := n.child[c], primKind(n.count[c]>>leafKindShift)
+					for k := first; k < first+int32(n.count[c]&leafCount); k++ {
+						seen[k]++
+						if sd.shapes[k].kind != kind {
+							t.Fatalf("node %d, leaf %d of kind %d holds primitive %d of kind %d", ref, c, kind, k, sd.shapes[k].kind)
+						}
+						if plo, phi := sd.shapes[k].bounds(); !contains(cb, plo, phi) {
+							t.Fatalf("node %d, leaf %d: its box does not contain primitive %d", ref, c, k)
+						}
+					}
+				}
+				fill[used]++
+				if used < 2 && !(ref == 0 && n.count[0] > 0) {
+					t.Fatalf("node %d has %d children", ref, used)
+				}
+			}
+			inf := float32(math.Inf(1))
+			walk(0, [2][3]float32{{-inf, -inf, -inf}, {inf, inf, inf}}, 0)
+			for k, c := range seen {
+				if c != 1 {
+					t.Fatalf("primitive %d is in %d leaves", k, c)
+				}
+			}
+			if visited != len(sd.bvh.nodes) {
+				t.Errorf("%d nodes reached from the root, %d stored", visited, len(sd.bvh.nodes))
+			}
+			if (bvhWidth-1)*(maxDepth+1)+1 > bvhStackSize {
+				t.Fatalf("depth %d can overflow the traversal stack", maxDepth)
+			}
+			t.Logf("%d primitives, %d nodes (by children: %v), %d leaves, depth %d", len(sd.geo), len(sd.bvh.nodes), fill[1:], leaves, maxDepth)
+		})
 	}
-	if maxDepth >= bvhStackSize {
-		t.Fatalf("depth %d exceeds the traversal stack", maxDepth)
-	}
-	t.Logf("%d triangles, %d nodes, depth %d", len(sd.prims), len(sd.bvh.nodes)+len(sd.bvh.leaves), maxDepth)
 }
 
 func TestBVHDegenerateInputs(t *testing.T) {

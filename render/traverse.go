@@ -1,6 +1,9 @@
 package render
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // safeInv returns 1/x in float32, with the largest finite float32 in place
 // of an infinity, so that (face - origin) * inv is never 0 * Inf = NaN: a
@@ -29,12 +32,12 @@ const boxSlack = 1 + 1e-6
 // hit so far is at t, as the bits of a float32 (see traverse).
 func boxLimit(t float64) int32 { return int32(math.Float32bits(float32(t * boxSlack))) }
 
-// stackEntry is a subtree left for later and the distance at which the ray
-// enters it (float32 bits, see traverse), so that it can be skipped once a
-// nearer hit is known.
+// stackEntry is a subtree left for later, as a node's slot names it (ref
+// and count, see bvhNode), and the distance at which the ray enters it
+// (float32 bits, see traverse), so that it can be skipped once a nearer hit
+// is known.
 type stackEntry struct {
-	ref int32
-	t   int32
+	ref, count, t int32
 }
 
 // traversalStack holds the subtrees a traversal left for later. A tracer
@@ -88,23 +91,25 @@ func (s *sceneData) hitPlanes(o, d Vec, h *hit, anyHit bool) bool {
 // one, or with anyHit returns true at the first hit found. It allocates
 // nothing.
 //
-// The box test computes the entry and exit distances of both children of a
-// node with no branches, which data-dependent comparisons would mispredict
-// half the time: it compares distances as the integers of their bits. For
+// At a node, the box test computes the entry and exit distances of all four
+// children with no branches, which data-dependent comparisons would
+// mispredict: it compares distances as the integers of their bits. For
 // floats that are not NaN (safeInv sees to that), the order of non-negative
 // values is the order of their bits and every negative value has a negative
 // integer; the entry distance is clamped at 0 and the exit distance compared
 // with it, so only the order among non-negative values matters, and integer
 // min and max are single conditional moves. A box of zero thickness (an
 // axis-aligned triangle's) is entered: the test is entry <= exit, and boxes
-// are rounded outwards anyway. The test is written out here rather than
-// called: a call would make the loop spill and reload its state at every
-// node (13% of the time on the Cornell box).
+// are rounded outwards anyway. Every child is written to the stack and
+// kept (the stack pointer advanced) only when the ray enters it; the kept
+// ones are then sorted, farthest first, and the nearest is taken at once.
+// The tests are written out here rather than called: a call would make the
+// loop spill and reload its state at every node.
 func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit bool) bool {
 	if len(s.planes) > 0 && s.hitPlanes(o, d, h, anyHit) && anyHit {
 		return true
 	}
-	nodes, leaves, prims := s.bvh.nodes, s.bvh.leaves, s.prims
+	nodes, geo, bary := s.bvh.nodes, s.geo, s.bary
 	if len(nodes) == 0 {
 		return h.prim != -1
 	}
@@ -113,72 +118,110 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 	nx, ny, nz := signBit(ix), signBit(iy), signBit(iz) // near faces
 	fx, fy, fz := 1-nx, 1-ny, 1-nz                      // far faces
 	tm := boxLimit(h.t)
+	const mask = bvhStackSize - 1
 	sp := 0
-	ref := int32(0)
+	ref, count := int32(0), int32(0)
 	for {
-		if ref >= 0 {
+		if count == 0 {
 			n := &nodes[ref]
-			a, b := &n.box[0], &n.box[1]
-			an := max(0, int32(math.Float32bits((a[nx][0]-ox)*ix)), int32(math.Float32bits((a[ny][1]-oy)*iy)), int32(math.Float32bits((a[nz][2]-oz)*iz)))
-			bn := max(0, int32(math.Float32bits((b[nx][0]-ox)*ix)), int32(math.Float32bits((b[ny][1]-oy)*iy)), int32(math.Float32bits((b[nz][2]-oz)*iz)))
-			af := min(tm, int32(math.Float32bits((a[fx][0]-ox)*ix)), int32(math.Float32bits((a[fy][1]-oy)*iy)), int32(math.Float32bits((a[fz][2]-oz)*iz)))
-			bf := min(tm, int32(math.Float32bits((b[fx][0]-ox)*ix)), int32(math.Float32bits((b[fy][1]-oy)*iy)), int32(math.Float32bits((b[fz][2]-oz)*iz)))
-			in0, in1 := an <= af, bn <= bf
-			if in0 && in1 {
-				// Both: the nearer now, the other later. The bits of
-				// non-negative floats order like the floats.
-				c0, c1, tfar := n.child[0], n.child[1], bn
-				if bn < an {
-					c0, c1, tfar = c1, c0, an
+			xn, yn, zn := &n.box[nx][0], &n.box[ny][1], &n.box[nz][2]
+			xf, yf, zf := &n.box[fx][0], &n.box[fy][1], &n.box[fz][2]
+			var tn [bvhWidth]int32
+			var in0, in1, in2, in3 uint
+			a := max(0, int32(math.Float32bits((xn[0]-ox)*ix)), int32(math.Float32bits((yn[0]-oy)*iy)), int32(math.Float32bits((zn[0]-oz)*iz)))
+			b := min(tm, int32(math.Float32bits((xf[0]-ox)*ix)), int32(math.Float32bits((yf[0]-oy)*iy)), int32(math.Float32bits((zf[0]-oz)*iz)))
+			tn[0] = a
+			if a <= b {
+				in0 = 1
+			}
+			a = max(0, int32(math.Float32bits((xn[1]-ox)*ix)), int32(math.Float32bits((yn[1]-oy)*iy)), int32(math.Float32bits((zn[1]-oz)*iz)))
+			b = min(tm, int32(math.Float32bits((xf[1]-ox)*ix)), int32(math.Float32bits((yf[1]-oy)*iy)), int32(math.Float32bits((zf[1]-oz)*iz)))
+			tn[1] = a
+			if a <= b {
+				in1 = 2
+			}
+			a = max(0, int32(math.Float32bits((xn[2]-ox)*ix)), int32(math.Float32bits((yn[2]-oy)*iy)), int32(math.Float32bits((zn[2]-oz)*iz)))
+			b = min(tm, int32(math.Float32bits((xf[2]-ox)*ix)), int32(math.Float32bits((yf[2]-oy)*iy)), int32(math.Float32bits((zf[2]-oz)*iz)))
+			tn[2] = a
+			if a <= b {
+				in2 = 4
+			}
+			a = max(0, int32(math.Float32bits((xn[3]-ox)*ix)), int32(math.Float32bits((yn[3]-oy)*iy)), int32(math.Float32bits((zn[3]-oz)*iz)))
+			b = min(tm, int32(math.Float32bits((xf[3]-ox)*ix)), int32(math.Float32bits((yf[3]-oy)*iy)), int32(math.Float32bits((zf[3]-oz)*iz)))
+			tn[3] = a
+			if a <= b {
+				in3 = 8
+			}
+			hits := in0 | in1 | in2 | in3
+			if hits != 0 {
+				c := bits.TrailingZeros(hits) & (bvhWidth - 1)
+				hits &= hits - 1
+				if hits == 0 {
+					// One child: go down at once.
+					ref, count = n.child[c], int32(n.count[c])
+					continue
 				}
-				stack[sp] = stackEntry{ref: c1, t: tfar}
+				// Several: push them all, sort them farthest first, and take
+				// the nearest from the top.
+				base := sp
+				stack[sp&mask] = stackEntry{ref: n.child[c], count: int32(n.count[c]), t: tn[c]}
 				sp++
-				ref = c0
-				continue
-			}
-			if in0 {
-				ref = n.child[0]
-				continue
-			}
-			if in1 {
-				ref = n.child[1]
+				for ; hits != 0; hits &= hits - 1 {
+					c := bits.TrailingZeros(hits) & (bvhWidth - 1)
+					e := stackEntry{ref: n.child[c], count: int32(n.count[c]), t: tn[c]}
+					j := sp
+					for ; j > base && stack[(j-1)&mask].t < e.t; j-- {
+						stack[j&mask] = stack[(j-1)&mask]
+					}
+					stack[j&mask] = e
+					sp++
+				}
+				sp--
+				e := &stack[sp&mask]
+				ref, count = e.ref, e.count
 				continue
 			}
 		} else {
-			l := leaves[-ref-1]
-			for i := l.first; i < l.first+l.count; i++ {
-				p := &prims[i]
-				if p.kind == primSphere {
-					if t, ok := p.intersectSphere(o, d, 0, h.t); ok {
+			first, end := ref, ref+count&leafCount
+			if kind := primKind(count >> leafKindShift); kind == primSphere {
+				for i := first; i < end; i++ {
+					if t, ok := geo[i].intersectSphere(o, d, 0, h.t); ok {
 						if anyHit {
 							return true
 						}
 						h.t, h.prim, h.a, h.b = t, i, 0, 0
 						tm = boxLimit(t)
 					}
-					continue
 				}
-				// p.intersectPlanar(o, d, 0, h.t), written out: the call
-				// cost as much as the test. A ray parallel to the plane
-				// (den 0) gets t = ±Inf or NaN, which the range test rejects.
-				t := (p.w - p.n.Dot(o)) / p.n.Dot(d)
-				if !(t > 0 && t < h.t) {
-					continue
+			} else {
+				quad := kind == primQuad
+				for i := first; i < end; i++ {
+					// prim.intersectPlanar(o, d, 0, h.t), written out: the
+					// call cost as much as the test. A ray parallel to the
+					// plane (den 0) gets t = ±Inf or NaN, which the range
+					// test rejects. For a triangle a + b <= 1 with a, b >= 0
+					// implies a, b <= 1.
+					p := &geo[i]
+					t := (p.w - p.n.Dot(o)) / p.n.Dot(d)
+					if !(t > 0 && t < h.t) {
+						continue
+					}
+					q := o.AddScaled(d, t)
+					e := &bary[i]
+					a := e.n1.Dot(q) + e.w1
+					if a < 0 || (quad && a > 1) {
+						continue
+					}
+					b := e.n2.Dot(q) + e.w2
+					if b < 0 || (quad && b > 1) || (!quad && a+b > 1) {
+						continue
+					}
+					if anyHit {
+						return true
+					}
+					h.t, h.prim, h.a, h.b = t, i, a, b
+					tm = boxLimit(t)
 				}
-				q := o.AddScaled(d, t)
-				a := p.n1.Dot(q) + p.w1
-				if a < 0 || a > 1 {
-					continue
-				}
-				b := p.n2.Dot(q) + p.w2
-				if b < 0 || b > 1 || (p.kind == primTriangle && a+b > 1) {
-					continue
-				}
-				if anyHit {
-					return true
-				}
-				h.t, h.prim, h.a, h.b = t, i, a, b
-				tm = boxLimit(t)
 			}
 		}
 		for {
@@ -186,8 +229,8 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 				return h.prim != -1
 			}
 			sp--
-			if e := stack[sp]; e.t <= tm {
-				ref = e.ref
+			if e := &stack[sp&mask]; e.t <= tm {
+				ref, count = e.ref, e.count
 				break
 			}
 		}
