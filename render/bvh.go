@@ -3,6 +3,7 @@ package render
 import (
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // buildNode is a node as the builder makes it: 32 bytes. Nodes are stored
@@ -44,7 +45,7 @@ const (
 	// A leaf's count: the primitives in the low bits, their kind above.
 	leafKindShift = 14
 	leafCount     = 1<<leafKindShift - 1
-	bvhSAHDepth = 36 // below this depth, split at the median to bound the tree's depth
+	bvhSAHDepth   = 36 // below this depth, split at the median to bound the tree's depth
 	// bvhMaxDepth bounds the binary tree's depth: bvhSAHDepth SAH levels,
 	// then median splits that halve a node, for up to 2^27 primitives (the
 	// wide tree is no deeper than the binary one it collapses).
@@ -61,6 +62,10 @@ const (
 // masked by bvhStackSize-1 needs no bounds check.
 var _ [bvhStackSize - (bvhWidth-1)*bvhMaxDepth - bvhWidth]struct{}
 var _ [0]struct{} = [bvhStackSize & (bvhStackSize - 1)]struct{}{}
+
+// traverse reads a node's boxes at byte offsets from its start.
+var _ [unsafe.Offsetof(bvhNode{}.box)]struct{} = [0]struct{}{}
+var _ [unsafe.Sizeof(bvhNode{}.box)]struct{} = [2 * 3 * 4 * bvhWidth]struct{}{}
 
 // bvh is a flattened tree of 4-wide nodes over primitives, in depth-first
 // order. Node 0 is the root.
