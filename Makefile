@@ -4,16 +4,20 @@ BIN       := bin/tessera
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: all build test cross lint fuzz bench demo cover clean help
+.PHONY: all build build-simd test cross lint fuzz bench demo cover clean help
 
 all: build
 
 build: ## build bin/tessera
 	$(GO) build -o $(BIN) ./cmd/tessera
 
-test: ## the whole suite (race detector, fuzz seed corpora included); CI runs this
+build-simd: ## build bin/tessera with the AVX box test (Go's experimental simd/archsimd)
+	GOEXPERIMENT=simd $(GO) build -o $(BIN) ./cmd/tessera
+
+test: ## the whole suite (race detector, fuzz seed corpora included), and render with the AVX box test; CI runs this
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 9m $(PKGS)
+	GOEXPERIMENT=simd $(GO) test -timeout 3m ./render
 
 # The systems a node must run on. The first build of each compiles the
 # standard library for it (about a minute on 2 cores); later ones come from

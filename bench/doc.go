@@ -45,7 +45,8 @@
 //     controller and of that controller; the time to load it (parse and
 //     build, render.Scene.Stats for the BVH's share) with GOMAXPROCS 1 and
 //     with every core; and its rays per second on one core against the
-//     bunny's, rendered in turn.
+//     bunny's, rendered in turn (the ratio of their rates per CPU-second of
+//     the rendering thread where that can be read).
 //
 // Every section is repeated Config.Runs times and the medians are reported.
 // Ratios (speedup, overhead ratio) are medians of the ratios measured within

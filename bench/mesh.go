@@ -172,7 +172,7 @@ func (b *bencher) mesh(ctx context.Context, bunny *scene) (*Mesh, error) {
 
 	// Rays per second, the bunny and the sphere in turn.
 	set := sc.Resolve(b.s.work.Kernel)
-	var mrps, brps, ratios []float64
+	var mrps, brps, mcpu, bcpu, ratios []float64
 	for run := 1; run <= b.s.Runs; run++ {
 		var m, bn kernelSample
 		for _, turn := range turns(2, run) {
@@ -187,10 +187,17 @@ func (b *bencher) mesh(ctx context.Context, bunny *scene) (*Mesh, error) {
 			}
 		}
 		mr, br := float64(m.rays)/m.wall.Seconds(), float64(bn.rays)/bn.wall.Seconds()
-		mrps, brps, ratios = append(mrps, mr), append(brps, br), append(ratios, mr/br)
-		b.log.Info().Int("run", run).Float64("mesh Mrays/s", round(mr/1e6, 3)).Float64("bunny Mrays/s", round(br/1e6, 3)).Msg("mesh kernel")
+		ratio := mr / br
+		if m.cpu > 0 && bn.cpu > 0 {
+			mc, bc := float64(m.rays)/m.cpu.Seconds(), float64(bn.rays)/bn.cpu.Seconds()
+			mcpu, bcpu, ratio = append(mcpu, mc), append(bcpu, bc), mc/bc
+		}
+		mrps, brps, ratios = append(mrps, mr), append(brps, br), append(ratios, ratio)
+		b.log.Info().Int("run", run).Float64("mesh Mrays/s", round(mr/1e6, 3)).Float64("bunny Mrays/s", round(br/1e6, 3)).
+			Float64("ratio", round(ratio, 3)).Msg("mesh kernel")
 	}
 	out.RaysPerSecond, out.BunnyRaysPerSecond, out.RaysRatio = median(mrps), median(brps), median(ratios)
+	out.RaysPerCPUSecond, out.BunnyRaysPerCPUSecond = median(mcpu), median(bcpu)
 	return out, nil
 }
 

@@ -172,11 +172,15 @@ type Mesh struct {
 	BuildSecondsOneCore float64 `json:"buildSecondsOneCore"`
 	LoadSeconds         float64 `json:"loadSeconds"`
 	BuildSeconds        float64 `json:"buildSeconds"`
-	// Kernel speed on one core, the mesh scene and bunny.json in turn, and
-	// the median of their ratios within each run.
-	RaysPerSecond      float64 `json:"raysPerSecond"`
-	BunnyRaysPerSecond float64 `json:"bunnyRaysPerSecond"`
-	RaysRatio          float64 `json:"raysRatio"`
+	// Kernel speed on one core, the mesh scene and bunny.json in turn, per
+	// second of wall time and of the thread's CPU time (0 where it cannot
+	// be read), and the median of their ratios within each run (of the CPU
+	// time rates where known, which a shared machine disturbs less).
+	RaysPerSecond         float64 `json:"raysPerSecond"`
+	BunnyRaysPerSecond    float64 `json:"bunnyRaysPerSecond"`
+	RaysPerCPUSecond      float64 `json:"raysPerCPUSecond"`
+	BunnyRaysPerCPUSecond float64 `json:"bunnyRaysPerCPUSecond"`
+	RaysRatio             float64 `json:"raysRatio"`
 	// Peak resident memory (the kernel's maximum resident set size) of
 	// `tessera render -local 1` rendering a tiny image of the scene, of a
 	// `tessera node` process rendering it for a controller, and of that

@@ -125,8 +125,9 @@ func (r *Report) writeMesh(ew *errWriter, m *Mesh) {
 			float64(m.RenderPeakBytes)/1e6, float64(m.RenderPeakBytes)/tris, float64(m.NodePeakBytes)/1e6, float64(m.NodePeakBytes)/tris,
 			float64(m.ControllerPeakBytes)/1e6, float64(m.ControllerPeakBytes)/tris, TargetMeshBytesPerTriangle, verdict(ok))
 	}
-	ew.printf("  one core: %.2f Mrays/s, the bunny %.2f: %.2fx (target >= %.1fx: %s)\n",
-		m.RaysPerSecond/1e6, m.BunnyRaysPerSecond/1e6, m.RaysRatio, TargetMeshRaysRatio, verdict(m.RaysRatio >= TargetMeshRaysRatio))
+	ew.printf("  one core: %.2f Mrays/s (%s per CPU-second), the bunny %.2f (%s): %.2fx (target >= %.1fx: %s)\n",
+		m.RaysPerSecond/1e6, orDash(m.RaysPerCPUSecond/1e6, "%.2f"), m.BunnyRaysPerSecond/1e6, orDash(m.BunnyRaysPerCPUSecond/1e6, "%.2f"),
+		m.RaysRatio, TargetMeshRaysRatio, verdict(m.RaysRatio >= TargetMeshRaysRatio))
 }
 
 // plural is "1 worker", "2 workers".

@@ -22,7 +22,7 @@ func sampleReport() *Report {
 		Security: &Security{Sealing: &Sealing{Workers: 1, PlainSeconds: 2, SealedSeconds: 2.004, Cost: 0.002, CostAtEqualSpeed: 0.001,
 			Tiles: 256, Frames: 513, BytesPerFrame: 16}},
 		Mesh: &Mesh{Triangles: 1_000_000, OBJBytes: 38e6, LoadSecondsOneCore: 1.2, BuildSecondsOneCore: 0.5, LoadSeconds: 0.9, BuildSeconds: 0.3,
-			RaysPerSecond: 1.5e6, BunnyRaysPerSecond: 3e6, RaysRatio: 0.5, RenderPeakBytes: 240e6, NodePeakBytes: 260e6, ControllerPeakBytes: 200e6},
+			RaysPerSecond: 1.5e6, BunnyRaysPerSecond: 3e6, RaysPerCPUSecond: 1.6e6, BunnyRaysPerCPUSecond: 3.2e6, RaysRatio: 0.5, RenderPeakBytes: 240e6, NodePeakBytes: 260e6, ControllerPeakBytes: 200e6},
 	}
 }
 
@@ -50,7 +50,7 @@ func TestWriteText(t *testing.T) {
 		"mesh: a displaced sphere of 1000000 triangles (38.0 MB of OBJ)",
 		"load and build: 1.200 s on one core, BVH 0.500 s of it (target < 1.5 s: met); 0.900 s on 2 cores, BVH 0.300 s",
 		"tessera render 240 MB (240 bytes/triangle), a node 260 MB (260), its controller 200 MB (200) (target <= 250 bytes/triangle: NOT met)",
-		"one core: 1.50 Mrays/s, the bunny 3.00: 0.50x (target >= 0.6x: NOT met)",
+		"one core: 1.50 Mrays/s (1.60 per CPU-second), the bunny 3.00 (3.20): 0.50x (target >= 0.6x: NOT met)",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the table lacks %q:\n%s", want, got)

@@ -1,7 +1,9 @@
 // Package render is tessera's path tracer: vector math, camera, shapes, a
-// flattened SAH bounding volume hierarchy, materials, scene loading from JSON,
-// Wavefront OBJ/MTL, glTF 2.0 (.gltf and .glb) and Radiance .hdr environment
-// maps, and image output (PNG and PFM).
+// 4-wide bounding volume hierarchy (collapsed from a binned SAH tree; with
+// GOEXPERIMENT=simd on amd64 its box test runs four boxes at once in AVX,
+// with the same results bit for bit as the scalar test every build keeps),
+// materials, scene loading from JSON, Wavefront OBJ/MTL, glTF 2.0 (.gltf and
+// .glb) and Radiance .hdr environment maps, and image output (PNG and PFM).
 //
 // The contract that makes distributed rendering exact: the value of a pixel
 // depends only on the scene, the Settings and the pixel's coordinates. Every

@@ -105,7 +105,9 @@ func (s *sceneData) hitPlanes(o, d Vec, h *hit, anyHit bool) bool {
 // kept (the stack pointer advanced) only when the ray enters it; the kept
 // ones are then sorted, farthest first, and the nearest is taken at once.
 // The tests are written out here rather than called: a call would make the
-// loop spill and reload its state at every node.
+// loop spill and reload its state at every node. Where simdBoxes is true
+// (GOEXPERIMENT=simd on an amd64 CPU with AVX) boxes4 runs the same box test
+// on the four children at once, with the same results bit for bit.
 func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit bool) bool {
 	if len(s.planes) > 0 && s.hitPlanes(o, d, h, anyHit) && anyHit {
 		return true
@@ -127,6 +129,13 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 	oxn, oyn, ozn := uintptr(nx*side), uintptr(ny*side+plane), uintptr(nz*side+2*plane)
 	oxf, oyf, ozf := uintptr(fx*side), uintptr(fy*side+plane), uintptr(fz*side+2*plane)
 	tm := boxLimit(h.t)
+	var vox, voy, voz, vix, viy, viz lanes
+	var vtm ilanes
+	if simdBoxes {
+		vox, voy, voz = broadcast(ox), broadcast(oy), broadcast(oz)
+		vix, viy, viz = broadcast(ix), broadcast(iy), broadcast(iz)
+		vtm = broadcastInt(tm)
+	}
 	const mask = bvhStackSize - 1
 	sp := 0
 	ref, count := int32(0), int32(0)
@@ -137,32 +146,37 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 			xn, yn, zn := (*[bvhWidth]float32)(unsafe.Add(np, oxn)), (*[bvhWidth]float32)(unsafe.Add(np, oyn)), (*[bvhWidth]float32)(unsafe.Add(np, ozn))
 			xf, yf, zf := (*[bvhWidth]float32)(unsafe.Add(np, oxf)), (*[bvhWidth]float32)(unsafe.Add(np, oyf)), (*[bvhWidth]float32)(unsafe.Add(np, ozf))
 			var tn [bvhWidth]int32
-			var in0, in1, in2, in3 uint
-			a := max(0, int32(math.Float32bits((xn[0]-ox)*ix)), int32(math.Float32bits((yn[0]-oy)*iy)), int32(math.Float32bits((zn[0]-oz)*iz)))
-			b := min(tm, int32(math.Float32bits((xf[0]-ox)*ix)), int32(math.Float32bits((yf[0]-oy)*iy)), int32(math.Float32bits((zf[0]-oz)*iz)))
-			tn[0] = a
-			if a <= b {
-				in0 = 1
+			var hits uint
+			if simdBoxes {
+				hits = boxes4(xn, yn, zn, xf, yf, zf, vox, voy, voz, vix, viy, viz, vtm, &tn)
+			} else {
+				var in0, in1, in2, in3 uint
+				a := max(0, int32(math.Float32bits((xn[0]-ox)*ix)), int32(math.Float32bits((yn[0]-oy)*iy)), int32(math.Float32bits((zn[0]-oz)*iz)))
+				b := min(tm, int32(math.Float32bits((xf[0]-ox)*ix)), int32(math.Float32bits((yf[0]-oy)*iy)), int32(math.Float32bits((zf[0]-oz)*iz)))
+				tn[0] = a
+				if a <= b {
+					in0 = 1
+				}
+				a = max(0, int32(math.Float32bits((xn[1]-ox)*ix)), int32(math.Float32bits((yn[1]-oy)*iy)), int32(math.Float32bits((zn[1]-oz)*iz)))
+				b = min(tm, int32(math.Float32bits((xf[1]-ox)*ix)), int32(math.Float32bits((yf[1]-oy)*iy)), int32(math.Float32bits((zf[1]-oz)*iz)))
+				tn[1] = a
+				if a <= b {
+					in1 = 2
+				}
+				a = max(0, int32(math.Float32bits((xn[2]-ox)*ix)), int32(math.Float32bits((yn[2]-oy)*iy)), int32(math.Float32bits((zn[2]-oz)*iz)))
+				b = min(tm, int32(math.Float32bits((xf[2]-ox)*ix)), int32(math.Float32bits((yf[2]-oy)*iy)), int32(math.Float32bits((zf[2]-oz)*iz)))
+				tn[2] = a
+				if a <= b {
+					in2 = 4
+				}
+				a = max(0, int32(math.Float32bits((xn[3]-ox)*ix)), int32(math.Float32bits((yn[3]-oy)*iy)), int32(math.Float32bits((zn[3]-oz)*iz)))
+				b = min(tm, int32(math.Float32bits((xf[3]-ox)*ix)), int32(math.Float32bits((yf[3]-oy)*iy)), int32(math.Float32bits((zf[3]-oz)*iz)))
+				tn[3] = a
+				if a <= b {
+					in3 = 8
+				}
+				hits = in0 | in1 | in2 | in3
 			}
-			a = max(0, int32(math.Float32bits((xn[1]-ox)*ix)), int32(math.Float32bits((yn[1]-oy)*iy)), int32(math.Float32bits((zn[1]-oz)*iz)))
-			b = min(tm, int32(math.Float32bits((xf[1]-ox)*ix)), int32(math.Float32bits((yf[1]-oy)*iy)), int32(math.Float32bits((zf[1]-oz)*iz)))
-			tn[1] = a
-			if a <= b {
-				in1 = 2
-			}
-			a = max(0, int32(math.Float32bits((xn[2]-ox)*ix)), int32(math.Float32bits((yn[2]-oy)*iy)), int32(math.Float32bits((zn[2]-oz)*iz)))
-			b = min(tm, int32(math.Float32bits((xf[2]-ox)*ix)), int32(math.Float32bits((yf[2]-oy)*iy)), int32(math.Float32bits((zf[2]-oz)*iz)))
-			tn[2] = a
-			if a <= b {
-				in2 = 4
-			}
-			a = max(0, int32(math.Float32bits((xn[3]-ox)*ix)), int32(math.Float32bits((yn[3]-oy)*iy)), int32(math.Float32bits((zn[3]-oz)*iz)))
-			b = min(tm, int32(math.Float32bits((xf[3]-ox)*ix)), int32(math.Float32bits((yf[3]-oy)*iy)), int32(math.Float32bits((zf[3]-oz)*iz)))
-			tn[3] = a
-			if a <= b {
-				in3 = 8
-			}
-			hits := in0 | in1 | in2 | in3
 			if hits != 0 {
 				c := bits.TrailingZeros(hits) & (bvhWidth - 1)
 				hits &= hits - 1
@@ -201,6 +215,9 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 						}
 						h.t, h.prim, h.a, h.b = t, i, 0, 0
 						tm = boxLimit(t)
+						if simdBoxes {
+							vtm = broadcastInt(tm)
+						}
 					}
 				}
 			} else {
@@ -231,6 +248,9 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 					}
 					h.t, h.prim, h.a, h.b = t, i, a, b
 					tm = boxLimit(t)
+					if simdBoxes {
+						vtm = broadcastInt(tm)
+					}
 				}
 			}
 		}
