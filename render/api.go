@@ -138,6 +138,42 @@ type SceneStats struct {
 // Stats returns what the scene holds and what loading it took.
 func (s *Scene) Stats() SceneStats { return s.stats }
 
+// Frame returns the scene at frame f of its animation, 0 <= f <= MaxFrame:
+// its glTF animations played to time f/fps (the scene file's "fps", 24 by
+// default; frame 1 of a Blender export is at 1/24 s) and its keyframes
+// evaluated at frame f. The scene loaded (the still) shows every node as
+// its file has it and draws no frame; a frame's samples are its own (every
+// pixel's seed includes f), so frame f renders to the same pixels on every
+// node, alone or in a range. A scene without animation gives every frame
+// the still's content.
+//
+// Only what moves is computed for a frame: one in which no mesh moves
+// shares the still's primitives and BVH. The last few frames asked for are
+// kept, so the workers rendering one frame's tiles share its scene; Frame
+// is safe for concurrent use. The error wraps ErrBadSettings for a frame
+// out of range or one whose camera is degenerate.
+func (s *Scene) Frame(f int) (*Scene, error) {
+	if f < 0 || f > MaxFrame {
+		return nil, fmt.Errorf("%w: frame %d (expected 0 to %d)", ErrBadSettings, f, MaxFrame)
+	}
+	still := &s.sceneData
+	if s.still != nil {
+		still = s.still
+	}
+	if still.frames == nil {
+		fd, err := still.atFrame(f)
+		if err != nil {
+			return nil, err
+		}
+		return &Scene{sceneData: *fd}, nil
+	}
+	return still.frames.frame(still, f)
+}
+
+// Animated reports whether anything in the scene moves from frame to
+// frame: its camera, a mesh or a light.
+func (s *Scene) Animated() bool { return s.anim != nil }
+
 // Settings returns the scene file's own image settings, defaults applied.
 func (s *Scene) Settings() Settings { return s.settings }
 

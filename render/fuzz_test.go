@@ -25,6 +25,26 @@ func fuzzRender(t *testing.T, s *Scene) {
 	}
 }
 
+// fuzzFrames renders two frames of a scene that loaded and moves: a frame
+// renders, or fails with ErrBadSettings (a degenerate camera) or a
+// *LoadError (a vertex moved out of range).
+func fuzzFrames(t *testing.T, s *Scene) {
+	t.Helper()
+	if !s.Animated() {
+		return
+	}
+	for _, f := range []int{0, 7} {
+		fs, err := s.Frame(f)
+		var le *LoadError
+		switch {
+		case err == nil:
+			fuzzRender(t, fs)
+		case !errors.Is(err, ErrBadSettings) && !errors.As(err, &le):
+			t.Fatalf("Frame(%d): %v (%T), want ErrBadSettings or a *LoadError", f, err, err)
+		}
+	}
+}
+
 // checkLoadErr fails unless err is nil or a *LoadError with a message.
 func checkLoadErr(t *testing.T, err error) {
 	t.Helper()
@@ -59,6 +79,8 @@ func FuzzLoadSceneJSON(f *testing.F) {
 		`{"camera": {"from": [1e308,0,0], "to": [0,0,0]}, "objects": [{"type": "mesh", "file": "m.obj", "scale": 1e308}]}`,
 		`{"camera": {}, "objects": [null, 1, "x", []]}`,
 		`{"camera": {"from": [0,0,0], "to": [0,0,0]}}`,
+		`{"camera": {"from": [0,0,5], "to": [0,0,0], "keys": [{"frame": 1, "from": [0,0,0]}, {"frame": 9, "to": [0,1,0], "fov": 90}]}, "fps": 30,
+		  "objects": [{"type": "mesh", "file": "m.obj", "keys": [{"frame": 0, "scale": 2}, {"frame": 8, "rotate": [0, 1e300, 0], "translate": [1,2,3]}]}]}`,
 		`{"image": {"width": 1e400}}`,
 		`{"materials": {"a": {"type": "metal", "roughness": 2}}}`,
 		`[`, `{`, `{"a":`, `"\u0000"`, `{"camera": {"from": [0,0,"1"]}}`, `{} {}`, ``,
@@ -74,6 +96,7 @@ func FuzzLoadSceneJSON(f *testing.F) {
 		checkLoadErr(t, err)
 		if err == nil {
 			fuzzRender(t, s)
+			fuzzFrames(t, s)
 		}
 	})
 }
@@ -192,6 +215,23 @@ func FuzzGLTF(f *testing.F) {
 	doc["nodes"] = append(doc["nodes"].([]any), map[string]any{"extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 0}}, "translation": []any{0, 0, 2}})
 	doc["scenes"] = []any{map[string]any{"nodes": []any{0, 1}}}
 	f.Add([]byte(g.file(f, doc)))
+	// Animations of every kind, a light and the camera on moving nodes.
+	ga := &gltfBuilder{}
+	times := ga.floats("SCALAR", 0, 0.5, 1)
+	adoc := animDoc(ga, []any{map[string]any{
+		"samplers": []any{
+			map[string]any{"input": times, "output": ga.floats("VEC3", 0, 0, 0, 1, 2, 3, 0, 0, 1)},
+			map[string]any{"input": times, "output": ga.floats("VEC4", 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0), "interpolation": "STEP"},
+			map[string]any{"input": times, "output": ga.floats("VEC3", 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 1, 1, 1, 0.5, 0.5, 0.5, 1, 1, 1), "interpolation": "CUBICSPLINE"},
+		},
+		"channels": []any{
+			map[string]any{"sampler": 0, "target": map[string]any{"node": 0, "path": "translation"}},
+			map[string]any{"sampler": 1, "target": map[string]any{"node": 1, "path": "rotation"}},
+			map[string]any{"sampler": 2, "target": map[string]any{"node": 2, "path": "scale"}},
+		}}})
+	adoc["extensions"] = map[string]any{"KHR_lights_punctual": map[string]any{"lights": []any{map[string]any{"type": "point", "intensity": 100}}}}
+	adoc["nodes"].([]any)[1].(map[string]any)["extensions"] = map[string]any{"KHR_lights_punctual": map[string]any{"light": 0}}
+	f.Add([]byte(ga.file(f, adoc)))
 	f.Add([]byte("glTF\x02\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00JSON"))
 	bin := readSeed(f, "testdata/gltf/BoxTextured-glTF/BoxTextured0.bin")
 	png := readSeed(f, "testdata/gltf/BoxTextured-glTF/CesiumLogoFlat.png")
@@ -203,6 +243,7 @@ func FuzzGLTF(f *testing.F) {
 		checkLoadErr(t, err)
 		if err == nil {
 			fuzzRender(t, s)
+			fuzzFrames(t, s)
 		}
 	})
 }

@@ -19,7 +19,8 @@ import (
 //
 // The document keeps the node hierarchy as the file has it (each node's
 // TRS or matrix and its children), not only the world transforms it
-// composes to, so that animations can move nodes later.
+// composes to, so that animations can move nodes (gltfanim.go reads them,
+// frame.go moves the nodes).
 
 // gltf component types (accessor.componentType).
 const (
@@ -50,7 +51,9 @@ type gltfDoc struct {
 	samplers  []gltfSampler
 	materials []gltfMaterial
 	cameras   []gltfCamera
-	lights    []gltfLight // KHR_lights_punctual
+	lights    []gltfLight   // KHR_lights_punctual
+	channels  []gltfChannel // every animation's, played together (gltfanim.go)
+	rawAnims  []any         // the animations as JSON, decoded once buffers can be read
 
 	used     []string // extensionsUsed
 	ignored  []string // what the file uses that tessera ignores, for the warning line
@@ -236,6 +239,10 @@ func parseGLTF(src source, file string, lim Limits) (*gltfDoc, error) {
 		return nil, r.err
 	}
 	d.bufCache = make([][]byte, len(d.buffers))
+	if d.readAnimations(r, d.rawAnims); r.err != nil {
+		return nil, r.err
+	}
+	d.rawAnims = nil
 	return d, nil
 }
 
@@ -418,9 +425,7 @@ func (d *gltfDoc) read(r *jsonReader, root *jobj) {
 	if len(lists["skins"]) > 0 {
 		d.ignore("skins (meshes are drawn in their bind pose)")
 	}
-	if len(lists["animations"]) > 0 {
-		d.ignore("animations (the scene is drawn as the nodes stand)")
-	}
+	d.rawAnims = lists["animations"]
 	if r.err == nil {
 		d.checkHierarchy(r)
 	}

@@ -61,12 +61,15 @@ type gltfPlaced struct {
 	cameras []placedCamera // in the order the nodes were walked
 	lo, hi  Vec            // bounds of its triangles
 	tris    int
+	obj     int         // its index among the animation's objects; -1: nothing of it moves
+	ao      *animObject // that object, or nil
 }
 
 // placedCamera is a glTF camera at its node's world transform.
 type placedCamera struct {
-	cam *gltfCamera
-	xf  affine
+	cam  *gltfCamera
+	xf   affine
+	node int
 }
 
 // gltfCache holds, per glTF document, what several instances share.
@@ -86,7 +89,7 @@ type primData struct {
 // gltfObject loads a "gltf" object of the scene file: the file's default
 // scene placed by translate, rotate and scale.
 func (p *sceneParser) gltfObject(o *jobj, index int) error {
-	file, translate, rotate, scale := p.placedFile(o, "a .gltf or .glb file name, relative to the scene file")
+	file, rest, keys := p.placedFile(o, "a .gltf or .glb file name, relative to the scene file")
 	if err := p.fileDone(o, file); err != nil {
 		return err
 	}
@@ -100,9 +103,7 @@ func (p *sceneParser) gltfObject(o *jobj, index int) error {
 		}
 		return err
 	}
-	rot := rotation(rotate)
-	xf := affine{m: rot.mul(mat3{{scale.X, 0, 0}, {0, scale.Y, 0}, {0, 0, scale.Z}}), t: translate}
-	pl, err := p.placeGLTF(doc, xf)
+	pl, err := p.placeGLTF(doc, rest, keys)
 	if err != nil {
 		return err
 	}
@@ -116,45 +117,106 @@ func (p *sceneParser) gltfObject(o *jobj, index int) error {
 	return nil
 }
 
-// placeGLTF adds the default scene of doc, transformed by xf.
-func (p *sceneParser) placeGLTF(doc *gltfDoc, xf affine) (*gltfPlaced, error) {
-	pl := &gltfPlaced{doc: doc}
-	pl.lo, pl.hi = emptyBounds()
-	cache := &gltfCache{mats: map[int]int32{}, prims: map[[2]int]*primData{}}
-	var roots []int
+// roots returns the root nodes of the document's default scene.
+func (d *gltfDoc) roots() []int {
 	switch {
-	case doc.scene >= 0:
-		roots = doc.scenes[doc.scene].nodes
-	case len(doc.scenes) > 0:
-		roots = doc.scenes[0].nodes
-	default:
-		// No scene: every node without a parent, as viewers show such files.
-		child := make([]bool, len(doc.nodes))
-		for _, n := range doc.nodes {
-			for _, c := range n.children {
-				child[c] = true
-			}
-		}
-		for i := range doc.nodes {
-			if !child[i] {
-				roots = append(roots, i)
-			}
+	case d.scene >= 0:
+		return d.scenes[d.scene].nodes
+	case len(d.scenes) > 0:
+		return d.scenes[0].nodes
+	}
+	// No scene: every node without a parent, as viewers show such files.
+	child := make([]bool, len(d.nodes))
+	for _, n := range d.nodes {
+		for _, c := range n.children {
+			child[c] = true
 		}
 	}
+	var roots []int
+	for i := range d.nodes {
+		if !child[i] {
+			roots = append(roots, i)
+		}
+	}
+	return roots
+}
+
+// animObject returns what moves in the glTF document placed by rest and
+// keys: nil when nothing does (no keyframes, no animation channels).
+func (d *gltfDoc) animObject(rest trsXf, keys *trsKeys) *animObject {
+	if keys == nil && len(d.channels) == 0 {
+		return nil
+	}
+	ao := &animObject{rest: rest, keys: keys, nodes: d.nodes, roots: d.roots(),
+		chans: make([][]gltfChannel, len(d.nodes)), moving: make([]bool, len(d.nodes))}
+	for _, ch := range d.channels {
+		ao.chans[ch.node] = append(ao.chans[ch.node], ch)
+	}
+	var mark func(n int, moving bool)
+	mark = func(n int, moving bool) {
+		ao.moving[n] = moving || keys != nil || len(ao.chans[n]) > 0
+		for _, c := range d.nodes[n].children {
+			mark(c, ao.moving[n])
+		}
+	}
+	for _, n := range ao.roots {
+		mark(n, false)
+	}
+	return ao
+}
+
+// placeGLTF adds the default scene of doc, placed by the object's
+// transform rest (its keyframes, when it has them, move it at frames).
+func (p *sceneParser) placeGLTF(doc *gltfDoc, rest trsXf, keys *trsKeys) (*gltfPlaced, error) {
+	pl := &gltfPlaced{doc: doc, obj: -1}
+	pl.lo, pl.hi = emptyBounds()
+	if pl.ao = doc.animObject(rest, keys); pl.ao != nil {
+		pl.obj = p.keyedObject(pl.ao)
+	}
+	moving := func(n int) bool { return pl.ao != nil && pl.ao.moving[n] }
+	cache := &gltfCache{mats: map[int]int32{}, prims: map[[2]int]*primData{}}
 	var walk func(n int, parent affine) error
 	walk = func(n int, parent affine) error {
 		nd := &doc.nodes[n]
 		world := parent.mul(nd.local())
 		if nd.mesh >= 0 {
-			if err := p.placeMesh(doc, cache, pl, nd.mesh, world); err != nil {
+			prims, err := p.meshPrims(doc, cache, nd.mesh)
+			if err != nil {
 				return err
+			}
+			lo := len(p.sd.shapes)
+			tris, err := placePrims(p.sd, doc.file, prims, world, &pl.lo, &pl.hi)
+			if err != nil {
+				return err
+			}
+			pl.tris += tris
+			if moving(n) {
+				file := doc.file
+				a := p.anim()
+				a.movers = append(a.movers, mover{obj: pl.obj, node: n, lo: lo, hi: len(p.sd.shapes),
+					place: func(sd *sceneData, x *frameXf) error {
+						var lo, hi Vec
+						_, err := placePrims(sd, file, prims, x.worlds[n], &lo, &hi)
+						return err
+					}})
 			}
 		}
 		if nd.camera >= 0 {
-			pl.cameras = append(pl.cameras, placedCamera{cam: &doc.cameras[nd.camera], xf: world})
+			pl.cameras = append(pl.cameras, placedCamera{cam: &doc.cameras[nd.camera], xf: world, node: n})
 		}
 		if nd.light >= 0 {
-			p.placeLight(&doc.lights[nd.light], world)
+			l := &doc.lights[nd.light]
+			pt, ok := placedLight(l, world)
+			if ok {
+				p.sd.punctual = append(p.sd.punctual, pt)
+			}
+			a := p.anim()
+			if moving(n) {
+				a.lights = append(a.lights, lightSlot{obj: pl.obj, node: n, l: l})
+				a.lightsMove = true
+			} else if ok {
+				a.lights = append(a.lights, lightSlot{still: pt, obj: -1})
+			}
 		}
 		for _, c := range nd.children {
 			if err := walk(c, world); err != nil {
@@ -163,17 +225,18 @@ func (p *sceneParser) placeGLTF(doc *gltfDoc, xf affine) (*gltfPlaced, error) {
 		}
 		return nil
 	}
-	for _, n := range roots {
-		if err := walk(n, xf); err != nil {
+	for _, n := range doc.roots() {
+		if err := walk(n, rest.affine()); err != nil {
 			return nil, err
 		}
 	}
 	return pl, nil
 }
 
-// placeLight adds a KHR_lights_punctual light at its node's transform: at
-// the node's origin, shining along its -Z axis.
-func (p *sceneParser) placeLight(l *gltfLight, world affine) {
+// placedLight returns a KHR_lights_punctual light at its node's transform:
+// at the node's origin, shining along its -Z axis; false for a degenerate
+// transform, where the light points nowhere.
+func placedLight(l *gltfLight, world affine) (punctualLight, bool) {
 	pl := punctualLight{
 		pos:       world.apply(Vec{}),
 		dir:       world.m.apply(Vec{Z: -1}).Norm(),
@@ -187,42 +250,64 @@ func (p *sceneParser) placeLight(l *gltfLight, world affine) {
 		pl.kind = lightDirectional
 	}
 	if pl.dir.IsZero() || !pl.dir.finite() || !pl.pos.finite() {
-		return // a degenerate transform: the light points nowhere
+		return pl, false
 	}
-	p.sd.punctual = append(p.sd.punctual, pl)
+	return pl, true
 }
 
-// placeMesh adds the triangles of every primitive of mesh mi at world.
-func (p *sceneParser) placeMesh(doc *gltfDoc, cache *gltfCache, pl *gltfPlaced, mi int, world affine) error {
+// meshPrim is a primitive of a glTF mesh, decoded, with its scene material.
+type meshPrim struct {
+	pd    *primData
+	mat   int32
+	where string // JSON path, for errors
+}
+
+// meshPrims decodes the primitives of mesh mi (once for every instance),
+// counts their triangles against MaxTriangles, and converts their
+// materials.
+func (p *sceneParser) meshPrims(doc *gltfDoc, cache *gltfCache, mi int) ([]meshPrim, error) {
 	mesh := &doc.meshes[mi]
-	nm := world.m.cofactor()
-	flip := world.m.det() < 0 // the winding turns: keep the front side
-	if world.m.det() < 0 {
-		nm = mat3{{-nm[0][0], -nm[0][1], -nm[0][2]}, {-nm[1][0], -nm[1][1], -nm[1][2]}, {-nm[2][0], -nm[2][1], -nm[2][2]}}
-	}
+	var out []meshPrim
 	for k := range mesh.prims {
 		pr := &mesh.prims[k]
 		pd, err := p.primitive(doc, cache, mi, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if pd == nil {
 			continue
 		}
 		if p.sd.triangles += len(pd.tris); p.sd.triangles > p.lim.MaxTriangles {
-			return &LoadError{File: doc.file, Where: pr.where, Err: &LimitError{Limit: "MaxTriangles", What: "triangles", Value: int64(p.sd.triangles), Max: int64(p.lim.MaxTriangles)}}
+			return nil, &LoadError{File: doc.file, Where: pr.where, Err: &LimitError{Limit: "MaxTriangles", What: "triangles", Value: int64(p.sd.triangles), Max: int64(p.lim.MaxTriangles)}}
 		}
 		mat, err := p.gltfMaterial(doc, cache, pr.material)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		out = append(out, meshPrim{pd: pd, mat: mat, where: pr.where})
+	}
+	return out, nil
+}
+
+// placePrims adds the triangles of a mesh's primitives (of the glTF file
+// named file) at transform world to sd, widening the bounds *lo, *hi by
+// their vertices. It returns the number of triangles placed.
+func placePrims(sd *sceneData, file string, prims []meshPrim, world affine, lo, hi *Vec) (int, error) {
+	nm := world.m.cofactor()
+	flip := world.m.det() < 0 // the winding turns: keep the front side
+	if world.m.det() < 0 {
+		nm = mat3{{-nm[0][0], -nm[0][1], -nm[0][2]}, {-nm[1][0], -nm[1][1], -nm[1][2]}, {-nm[2][0], -nm[2][1], -nm[2][2]}}
+	}
+	tris := 0
+	for _, mp := range prims {
+		pd := mp.pd
 		pos := make([]Vec, len(pd.pos))
 		for i, v := range pd.pos {
 			pos[i] = world.apply(v)
 			if !pos[i].finite() {
-				return loadErr(doc.file, pr.where+".attributes.POSITION", "vertex %d is not finite after its node's transform", i)
+				return tris, loadErr(file, mp.where+".attributes.POSITION", "vertex %d is not finite after its node's transform", i)
 			}
-			pl.lo, pl.hi = pl.lo.Min(pos[i]), pl.hi.Max(pos[i])
+			*lo, *hi = lo.Min(pos[i]), hi.Max(pos[i])
 		}
 		var nrm, tan []Vec
 		if pd.nrm != nil {
@@ -238,7 +323,7 @@ func (p *sceneParser) placeMesh(doc *gltfDoc, cache *gltfCache, pl *gltfPlaced, 
 			}
 		}
 		var mt meshTri
-		mt.mat = mat
+		mt.mat = mp.mat
 		for _, t := range pd.tris {
 			if flip {
 				t[1], t[2] = t[2], t[1]
@@ -265,11 +350,11 @@ func (p *sceneParser) placeMesh(doc *gltfDoc, cache *gltfCache, pl *gltfPlaced, 
 			if mt.hasN {
 				fixNormals(&mt)
 			}
-			p.sd.addTriangle(&mt)
+			sd.addTriangle(&mt)
 		}
-		pl.tris += len(pd.tris)
+		tris += len(pd.tris)
 	}
-	return nil
+	return tris, nil
 }
 
 // fixNormals replaces vertex normals that are zero or not finite by the
@@ -623,14 +708,12 @@ func (p *sceneParser) resolveCamera() error {
 	}
 	aspect := 0.0
 	if pc != nil {
-		c.from = pc.xf.apply(Vec{})
-		fwd := pc.xf.m.apply(Vec{Z: -1}).Norm()
-		c.up = pc.xf.m.apply(Vec{Y: 1}).Norm()
-		c.to = c.from.Add(fwd)
-		c.fov = pc.cam.yfov * 180 / math.Pi
+		if err := c.fromNode(pc.cam, pc.xf); err != nil {
+			return loadErr(pl.doc.file, "", "%v", err)
+		}
 		aspect = pc.cam.aspect
-		if fwd.IsZero() || !c.from.finite() || !fwd.finite() || fwd.Cross(c.up).Len() < 1e-9 {
-			return loadErr(pl.doc.file, "", "camera %q: its node's transform is degenerate", pc.cam.name)
+		if pl.ao != nil && pl.ao.moving[pc.node] {
+			p.anim().camera = &camAnim{base: *c, obj: pl.obj, node: pc.node, cam: pc.cam}
 		}
 	} else {
 		p.frame(pl)

@@ -375,7 +375,7 @@ func (s *sceneData) renderTile(ctx context.Context, set Settings, r image.Rectan
 			return tr.rays, err
 		}
 		for x := r.Min.X; x < r.Max.X; x++ {
-			key := pixelKey(x, y)
+			key := pixelKey(x, y, s.frameSeed)
 			// Per-pixel shifts of the low-discrepancy sequences for the
 			// image plane and the lens.
 			ox, oy := float64(key>>11)*0x1p-53, float64(mix64(key)>>11)*0x1p-53

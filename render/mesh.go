@@ -63,15 +63,25 @@ func (p *sceneParser) meshScale(o *jobj) Vec {
 }
 
 // placedFile reads what the objects made of a file (mesh, gltf) share: the
-// required "file" (what says what it should be) and the transform,
-// "translate", "rotate" and "scale".
-func (p *sceneParser) placedFile(o *jobj, what string) (file string, translate, rotate, scale Vec) {
+// required "file" (what says what it should be), the transform,
+// "translate", "rotate" and "scale", and its keyframes (nil: none).
+func (p *sceneParser) placedFile(o *jobj, what string) (file string, xf trsXf, keys *trsKeys) {
 	o.require("file", what)
 	file = o.str("file", "")
-	translate = o.vec("translate", Vec{})
-	rotate = o.vec("rotate", Vec{})
-	scale = p.meshScale(o)
-	return file, translate, rotate, scale
+	xf.translate = o.vec("translate", Vec{})
+	xf.rotate = o.vec("rotate", Vec{})
+	xf.scale = p.meshScale(o)
+	keys = p.objectKeys(o)
+	return file, xf, keys
+}
+
+// keyedObject registers an object with keyframes (or a glTF object with
+// animations) as something that moves, and returns its index among the
+// animation's objects.
+func (p *sceneParser) keyedObject(ao *animObject) int {
+	a := p.anim()
+	a.objects = append(a.objects, ao)
+	return len(a.objects) - 1
 }
 
 // fileDone refuses the object's unknown fields and an empty file name, and
@@ -87,7 +97,7 @@ func (p *sceneParser) fileDone(o *jobj, file string) error {
 // mesh loads a "mesh" object: its OBJ file, the MTL files and textures the
 // OBJ references (unless the object names a material), and its transform.
 func (p *sceneParser) mesh(o *jobj) error {
-	file, translate, rotate, scale := p.placedFile(o, "an OBJ file name, relative to the scene file")
+	file, xf, keys := p.placedFile(o, "an OBJ file name, relative to the scene file")
 	hasMat := o.has("material")
 	mat := int32(-1)
 	if hasMat {
@@ -116,7 +126,35 @@ func (p *sceneParser) mesh(o *jobj) error {
 			return err
 		}
 	}
+	om := &objPlacement{m: m, name: name, objPath: o.path, mat: mat, mats: mats, smooth: smooth}
+	lo := len(p.sd.shapes)
+	if err := om.place(p.sd, xf); err != nil {
+		return err
+	}
+	if keys != nil {
+		obj := p.keyedObject(&animObject{rest: xf, keys: keys})
+		a := p.anim()
+		a.movers = append(a.movers, mover{obj: obj, node: -1, lo: lo, hi: len(p.sd.shapes),
+			place: func(sd *sceneData, x *frameXf) error { return om.place(sd, x.trs) }})
+	}
+	return nil
+}
 
+// objPlacement is an OBJ mesh and what a mesh object says of it, placed
+// by a transform (once for the still, again at every frame when it moves).
+type objPlacement struct {
+	m       *objMesh
+	name    string  // bundle name of the OBJ file
+	objPath string  // JSON path of the object, for errors
+	mat     int32   // the object's material for every face; -1: the faces' usemtl
+	mats    []int32 // per usemtl name
+	smooth  bool
+}
+
+// place adds the mesh's triangles at transform xf to sd.
+func (om *objPlacement) place(sd *sceneData, x trsXf) error {
+	m, name := om.m, om.name
+	translate, rotate, scale := x.translate, x.rotate, x.scale
 	rot := rotation(rotate)
 	xf := rot.mul(mat3{{scale.X, 0, 0}, {0, scale.Y, 0}, {0, 0, scale.Z}})
 	nxf := rot.mul(mat3{{1 / scale.X, 0, 0}, {0, 1 / scale.Y, 0}, {0, 0, 1 / scale.Z}})
@@ -124,7 +162,7 @@ func (p *sceneParser) mesh(o *jobj) error {
 	for i, v := range m.v {
 		pos[i] = xf.apply(v).Add(translate)
 		if !pos[i].finite() {
-			return loadErr(name, "", "vertex %d is not finite after the transform of %s", i+1, o.path)
+			return loadErr(name, "", "vertex %d is not finite after the transform of %s", i+1, om.objPath)
 		}
 	}
 	nrm := make([]Vec, len(m.vn))
@@ -133,7 +171,7 @@ func (p *sceneParser) mesh(o *jobj) error {
 	}
 	// Smooth shading for meshes without normals: area-weighted vertex normals.
 	var vnorm []Vec
-	if smooth {
+	if om.smooth {
 		vnorm = make([]Vec, len(pos))
 		for _, t := range m.tris {
 			a, b, c := pos[t.c[0].v], pos[t.c[1].v], pos[t.c[2].v]
@@ -150,12 +188,12 @@ func (p *sceneParser) mesh(o *jobj) error {
 	var mt meshTri
 	for _, t := range m.tris {
 		mt.p = [3]Vec{pos[t.c[0].v], pos[t.c[1].v], pos[t.c[2].v]}
-		mt.mat = mat
-		if !hasMat {
+		mt.mat = om.mat
+		if om.mat < 0 {
 			if t.mtl < 0 {
-				return loadErr(name, "line "+strconv.Itoa(int(t.line)), "f: face without a material: no usemtl comes before it and %s names no \"material\"", o.path)
+				return loadErr(name, "line "+strconv.Itoa(int(t.line)), "f: face without a material: no usemtl comes before it and %s names no \"material\"", om.objPath)
 			}
-			mt.mat = mats[t.mtl]
+			mt.mat = om.mats[t.mtl]
 		}
 		mt.hasN, mt.hasUV = true, true
 		for k, cn := range t.c {
@@ -173,7 +211,7 @@ func (p *sceneParser) mesh(o *jobj) error {
 				mt.hasUV = false
 			}
 		}
-		p.sd.addTriangle(&mt)
+		sd.addTriangle(&mt)
 	}
 	return nil
 }

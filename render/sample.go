@@ -3,8 +3,8 @@ package render
 import "math"
 
 // rng is a small counter-based generator (SplitMix64). A path's generator is
-// seeded only from the pixel and the sample index, which is what makes every
-// pixel independent of tiles, workers and the order of work.
+// seeded only from the pixel, the frame and the sample index, which is what
+// makes every pixel independent of tiles, workers and the order of work.
 type rng struct{ s uint64 }
 
 // mix64 is SplitMix64's finaliser: a bijective 64-bit hash.
@@ -14,9 +14,14 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// pixelKey is a hash of the pixel coordinates alone.
-func pixelKey(x, y int) uint64 {
-	return mix64(uint64(uint32(x)) | uint64(uint32(y))<<32 + 0x243F6A8885A308D3)
+// pixelKey is a hash of the pixel coordinates and the frame: every sample
+// of the pixel is seeded from it and the sample index (newRNG), which makes
+// a pixel independent of tiles, workers, nodes and the order of work. frame
+// is frameSeed of the frame, 0 for a still (whose keys are then those of
+// the pixel alone). This is the one place where the frame enters the
+// samples.
+func pixelKey(x, y int, frame uint64) uint64 {
+	return mix64((uint64(uint32(x)) | uint64(uint32(y))<<32 + 0x243F6A8885A308D3) ^ frame)
 }
 
 // newRNG returns the generator of sample i of the pixel whose key is key.

@@ -36,6 +36,11 @@ type sceneData struct {
 	triangles    int     // triangles from meshes, for limits and statistics
 	lim          Limits  // as loaded (defaults filled): what RenderTile accepts
 	stats        SceneStats
+
+	anim      *sceneAnim  // what moves from frame to frame; nil: nothing (frame.go)
+	frames    *frameCache // the still's: its frames' scenes, shared by every worker
+	still     *sceneData  // a frame's: the scene it is a frame of; nil for the still
+	frameSeed uint64      // what the frame adds to every pixel's seed; 0 for the still
 }
 
 // light is what next-event estimation samples: an emissive primitive, a
@@ -67,12 +72,24 @@ const maxEachPunctual = 8
 const envShare = 0.5
 
 // finish builds the BVH over the primitives, reorders them to leaf order
-// and indexes the lights.
+// and indexes the lights: the still is ready to render. A scene that moves
+// keeps its primitives as they were before the reordering, for its frames.
 func (s *sceneData) finish() {
 	start := time.Now()
 	defer func() {
 		s.stats.Triangles, s.stats.Primitives, s.stats.Build = s.triangles, len(s.geo), time.Since(start)
 	}()
+	if s.anim != nil && len(s.anim.movers) > 0 {
+		s.anim.shapes, s.anim.info = s.shapes, s.info
+	}
+	s.finishShapes()
+	s.indexLights(true)
+	s.frames = &frameCache{}
+}
+
+// finishShapes builds the BVH over the primitives and reorders them to leaf
+// order.
+func (s *sceneData) finishShapes() {
 	tree, order := buildBVH(s.shapes)
 	shapes := make([]shape, len(order))
 	geo := make([]primGeo, len(order))
@@ -95,12 +112,23 @@ func (s *sceneData) finish() {
 	for i := range s.materials {
 		s.full = s.full || s.materials[i].kind == matPBR
 	}
+}
 
+// indexLights builds the table of lights that next-event estimation
+// chooses from: emissive primitives, then punctual lights (when there are
+// more than maxEachPunctual), then the environment. With writeInfo it
+// records each primitive's light in s.info; without, s.info already holds
+// them (a frame whose primitives are the still's, whose punctual lights
+// moved: the primitives' lights come first and keep their places).
+func (s *sceneData) indexLights(writeInfo bool) {
+	s.full = s.full || len(s.punctual) > 0
 	var power []float64
 	total := 0.0
 	s.lights = s.lights[:0]
 	for i := range s.info {
-		s.info[i].light = -1
+		if writeInfo {
+			s.info[i].light = -1
+		}
 		m := &s.materials[s.info[i].mat]
 		if m.kind != matEmissive && m.kind != matPBR {
 			continue
@@ -115,7 +143,9 @@ func (s *sceneData) finish() {
 		if !(pw > 0) || math.IsInf(pw, 0) {
 			continue
 		}
-		s.info[i].light = int32(len(s.lights))
+		if writeInfo {
+			s.info[i].light = int32(len(s.lights))
+		}
 		s.lights = append(s.lights, light{prim: int32(i), aux: textured})
 		power = append(power, pw)
 		total += pw

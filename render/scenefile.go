@@ -35,6 +35,7 @@ type sceneParser struct {
 	imgIndex    map[string]int32    // pbr texture images by name
 	camRef      *cameraRef          // a camera taken from a glTF object, resolved after the objects
 	imgW, imgH  bool                // the scene file gives the image's width, height
+	fps         float64             // "fps": the frame rate at which glTF animations play
 }
 
 // cameraRef is a scene camera that a glTF object holds.
@@ -69,6 +70,11 @@ func parseScene(src source, main string, lim Limits) (*sceneData, error) {
 	if err := p.parse(v); err != nil {
 		return nil, err
 	}
+	if a := p.sd.anim; a.movesAnything() {
+		a.fps = p.fps
+	} else {
+		p.sd.anim = nil
+	}
 	p.sd.stats.Parse = time.Since(start)
 	return p.sd, nil
 }
@@ -86,6 +92,10 @@ func (p *sceneParser) parse(v any) error {
 		p.image(im)
 	}
 	p.sd.background = p.color(root, "background", Vec{}, false)
+	p.fps = root.num("fps", DefaultFPS)
+	if !(p.fps > 0 && p.fps <= maxFPS) && r.err == nil {
+		r.fail(root.at("fps"), "expected frames per second, more than 0 and at most %d, got %v", maxFPS, p.fps)
+	}
 	if env := root.sub("environment"); env != nil {
 		if root.has("background") {
 			r.fail(root.at("environment"), `"environment" replaces "background": give one of them, not both`)
@@ -140,16 +150,42 @@ func (p *sceneParser) camera(o *jobj) {
 	if o.has("object") {
 		// A camera of a glTF object: resolved once the objects are loaded.
 		ref := &cameraRef{where: o.path, object: o.int("object", 0), name: o.str("name", "")}
+		if o.has("keys") {
+			o.get("keys")
+			p.r.fail(o.at("keys"), "a glTF object's camera moves with its node, as the file's animations move it: keyframes are for a camera given by \"from\" and \"to\"")
+		}
 		o.done()
 		p.camRef = ref
 		return
 	}
-	o.require("from", "the camera position")
-	o.require("to", "the point the camera looks at")
+	keys := p.keyframes(o, cameraKeyProps)
+	if fov := keys["fov"]; fov != nil {
+		for k := range fov.keys() {
+			if v := fov.value(k)[0]; !(v > 0 && v < 180) {
+				p.r.fail(fmt.Sprintf("%s[%d].fov", o.at("keys"), k), "expected a vertical field of view in degrees, more than 0 and less than 180, got %v", v)
+				return
+			}
+		}
+	}
+	if keys["from"] == nil {
+		o.require("from", "the camera position")
+	}
+	if keys["to"] == nil {
+		o.require("to", "the point the camera looks at")
+	}
 	c.from = o.vec("from", Vec{})
 	c.to = o.vec("to", Vec{Z: -1})
+	if k := keys["from"]; k != nil && !o.has("from") {
+		c.from = k.first() // the still is where the first key is
+	}
+	if k := keys["to"]; k != nil && !o.has("to") {
+		c.to = k.first()
+	}
 	c.up = o.vec("up", Vec{Y: 1})
 	c.fov = o.num("fov", 40)
+	if k := keys["fov"]; k != nil && !o.has("fov") {
+		c.fov = k.value(0)[0]
+	}
 	c.aperture = o.num("aperture", 0)
 	c.focusDistance = o.num("focusDistance", 0)
 	o.done()
@@ -167,6 +203,9 @@ func (p *sceneParser) camera(o *jobj) {
 		p.r.fail(o.at("aperture"), "expected a lens diameter >= 0, got %v", c.aperture)
 	case c.focusDistance < 0:
 		p.r.fail(o.at("focusDistance"), "expected a distance >= 0 (0: the distance to \"to\"), got %v", c.focusDistance)
+	}
+	if len(keys) > 0 && p.r.err == nil {
+		p.anim().camera = &camAnim{base: *c, from: keys["from"], to: keys["to"], fov: keys["fov"], obj: -1}
 	}
 }
 
@@ -460,6 +499,7 @@ func (p *sceneParser) object(o *jobj, index int) error {
 		c := o.vec("center", Vec{})
 		rad := o.num("radius", 1)
 		mat := p.materialRef(o, "material")
+		p.noKeys(o, typ)
 		o.done()
 		if !(rad > 0) || rad > 1e12 {
 			p.r.fail(o.at("radius"), "expected a radius > 0, got %v", rad)
@@ -476,6 +516,7 @@ func (p *sceneParser) object(o *jobj, index int) error {
 		o.require("material", "a material name")
 		c, u, v := o.vec("corner", Vec{}), o.vec("u", Vec{}), o.vec("v", Vec{})
 		mat := p.materialRef(o, "material")
+		p.noKeys(o, typ)
 		o.done()
 		cr := u.Cross(v)
 		area := cr.Len()
@@ -493,6 +534,7 @@ func (p *sceneParser) object(o *jobj, index int) error {
 		o.require("material", "a material name")
 		pt, n := o.vec("point", Vec{}), o.vec("normal", Vec{Y: 1})
 		mat := p.materialRef(o, "material")
+		p.noKeys(o, typ)
 		o.done()
 		if p.r.err == nil && !(n.Len() > 0 && n.Norm().finite()) {
 			p.r.fail(o.at("normal"), "expected a non-zero vector")

@@ -127,8 +127,8 @@ func TestSamplingDistributions(t *testing.T) {
 		}
 	})
 	t.Run("rng depends on pixel and sample only", func(t *testing.T) {
-		a, b := newRNG(pixelKey(3, 4), 5), newRNG(pixelKey(3, 4), 5)
-		c := newRNG(pixelKey(4, 3), 5)
+		a, b := newRNG(pixelKey(3, 4, 0), 5), newRNG(pixelKey(3, 4, 0), 5)
+		c := newRNG(pixelKey(4, 3, 0), 5)
 		x, y, z := a.next(), b.next(), c.next()
 		if x != y {
 			t.Errorf("same seed gave %x and %x", x, y)
