@@ -35,11 +35,11 @@ const maxFPS = 1000
 // sceneAnim is what moves in a scene. A scene in which nothing moves has
 // none (sceneData.anim is nil) and renders every frame as the still.
 type sceneAnim struct {
-	fps     float64
-	objects []*animObject // objects of the scene file that move something
-	camera  *camAnim      // nil: the camera stands still
-	movers  []mover       // mesh instances that move
-	lights  []lightSlot   // every punctual light, in the still's order
+	fps        float64
+	objects    []*animObject // objects of the scene file that move something
+	camera     *camAnim      // nil: the camera stands still
+	movers     []mover       // mesh instances that move
+	lights     []lightSlot   // every punctual light, in the still's order
 	lightsMove bool
 
 	// The still's primitives before the BVH reordered them: those of no
