@@ -182,6 +182,9 @@ func (n *Node) checkJob(m protocol.TileJob) (protocol.Code, error) {
 	if err := m.Validate(); err != nil {
 		return protocol.CodeBadJob, fmt.Errorf("node %s: %w", n.cfg.ID, err)
 	}
+	if m.Frame != nil && *m.Frame > render.MaxFrame {
+		return protocol.CodeBadJob, fmt.Errorf("node %s: job %d: frame %d (expected 0 to %d)", n.cfg.ID, m.Job, *m.Frame, render.MaxFrame)
+	}
 	set := render.Settings{Width: m.Width, Height: m.Height, SPP: m.SPP, MaxDepth: m.MaxDepth}
 	if err := n.cfg.Limits.CheckTile(set, image.Rect(m.X0, m.Y0, m.X1, m.Y1)); err != nil {
 		code := protocol.CodeBadJob
@@ -231,6 +234,7 @@ func (n *Node) handleJob(c *conn, m protocol.TileJob) {
 		entry: e,
 		set:   render.Settings{Width: m.Width, Height: m.Height, SPP: m.SPP, MaxDepth: m.MaxDepth},
 		rect:  image.Rect(m.X0, m.Y0, m.X1, m.Y1),
+		frame: m.Frame,
 	}
 	switch e.state {
 	case sceneReady:

@@ -68,6 +68,11 @@ type slowRender struct {
 	d time.Duration
 }
 
+func (r slowRender) Frame(f int) (renderer, error) {
+	s, err := r.s.Frame(f)
+	return slowRender{s: s, d: r.d}, err
+}
+
 func (r slowRender) RenderTile(ctx context.Context, set render.Settings, rect image.Rectangle, dst []float32) (uint64, error) {
 	t := time.NewTimer(r.d)
 	defer t.Stop()
@@ -96,6 +101,11 @@ func gatedScenes(gate <-chan struct{}) func(*Node) {
 type gatedRender struct {
 	s    *render.Scene
 	gate <-chan struct{}
+}
+
+func (r gatedRender) Frame(f int) (renderer, error) {
+	s, err := r.s.Frame(f)
+	return gatedRender{s: s, gate: r.gate}, err
 }
 
 func (r gatedRender) RenderTile(ctx context.Context, set render.Settings, rect image.Rectangle, dst []float32) (uint64, error) {

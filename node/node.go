@@ -34,13 +34,44 @@ type renderer interface {
 	RenderTile(ctx context.Context, set render.Settings, r image.Rectangle, dst []float32) (rays uint64, err error)
 }
 
+// framer is a renderer of a scene with frames: an animation's frame f is
+// rendered by Frame(f). A renderer that is not one renders every frame as
+// its still.
+type framer interface {
+	Frame(f int) (renderer, error)
+}
+
+// animated is a loaded scene, whose frames the node computes itself (the
+// scene crosses the wire once for every frame of a range; render caches a
+// few frames' scenes, so the workers rendering one frame share one).
+type animated struct{ *render.Scene }
+
+func (a animated) Frame(f int) (renderer, error) {
+	s, err := a.Scene.Frame(f)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // loadScene builds a scene with the render package.
 func loadScene(b *render.Bundle, lim render.Limits) (renderer, error) {
 	s, err := render.LoadBundle(b, lim)
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return animated{s}, nil
+}
+
+// frameOf returns the renderer of frame f (nil: the still) of scene r.
+func frameOf(r renderer, f *int) (renderer, error) {
+	if f == nil {
+		return r, nil
+	}
+	if fr, ok := r.(framer); ok {
+		return fr.Frame(*f)
+	}
+	return r, nil
 }
 
 // Config configures a Node. The zero value is valid: every zero field

@@ -411,3 +411,65 @@ func TestNewNodeBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeRendersFrames: a job with a frame renders that frame of the
+// scene's animation, evaluated on the node, equal to the local render of
+// the frame; one without renders the still; the scene is sent once.
+func TestNodeRendersFrames(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "orbit.glb")
+	_, addr := startNode(t, Config{Workers: 2})
+	c := controllerConn(t, addr, "")
+	frame := schedtest.SceneFrame(bundle)
+	send(t, c, frame)
+	r := image.Rect(8, 4, 24, 16)
+	set := render.Settings{Width: 32, Height: 20, SPP: 2, MaxDepth: 3}
+	want := map[uint64][]float32{}
+	for i, f := range []int{-1, 1, 24, 48} {
+		job := protocol.TileJob{Job: uint64(i + 1), Scene: frame.Hash, Width: set.Width, Height: set.Height, SPP: set.SPP, MaxDepth: set.MaxDepth,
+			X0: r.Min.X, Y0: r.Min.Y, X1: r.Max.X, Y1: r.Max.Y}
+		s := scene
+		if f >= 0 {
+			job.Frame = &f
+			fs, err := scene.Frame(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = fs
+		}
+		pix := make([]float32, 3*r.Dx()*r.Dy())
+		if _, err := s.RenderTile(context.Background(), set, r, pix); err != nil {
+			t.Fatal(err)
+		}
+		want[job.Job] = pix
+		send(t, c, job)
+	}
+	got := map[uint64]string{}
+	for len(got) < len(want) {
+		switch m := recv(t, c).(type) {
+		case protocol.TileResult:
+			got[m.Job] = string(m.Pixels)
+		case protocol.Pong:
+		default:
+			t.Fatalf("unexpected %#v", m)
+		}
+	}
+	for id, pix := range want {
+		if got[id] != string(protocol.EncodePixels(pix)) {
+			t.Errorf("job %d: pixels differ from the local render of its frame", id)
+		}
+	}
+	if got[1] == got[2] || got[2] == got[4] {
+		t.Error("the still and frames 1 and 48 gave the same pixels")
+	}
+	// A frame past the last is refused as a bad job.
+	big := render.MaxFrame + 1
+	send(t, c, protocol.TileJob{Job: 9, Scene: frame.Hash, Width: 32, Height: 20, SPP: 1, MaxDepth: 1, X1: 4, Y1: 4, Frame: &big})
+	for {
+		if e, ok := recv(t, c).(protocol.Error); ok {
+			if e.Job != 9 || e.Code != protocol.CodeBadJob || !strings.Contains(e.Message, "frame 1048575") {
+				t.Fatalf("got %+v, want bad-job for frame 1048575", e)
+			}
+			break
+		}
+	}
+}

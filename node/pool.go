@@ -42,6 +42,7 @@ type job struct {
 	entry *sceneEntry
 	set   render.Settings
 	rect  image.Rectangle
+	frame *int // the animation's frame; nil: the still
 
 	state   jobState
 	cancel  context.CancelFunc // while running
@@ -177,7 +178,11 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 	}
 	dst := scratch[:size]
 	start := time.Now()
-	rays, err := j.entry.scene.RenderTile(ctx, j.set, j.rect, dst)
+	var rays uint64
+	sc, err := frameOf(j.entry.scene, j.frame)
+	if err == nil {
+		rays, err = sc.RenderTile(ctx, j.set, j.rect, dst)
+	}
 	nanos := time.Since(start).Nanoseconds()
 
 	c := j.conn

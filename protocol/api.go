@@ -110,6 +110,11 @@ type TileJob struct {
 	X1       int    `msgpack:"x1"`
 	Y1       int    `msgpack:"y1"`
 	Epoch    uint32 `msgpack:"e"` // lease epoch, echoed in the result
+	// Frame is the frame of the scene's animation to render: the node
+	// evaluates the animation at it itself. nil renders the still (the
+	// scene as its files stand), and the key is then left out, so that a
+	// still's jobs are the frames they always were.
+	Frame *int `msgpack:"fr,omitempty"`
 }
 
 // TileResult carries a rendered tile: Pixels is linear float32 RGB, row-major,

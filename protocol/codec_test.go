@@ -25,6 +25,10 @@ func sampleMessages() []Message {
 		}},
 		TileJob{Job: 1 << 40, Scene: "9f86d081884c7d65", Width: 1920, Height: 1080, SPP: 16, MaxDepth: 8,
 			X0: 32, Y0: 64, X1: 64, Y1: 96, Epoch: math.MaxUint32},
+		TileJob{Job: 7, Scene: "9f86d081884c7d65", Width: 160, Height: 100, SPP: 16, MaxDepth: 8,
+			X0: 0, Y0: 0, X1: 32, Y1: 32, Epoch: 1, Frame: intPtr(17)},
+		TileJob{Job: 8, Scene: "9f86d081884c7d65", Width: 160, Height: 100, SPP: 16, MaxDepth: 8,
+			X0: 0, Y0: 0, X1: 32, Y1: 32, Epoch: 1, Frame: intPtr(0)},
 		TileResult{Job: 1 << 40, Epoch: 3, Pixels: testPixels(32 * 32), Rays: 1 << 33, Nanos: -5},
 		Error{Code: CodeUnknownScene, Message: "unknown scene \"9f86\"", Job: 12},
 		Cancel{Job: math.MaxUint64},
@@ -32,6 +36,8 @@ func sampleMessages() []Message {
 		Pong{Seq: 70000, State: StatePausedBusy},
 	}
 }
+
+func intPtr(v int) *int { return &v }
 
 // testPixels returns n pixels of plausible, noisy radiance.
 func testPixels(n int) []byte {

@@ -121,7 +121,7 @@ var (
 	answerKeys     = []string{"m"}
 	sceneKeys      = []string{"h", "m", "f"}
 	blobKeys       = []string{"n", "d"}
-	tileJobKeys    = []string{"j", "s", "w", "h", "spp", "md", "x0", "y0", "x1", "y1", "e"}
+	tileJobKeys    = []string{"j", "s", "w", "h", "spp", "md", "x0", "y0", "x1", "y1", "e", "fr"}
 	tileResultKeys = []string{"j", "e", "p", "r", "ns"}
 	errorKeys      = []string{"c", "m", "j"}
 	jobKeys        = []string{"j"}
@@ -224,6 +224,11 @@ func (r *reader) tileJob() (m TileJob, err error) {
 			m.Y1, err = decodeInt[int](r)
 		case "e":
 			m.Epoch, err = decodeUint[uint32](r)
+		case "fr":
+			var f int
+			if f, err = decodeInt[int](r); err == nil {
+				m.Frame = &f
+			}
 		}
 		return err
 	})

@@ -160,7 +160,11 @@ func (e *encoder) scene(m *Scene) {
 }
 
 func (e *encoder) tileJob(m *TileJob) {
-	e.mapLen(11)
+	if m.Frame != nil {
+		e.mapLen(12)
+	} else {
+		e.mapLen(11)
+	}
 	e.uint("j", m.Job)
 	e.str("s", m.Scene)
 	e.int("w", int64(m.Width))
@@ -172,6 +176,9 @@ func (e *encoder) tileJob(m *TileJob) {
 	e.int("x1", int64(m.X1))
 	e.int("y1", int64(m.Y1))
 	e.uint("e", uint64(m.Epoch))
+	if m.Frame != nil {
+		e.int("fr", int64(*m.Frame))
+	}
 }
 
 func (e *encoder) tileResult(m *TileResult) {

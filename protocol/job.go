@@ -8,8 +8,8 @@ const maxResultPixels = (maxFrameLimit - 64) / BytesPerPixel
 
 // Validate reports whether j asks for a tile that makes sense on any node: a
 // scene hash, an image of positive size, at least one sample and one path
-// vertex, and a non-empty rectangle inside the image whose result could fit
-// in a frame. The error matches ErrBadJob and says which field is wrong. A
+// vertex, a non-empty rectangle inside the image whose result could fit in
+// a frame, and no negative animation frame. The error matches ErrBadJob and says which field is wrong. A
 // node answers a job that fails it with an Error of code CodeBadJob; what a
 // node refuses by its own limits (tile pixels, image side, samples, depth)
 // it answers with CodeLimit, naming the limit.
@@ -28,6 +28,8 @@ func (j TileJob) Validate() error {
 		return bad("maximum depth %d, want at least 1", j.MaxDepth)
 	case j.X0 < 0 || j.Y0 < 0 || j.X0 >= j.X1 || j.Y0 >= j.Y1 || j.X1 > j.Width || j.Y1 > j.Height:
 		return bad("rectangle [%d,%d)x[%d,%d) is empty or not inside the %dx%d image", j.X0, j.X1, j.Y0, j.Y1, j.Width, j.Height)
+	case j.Frame != nil && *j.Frame < 0:
+		return bad("frame %d, want 0 or more", *j.Frame)
 	case j.X1-j.X0 > maxResultPixels || j.Y1-j.Y0 > maxResultPixels || j.Pixels() > maxResultPixels:
 		return bad("a tile of %dx%d pixels: its result would not fit in any frame (at most %d pixels)", j.X1-j.X0, j.Y1-j.Y0, maxResultPixels)
 	}

@@ -73,6 +73,8 @@ func TestTileJobValidate(t *testing.T) {
 		{name: "empty rectangle", edit: func(j *TileJob) { j.X1 = j.X0 }, want: "[32,32)x[16,48) is empty"},
 		{name: "negative corner", edit: func(j *TileJob) { j.Y0 = -1 }, want: "not inside the 64x48 image"},
 		{name: "outside", edit: func(j *TileJob) { j.X1 = 65 }, want: "not inside"},
+		{name: "frame 0", edit: func(j *TileJob) { j.Frame = intPtr(0) }},
+		{name: "negative frame", edit: func(j *TileJob) { j.Frame = intPtr(-3) }, want: "frame -3, want 0 or more"},
 		{name: "too big", edit: func(j *TileJob) {
 			j.Width, j.Height, j.X0, j.Y0, j.X1, j.Y1 = 1<<30, 1<<30, 0, 0, 1<<30, 1<<30
 		}, want: "would not fit in any frame"},
