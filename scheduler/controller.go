@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -43,10 +44,20 @@ type Config struct {
 	// controller performs the handshake.
 	Dial func(ctx context.Context, addr string) (NodeConn, error)
 
-	// OnProgress and OnTile are called from Run's goroutine and must return
-	// quickly.
+	// Frames, when not empty, makes the render an animation: these frames
+	// of the scene's animation (each 0 to render.MaxFrame, none twice), in
+	// the order they are to be done. Their tiles share one queue, the
+	// earliest unfinished frame first; every node gets the scene once and
+	// evaluates the frames itself. Empty: the still.
+	Frames []int
+
+	// OnProgress, OnTile and OnFrame are called from Run's goroutine and
+	// must return quickly. OnFrame gets each frame of an animation once
+	// its last tile is in (hand the image to a writer: it is the
+	// receiver's).
 	OnProgress func(Progress)
 	OnTile     func(TileEvent)
+	OnFrame    func(FrameEvent)
 }
 
 // tuning holds the controller's timings and limits. Tests shorten them.
@@ -113,7 +124,12 @@ func NewController(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("%w: Config.Scene is nil", ErrBadConfig)
 	}
 	cfg.Settings = cfg.Scene.Resolve(cfg.Settings)
-	return newController(cfg, cfg.Scene)
+	for _, f := range cfg.Frames {
+		if err := cfg.Scene.CheckFrame(f); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+		}
+	}
+	return newController(cfg, sceneRenderer{cfg.Scene})
 }
 
 // newController is NewController with the in-process renderer given.
@@ -131,6 +147,17 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 	case cfg.Discover < 0:
 		return nil, fmt.Errorf("%w: Config.Discover is %v, want >= 0", ErrBadConfig, cfg.Discover)
 	}
+	seen := make(map[int]bool, len(cfg.Frames))
+	for _, f := range cfg.Frames {
+		switch {
+		case f < 0 || f > render.MaxFrame:
+			return nil, fmt.Errorf("%w: frame %d (expected 0 to %d)", ErrBadConfig, f, render.MaxFrame)
+		case seen[f]:
+			return nil, fmt.Errorf("%w: frame %d given twice", ErrBadConfig, f)
+		}
+		seen[f] = true
+	}
+	cfg.Frames = slices.Clone(cfg.Frames)
 	if cfg.Tile == 0 {
 		cfg.Tile = 32
 	}

@@ -7,6 +7,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"image"
 	"slices"
 	"strings"
 	"sync"
@@ -66,14 +67,19 @@ type run struct {
 	events chan event
 	checks chan *check // to the checker goroutine; capacity 1
 
-	set     render.Settings
-	img     *render.Image
-	tiles   []tile
-	order   []int // queue, centre outwards, consumed from next
-	next    int
-	retry   []int // re-queued tiles, served first
-	done    int
-	nextJob uint64
+	set        render.Settings
+	grid       []image.Rectangle // one frame's tiles, centre outwards
+	frames     []frameRun        // the still, or the animation's frames in order
+	opened     int               // frames[:opened] are open or written
+	written    int               // frames[:written] are all written
+	framesDone int               // frames written
+	total      int               // tiles of every frame
+	tiles      []tile            // the open frames' (and written frames') tiles
+	order      []int             // queue of fresh tiles, frame by frame, centre outwards; consumed from next
+	next       int
+	retry      []int // re-queued tiles, served first, by frame
+	done       int
+	nextJob    uint64
 
 	recs    []*nodeRec          // in order of appearance, for stats
 	byKey   map[string]*nodeRec // recs by key
@@ -107,24 +113,24 @@ func newRun(ctx context.Context, c *Controller) *run {
 		events: make(chan event, 1024),
 		checks: make(chan *check, 1),
 		set:    cfg.Settings,
-		img:    render.NewImage(cfg.Settings.Width, cfg.Settings.Height),
 		byKey:  make(map[string]*nodeRec),
 	}
 	r.ctx, r.stop = context.WithCancel(context.WithoutCancel(ctx))
-	rects := tileGrid(r.set.Width, r.set.Height, cfg.Tile)
-	r.tiles = make([]tile, len(rects))
-	r.order = make([]int, len(rects))
-	for i, rect := range rects {
-		r.tiles[i] = tile{rect: rect}
-		r.order[i] = i
+	r.grid = tileGrid(r.set.Width, r.set.Height, cfg.Tile)
+	nums := frameNums(cfg)
+	r.frames = make([]frameRun, len(nums))
+	for k, n := range nums {
+		r.frames[k] = frameRun{num: n}
 	}
+	r.total = len(r.grid) * len(nums)
 	r.start = r.clock.Now()
 	r.lastLive = r.start
 	r.lastWorking = r.start
 	r.stats = Stats{
-		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, Tiles: len(r.tiles),
-		Samples: int64(r.set.Width) * int64(r.set.Height) * int64(r.set.SPP),
+		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, Tiles: r.total,
+		Samples: int64(r.set.Width) * int64(r.set.Height) * int64(r.set.SPP) * int64(len(nums)),
 	}
+	r.refill() // the first frame: a still's image is there from the start
 	return r
 }
 
@@ -149,12 +155,16 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	tick := r.clock.After(r.tune.tick)
 	var err error
 	for err == nil && !r.finished() {
+		r.writeFrames()
+		if r.finished() {
+			break
+		}
 		r.dispatch()
 		r.feedChecker()
 		r.progress(false)
 		select {
 		case <-ctx.Done():
-			err = fmt.Errorf("%w with %d of %d tiles missing: %w", ErrInterrupted, len(r.tiles)-r.done, len(r.tiles), context.Cause(ctx))
+			err = fmt.Errorf("%w with %s missing: %w", ErrInterrupted, r.missing(), context.Cause(ctx))
 		case ev := <-r.events:
 			r.handle(ev)
 		drain: // take what else is there in one go
@@ -183,7 +193,15 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 }
 
 // finished reports whether every tile is in the image and no check is pending.
-func (r *run) finished() bool { return r.done == len(r.tiles) && r.pending == 0 }
+func (r *run) finished() bool { return r.framesDone == len(r.frames) && r.pending == 0 }
+
+// missing says what is not done: tiles, and for an animation frames.
+func (r *run) missing() string {
+	if !r.animation() {
+		return fmt.Sprintf("%d of %d tiles", r.total-r.done, r.total)
+	}
+	return fmt.Sprintf("%d of %d frames (%d of %d tiles)", len(r.frames)-r.framesDone, len(r.frames), r.total-r.done, r.total)
+}
 
 // handle applies one event.
 func (r *run) handle(ev event) {
@@ -269,7 +287,7 @@ func (r *run) tick(now time.Time) {
 	// Discover (a pause may be short).
 	paused := r.remotes() > 0 && now.Sub(r.lastWorking) >= r.cfg.Discover
 	if r.cfg.Local == LocalAuto && r.local == nil && r.working() == 0 && (r.remotes() == 0 || paused) &&
-		r.done < len(r.tiles) && now.Sub(r.start) >= r.cfg.Discover {
+		r.done < r.total && now.Sub(r.start) >= r.cfg.Discover {
 		if r.remotes() > 0 {
 			r.log.Warn().Int("paused", r.remotes()).Msg("every render node is paused: rendering here with every core")
 		} else {
@@ -281,7 +299,7 @@ func (r *run) tick(now time.Time) {
 
 // giveUp fails the render when tiles are left and nothing can render them.
 func (r *run) giveUp(now time.Time) error {
-	if r.local != nil || r.cfg.Local != 0 || r.remotes() > 0 || r.dialing > 0 || r.done == len(r.tiles) {
+	if r.local != nil || r.cfg.Local != 0 || r.remotes() > 0 || r.dialing > 0 || r.done == r.total {
 		return nil
 	}
 	if now.Sub(r.lastLive) < r.cfg.Discover {
@@ -297,8 +315,7 @@ func (r *run) giveUp(now time.Time) error {
 	if len(why) > 0 {
 		reason += "; " + strings.Join(why, "; ")
 	}
-	missing := len(r.tiles) - r.done
-	return fmt.Errorf("%w: %d of %d tiles missing: %s", ErrNoNodes, missing, len(r.tiles), reason)
+	return fmt.Errorf("%w: %s missing: %s", ErrNoNodes, r.missing(), reason)
 }
 
 // working counts live remote sessions whose node takes tiles (not paused).
@@ -327,11 +344,16 @@ func (r *run) progress(final bool) {
 		return
 	}
 	now := r.clock.Now()
-	if !final && now.Sub(r.lastProg) < r.tune.progressInterval && r.done < len(r.tiles) {
+	if !final && now.Sub(r.lastProg) < r.tune.progressInterval && r.done < r.total {
 		return
 	}
 	r.lastProg = now
-	r.cfg.OnProgress(Progress{Done: r.done, Total: len(r.tiles), Rays: r.stats.Rays, Live: len(r.live), Elapsed: now.Sub(r.start), Nodes: r.nodeStats()})
+	p := Progress{Done: r.done, Total: r.total, Rays: r.stats.Rays, Live: len(r.live), Elapsed: now.Sub(r.start), Nodes: r.nodeStats(),
+		FramesDone: r.framesDone, Frames: len(r.frames), Frame: still}
+	if r.animation() && r.written < len(r.frames) {
+		p.Frame = r.frames[r.written].num
+	}
+	r.cfg.OnProgress(p)
 }
 
 // finish ends the render: every node is told to cancel what it still
@@ -388,7 +410,14 @@ func (r *run) result() *Result {
 		}
 	}
 	st.Nodes = r.nodeStats()
-	return &Result{Image: r.img, Stats: st, Missing: len(r.tiles) - r.done}
+	res := &Result{Stats: st, Missing: r.total - r.done}
+	if r.animation() {
+		res.Partial = r.partial()
+		res.MissingFrames = len(r.frames) - r.framesDone
+	} else {
+		res.Image = r.frames[0].img
+	}
+	return res
 }
 
 // nodeStats returns every node that answered (or was excluded), in order of

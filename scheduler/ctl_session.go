@@ -238,10 +238,14 @@ func (r *run) localWorker(s *session) {
 		if l == nil {
 			return
 		}
-		rect := r.tiles[l.tile].rect // immutable
+		rect := l.rect
 		pix := make([]float32, 3*rect.Dx()*rect.Dy())
 		start := time.Now()
-		rays, err := r.c.renderer.RenderTile(s.ctx, r.set, rect, pix)
+		var rays uint64
+		rend, err := r.c.rendererOf(l.frame)
+		if err == nil {
+			rays, err = rend.RenderTile(s.ctx, r.set, rect, pix)
+		}
 		ev := event{kind: evResult, s: s, job: l.job, epoch: l.epoch, pix: pix, rays: rays, nanos: time.Since(start).Nanoseconds()}
 		if err != nil {
 			if s.ctx.Err() != nil {
@@ -261,9 +265,13 @@ func (r *run) checker() {
 	for {
 		select {
 		case ck := <-r.checks:
-			rect := r.tiles[ck.tile].rect
+			rect := ck.rect
 			pix := make([]float32, 3*rect.Dx()*rect.Dy())
-			rays, err := r.c.renderer.RenderTile(r.ctx, r.set, rect, pix)
+			var rays uint64
+			rend, err := r.c.rendererOf(ck.frame)
+			if err == nil {
+				rays, err = rend.RenderTile(r.ctx, r.set, rect, pix)
+			}
 			if !r.post(event{kind: evChecked, check: ck, pix: pix, rays: rays, err: err}) {
 				return
 			}

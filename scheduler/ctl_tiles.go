@@ -5,6 +5,7 @@ package scheduler
 import (
 	"fmt"
 	"image"
+	"slices"
 	"time"
 
 	"tessera/protocol"
@@ -19,9 +20,11 @@ const (
 	tileDone                    // in the image
 )
 
-// tile is one rectangle of the image and its leases.
+// tile is one rectangle of one frame and its leases: a tile is a frame's
+// rectangle (the still is one frame).
 type tile struct {
 	rect   image.Rectangle
+	frame  int // index in run.frames
 	state  tileState
 	epoch  uint32
 	leases []*lease  // live leases: one, or two in the endgame
@@ -32,12 +35,16 @@ type tile struct {
 }
 
 // lease is a tile handed to a session under a job id and the tile's epoch.
+// The tile's rectangle and frame number are copied into it for the
+// in-process workers, which do not read the loop's tiles.
 type lease struct {
 	job   uint64
 	tile  int
 	epoch uint32
 	s     *session
 	sent  time.Time
+	rect  image.Rectangle
+	frame int // the animation's frame number; still for a still
 }
 
 // revoke ends a lease without a result; its tile goes back to the queue if
@@ -68,17 +75,26 @@ func (t *tile) dropLease(l *lease) {
 	}
 }
 
-// requeue puts tile i back at the front of the queue under a new epoch.
+// requeue puts tile i back at the front of the queue under a new epoch,
+// behind the re-queued tiles of its frame and earlier ones: the earliest
+// unfinished frame first.
 func (r *run) requeue(i int) {
 	t := &r.tiles[i]
 	t.state = tileQueued
 	t.epoch++
-	r.retry = append(r.retry, i)
+	at := len(r.retry)
+	for at > 0 && r.tiles[r.retry[at-1]].frame > t.frame {
+		at--
+	}
+	r.retry = slices.Insert(r.retry, at, i)
 	r.stats.Retries++
 }
 
-// nextTile takes the next queued tile, re-queued ones first; -1 if none.
+// nextTile takes the next queued tile, re-queued ones first (by frame),
+// then the open frames' fresh ones, opening the next frame when they run
+// out; -1 if none.
 func (r *run) nextTile() int {
+	r.refill()
 	for len(r.retry) > 0 {
 		i := r.retry[0]
 		r.retry = r.retry[1:]
@@ -92,11 +108,14 @@ func (r *run) nextTile() int {
 		if r.tiles[i].state == tileQueued {
 			return i
 		}
+		r.refill()
 	}
 	return -1
 }
 
+// queueEmpty reports whether no tile is queued and every frame is open.
 func (r *run) queueEmpty() bool {
+	r.refill()
 	for len(r.retry) > 0 && r.tiles[r.retry[0]].state != tileQueued {
 		r.retry = r.retry[1:]
 	}
@@ -170,7 +189,7 @@ func (r *run) lease(s *session, i int) {
 	t := &r.tiles[i]
 	r.nextJob++
 	now := r.clock.Now()
-	l := &lease{job: r.nextJob, tile: i, epoch: t.epoch, s: s, sent: now}
+	l := &lease{job: r.nextJob, tile: i, epoch: t.epoch, s: s, sent: now, rect: t.rect, frame: r.frames[t.frame].num}
 	if len(s.leases) == 0 {
 		s.lastProgress = now
 	}
@@ -181,12 +200,16 @@ func (r *run) lease(s *session, i int) {
 		s.local.push(l)
 		return
 	}
-	s.out.Push(protocol.TileJob{
+	job := protocol.TileJob{
 		Job: l.job, Scene: r.c.scene.Hash,
 		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, MaxDepth: r.set.MaxDepth,
 		X0: t.rect.Min.X, Y0: t.rect.Min.Y, X1: t.rect.Max.X, Y1: t.rect.Max.Y,
 		Epoch: l.epoch,
-	})
+	}
+	if l.frame != still {
+		job.Frame = &l.frame
+	}
+	s.out.Push(job)
 }
 
 // takeResult checks a tile result against its lease and takes it.
@@ -238,16 +261,19 @@ func (r *run) takeResult(ev event) {
 // accept writes a tile's pixels into the image.
 func (r *run) accept(i int, rec *nodeRec, pix []float32, rays uint64) {
 	t := &r.tiles[i]
+	f := &r.frames[t.frame]
 	t.state = tileDone
 	t.by = rec
 	t.rays = rays
 	r.done++
+	f.done++
+	f.rays += rays
 	rec.tiles++
 	rec.rays += rays
 	r.stats.Rays += rays
-	putTile(r.img, t.rect, pix)
+	putTile(f.img, t.rect, pix)
 	t.pix = pix // for comparisons; tidy forgets it
 	if r.cfg.OnTile != nil {
-		r.cfg.OnTile(TileEvent{Rect: t.rect, Pixels: pix, NodeID: rec.id})
+		r.cfg.OnTile(TileEvent{Rect: t.rect, Pixels: pix, NodeID: rec.id, Frame: f.num})
 	}
 }

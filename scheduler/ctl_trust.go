@@ -5,6 +5,7 @@ package scheduler
 
 import (
 	"fmt"
+	"image"
 
 	"tessera/protocol"
 )
@@ -13,6 +14,8 @@ import (
 // compared with what nodes claimed.
 type check struct {
 	tile   int
+	rect   image.Rectangle // the tile's, for the checker goroutine
+	frame  int             // the tile's frame number (still for a still)
 	claims []claim
 }
 
@@ -45,8 +48,9 @@ func (r *run) compare(i int, rec *nodeRec, pix []float32, rays uint64) {
 
 // addCheck queues a render of tile i in-process to judge claims against.
 func (r *run) addCheck(i int, claims ...claim) {
-	r.tiles[i].checks++
-	r.checkQ = append(r.checkQ, &check{tile: i, claims: claims})
+	t := &r.tiles[i]
+	t.checks++
+	r.checkQ = append(r.checkQ, &check{tile: i, rect: t.rect, frame: r.frames[t.frame].num, claims: claims})
 	r.pending++
 }
 
@@ -94,6 +98,7 @@ func (r *run) distrust(rec *nodeRec, reason string) {
 	}
 	rec.trust = trustLiar
 	r.exclude(rec, reason)
+	r.reopenFramesOf(rec)
 	n := 0
 	for i := range r.tiles {
 		t := &r.tiles[i]
@@ -101,12 +106,7 @@ func (r *run) distrust(rec *nodeRec, reason string) {
 			continue
 		}
 		n++
-		r.done--
-		rec.tiles--
-		rec.rays -= t.rays
-		r.stats.Rays -= t.rays
-		putTile(r.img, t.rect, nil)
-		t.by, t.rays = nil, 0
+		r.forgetTile(i)
 		for _, l := range append([]*lease(nil), t.leases...) {
 			if l.s.out != nil {
 				l.s.out.Push(protocol.Cancel{Job: l.job})

@@ -14,12 +14,16 @@ import (
 // Progress is reported after tiles arrive (at most every ProgressInterval)
 // and once at the end.
 type Progress struct {
-	Done    int           // tiles in the image
-	Total   int           // tiles in all
+	Done    int           // tiles in the image (for an animation, of every frame)
+	Total   int           // tiles in all (of every frame)
 	Rays    uint64        // rays of the tiles in the image
 	Live    int           // nodes at work: remote connections, plus the in-process node when it runs
 	Elapsed time.Duration // since Run started
 	Nodes   []NodeStats   // every node known so far, with its State (a fresh slice each call)
+
+	FramesDone int // frames written (a still: 1 once done)
+	Frames     int // frames in all (a still: 1)
+	Frame      int // an animation's earliest frame not written yet (the one the preview shows); -1 for a still or when all are written
 }
 
 // ProgressInterval is the shortest time between two OnProgress calls.
@@ -32,15 +36,39 @@ type TileEvent struct {
 	Rect   image.Rectangle
 	Pixels []float32
 	NodeID string
+	Frame  int // the animation's frame it belongs to; -1 for a still
+}
+
+// FrameEvent is a frame of an animation, written: every tile is in and no
+// check of them is pending. The receiver owns Image. A frame may come again
+// (a node that rendered part of it was caught lying: it is rendered anew);
+// the later one is right.
+type FrameEvent struct {
+	Frame int
+	Image *render.Image
+	Stats FrameStats
 }
 
 // Result is what Run returns, also when it fails: the image with every tile
 // rendered so far (missing ones black), the stats, and how many tiles are
-// missing.
+// missing. For an animation Image is nil (each frame went to OnFrame);
+// Partial holds the frames begun and not finished, with their images as far
+// as they got.
 type Result struct {
-	Image   *render.Image
-	Stats   Stats
-	Missing int
+	Image         *render.Image
+	Stats         Stats
+	Missing       int // tiles
+	MissingFrames int // an animation's frames not written
+	Partial       []FrameEvent
+}
+
+// FrameStats is one frame of an animation in the stats.
+type FrameStats struct {
+	Frame   int     `json:"frame"`
+	Tiles   int     `json:"tiles"`
+	Rays    uint64  `json:"rays"`
+	Seconds float64 `json:"seconds"`       // from the frame's first tile handed out to its last one in
+	DoneAt  float64 `json:"doneAtSeconds"` // when it was written, since the render started
 }
 
 // Stats is the -stats JSON of tessera render: SPEC's fields, plus the
@@ -60,6 +88,7 @@ type Stats struct {
 	Mismatches    int         `json:"mismatches"`    // pixel comparisons that differed (audits and duplicates)
 	BytesSent     int64       `json:"bytesSent"`
 	BytesReceived int64       `json:"bytesReceived"`
+	Frames        []FrameStats `json:"frames,omitempty"` // an animation's frames, in the order they were written
 	Nodes         []NodeStats `json:"nodes"`
 }
 
