@@ -170,6 +170,26 @@ func (s *Scene) Frame(f int) (*Scene, error) {
 	return still.frames.frame(still, f)
 }
 
+// CheckFrame reports whether frame f can be rendered: in range, and its
+// camera not degenerate (looking along its up direction, say). It builds
+// nothing, so a controller can check every frame of a range at start; the
+// error wraps ErrBadSettings and names the frame.
+func (s *Scene) CheckFrame(f int) error {
+	if f < 0 || f > MaxFrame {
+		return fmt.Errorf("%w: frame %d (expected 0 to %d)", ErrBadSettings, f, MaxFrame)
+	}
+	still := &s.sceneData
+	if s.still != nil {
+		still = s.still
+	}
+	if a := still.anim; a != nil && a.camera != nil {
+		if _, err := a.camera.cameraAt(f, a.transforms(f)); err != nil {
+			return fmt.Errorf("%w: frame %d: %v", ErrBadSettings, f, err)
+		}
+	}
+	return nil
+}
+
 // Animated reports whether anything in the scene moves from frame to
 // frame: its camera, a mesh or a light.
 func (s *Scene) Animated() bool { return s.anim != nil }

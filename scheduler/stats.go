@@ -75,21 +75,21 @@ type FrameStats struct {
 // mismatches found by comparing pixels and, per node, its failures and why it
 // was excluded.
 type Stats struct {
-	WallSeconds   float64     `json:"wallSeconds"`
-	Width         int         `json:"width"`
-	Height        int         `json:"height"`
-	SPP           int         `json:"spp"`
-	Tiles         int         `json:"tiles"`
-	Samples       int64       `json:"samples"`       // width * height * spp
-	Rays          uint64      `json:"rays"`          // of the tiles in the image
-	RaysPerSecond float64     `json:"raysPerSecond"` // rays / wallSeconds
-	Retries       int         `json:"retries"`       // tiles handed out again after a lease was lost
-	Duplicates    int         `json:"duplicates"`    // endgame copies of outstanding tiles
-	Mismatches    int         `json:"mismatches"`    // pixel comparisons that differed (audits and duplicates)
-	BytesSent     int64       `json:"bytesSent"`
-	BytesReceived int64       `json:"bytesReceived"`
+	WallSeconds   float64      `json:"wallSeconds"`
+	Width         int          `json:"width"`
+	Height        int          `json:"height"`
+	SPP           int          `json:"spp"`
+	Tiles         int          `json:"tiles"`
+	Samples       int64        `json:"samples"`       // width * height * spp
+	Rays          uint64       `json:"rays"`          // of the tiles in the image
+	RaysPerSecond float64      `json:"raysPerSecond"` // rays / wallSeconds
+	Retries       int          `json:"retries"`       // tiles handed out again after a lease was lost
+	Duplicates    int          `json:"duplicates"`    // endgame copies of outstanding tiles
+	Mismatches    int          `json:"mismatches"`    // pixel comparisons that differed (audits and duplicates)
+	BytesSent     int64        `json:"bytesSent"`
+	BytesReceived int64        `json:"bytesReceived"`
 	Frames        []FrameStats `json:"frames,omitempty"` // an animation's frames, in the order they were written
-	Nodes         []NodeStats `json:"nodes"`
+	Nodes         []NodeStats  `json:"nodes"`
 }
 
 // NodeStats is one node's part of a render.
