@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"tessera/discovery"
 	"tessera/node"
 	"tessera/protocol"
 	"tessera/render"
@@ -71,7 +72,7 @@ func TestFramesShareOneQueue(t *testing.T) {
 		c := fakeController(t, net, Config{Frames: frames, OnFrame: fl.add, OnProgress: func(p Progress) { progress = append(progress, p) }}, nil)
 		for _, n := range nodes {
 			net.add(n.id+":1", n)
-			c.AddNode(Candidate{ID: n.id, Addr: n.id + ":1", Source: SourceFlag})
+			c.AddNode(discovery.Node{ID: n.id, Addr: n.id + ":1", Source: discovery.SourceFlag})
 		}
 		r := await(t, runAsync(context.Background(), c))
 		if r.err != nil {
@@ -176,11 +177,11 @@ func TestFramesNodeLostAndJoined(t *testing.T) {
 	}
 	fl := &frameLog{}
 	var c *Controller
-	fl.onNth = map[int]func(){1: func() { c.AddNode(Candidate{ID: "c", Addr: "c:1", Source: SourceFlag}) }}
+	fl.onNth = map[int]func(){1: func() { c.AddNode(discovery.Node{ID: "c", Addr: "c:1", Source: discovery.SourceFlag}) }}
 	frames := []int{0, 1, 2, 3, 4, 5}
 	c = fakeController(t, net, Config{Frames: frames, OnFrame: fl.add}, nil)
-	c.AddNode(Candidate{ID: "a", Addr: "a:1", Source: SourceFlag})
-	c.AddNode(Candidate{ID: "b", Addr: "b:1", Source: SourceFlag})
+	c.AddNode(discovery.Node{ID: "a", Addr: "a:1", Source: discovery.SourceFlag})
+	c.AddNode(discovery.Node{ID: "b", Addr: "b:1", Source: discovery.SourceFlag})
 	r := await(t, runAsync(context.Background(), c))
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -233,7 +234,7 @@ func TestFramesInterrupted(t *testing.T) {
 	c := fakeController(t, net, Config{Frames: []int{0, 1, 2},
 		OnFrame: func(ev FrameEvent) { fl.add(ev); wrote = true; maybeCancel() },
 		OnTile:  func(TileEvent) { tiles++; maybeCancel() }}, nil)
-	c.AddNode(Candidate{ID: "a", Addr: "a:1", Source: SourceFlag})
+	c.AddNode(discovery.Node{ID: "a", Addr: "a:1", Source: discovery.SourceFlag})
 	r := await(t, runAsync(ctx, c))
 	if !errors.Is(r.err, ErrInterrupted) || !strings.Contains(r.err.Error(), "2 of 3 frames (19 of 36 tiles) missing") {
 		t.Fatalf("error %v, want ErrInterrupted with 2 of 3 frames (19 of 36 tiles) missing", r.err)
@@ -281,8 +282,8 @@ func TestFramesOnTwoNodesMatchLocalRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddNode(Candidate{ID: "node-a", Addr: a, Source: SourceFlag})
-	c.AddNode(Candidate{ID: "node-b", Addr: b, Source: SourceFlag})
+	c.AddNode(discovery.Node{ID: "node-a", Addr: a, Source: discovery.SourceFlag})
+	c.AddNode(discovery.Node{ID: "node-b", Addr: b, Source: discovery.SourceFlag})
 	res, err := c.Run(context.Background())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
