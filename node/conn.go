@@ -107,7 +107,10 @@ func (n *Node) readLoop(c *conn) error {
 		}
 		switch m := m.(type) { // Recv returns message values
 		case protocol.TileJob:
-			n.handleJob(c, m)
+			if err := n.handleJob(c, m); err != nil {
+				_ = c.fc.Send(protocol.Error{Code: protocol.CodeBadFrame, Message: err.Error()})
+				return err
+			}
 		case protocol.Scene:
 			n.handleScene(c, &m)
 		case protocol.Cancel:
@@ -196,36 +199,41 @@ func (n *Node) checkJob(m protocol.TileJob) (protocol.Code, error) {
 	return "", nil
 }
 
-// handleJob validates a tile job and queues it.
-func (n *Node) handleJob(c *conn, m protocol.TileJob) {
+// handleJob validates a tile job and queues it. It returns an error for a
+// job the connection cannot go on after: id 0 (reserved: an Error with job
+// 0 concerns the connection) or the id of a job still in flight (an answer
+// could not say which of the two it is for).
+func (n *Node) handleJob(c *conn, m protocol.TileJob) error {
 	reply := func(code protocol.Code, msg string) {
 		c.out.Push(protocol.Error{Code: code, Message: msg, Job: m.Job})
 	}
+	if m.Job == 0 {
+		return fmt.Errorf("node %s: a TileJob with job id 0, which is reserved", n.cfg.ID)
+	}
 	if code, err := n.checkJob(m); err != nil {
 		reply(code, err.Error())
-		return
+		return nil
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
 	case n.state != stateServing:
 		reply(protocol.CodeShutdown, fmt.Sprintf("node %s is shutting down", n.cfg.ID))
-		return
+		return nil
 	case !n.avail.Ready():
 		n.jobsPaused++
 		reply(protocol.CodePaused, n.pausedMessage(n.avail))
-		return
+		return nil
 	case len(c.jobs) >= n.cfg.MaxInFlight:
 		reply(protocol.CodeBusy, fmt.Sprintf("node %s: job %d: limit MaxInFlight=%d jobs per connection reached", n.cfg.ID, m.Job, n.cfg.MaxInFlight))
-		return
+		return nil
 	case c.jobs[m.Job] != nil:
-		reply(protocol.CodeBadJob, fmt.Sprintf("node %s: job %d is already in flight", n.cfg.ID, m.Job))
-		return
+		return fmt.Errorf("node %s: job %d is already in flight: job ids must be unique among the jobs in flight", n.cfg.ID, m.Job)
 	}
 	e := c.sceneLocked(m.Scene)
 	if e == nil {
 		reply(protocol.CodeUnknownScene, fmt.Sprintf("node %s: job %d: unknown scene %q (send it first)", n.cfg.ID, m.Job, m.Scene))
-		return
+		return nil
 	}
 	j := &job{
 		id:    m.Job,
@@ -247,6 +255,7 @@ func (n *Node) handleJob(c *conn, m protocol.TileJob) {
 	default:
 		reply(protocol.CodeBadScene, fmt.Sprintf("node %s: job %d: scene %q failed to load: %v", n.cfg.ID, m.Job, m.Scene, e.err))
 	}
+	return nil
 }
 
 // cancelJob withdraws a job: dropped if not started, cancelled if running.
@@ -353,16 +362,29 @@ func (n *Node) loadEntry(c *conn, e *sceneEntry, m *protocol.Scene) {
 
 		if err != nil {
 			j.conn.dequeueLocked(j)
-			j.conn.out.Push(protocol.Error{Code: protocol.CodeBadScene, Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})
+			j.conn.out.Push(protocol.Error{Code: sceneCode(err), Message: fmt.Sprintf("node %s: job %d: scene failed to load: %v", n.cfg.ID, j.id, err), Job: j.id})
 			continue
 		}
 		n.enqueueLocked(j)
 	}
 	n.mu.Unlock()
 	if err != nil {
+		// A scene that does not load ends the connection that sent it: the
+		// controller learns which file and where, and that this node will
+		// not render it (PROTOCOL.md, "After the handshake").
 		n.log.Warn().Err(err).Str("controller", c.peer.ID).Msg("bad scene")
-		c.out.Push(protocol.Error{Code: protocol.CodeBadScene, Message: err.Error()})
+		c.out.Push(protocol.Error{Code: sceneCode(err), Message: err.Error()})
+		c.out.Close()
 	}
+}
+
+// sceneCode is the error code of a scene that did not load: limit when it
+// exceeds one of the node's limits, bad-scene otherwise.
+func sceneCode(err error) protocol.Code {
+	if errors.Is(err, render.ErrLimit) {
+		return protocol.CodeLimit
+	}
+	return protocol.CodeBadScene
 }
 
 // buildScene checks a scene frame against its hash and loads it.

@@ -180,11 +180,12 @@ func TestNodeRefusesBadRequests(t *testing.T) {
 	scene := schedtest.SceneFrame(schedtest.Bundle())
 	inside := image.Rect(0, 0, 4, 4)
 	for _, tc := range []struct {
-		name string
-		cfg  Config
-		msgs []protocol.Message
-		code protocol.Code
-		want string
+		name   string
+		cfg    Config
+		msgs   []protocol.Message
+		code   protocol.Code
+		want   string
+		closes bool // the node closes the connection after the Error
 	}{
 		{name: "unknown scene", msgs: []protocol.Message{testJob(1, 32, inside)}, code: protocol.CodeUnknownScene, want: "unknown scene"},
 		{name: "rectangle outside", msgs: []protocol.Message{scene, testJob(1, 32, image.Rect(30, 0, 40, 4))}, code: protocol.CodeBadJob, want: "rectangle"},
@@ -192,8 +193,12 @@ func TestNodeRefusesBadRequests(t *testing.T) {
 		{name: "tile over limit", cfg: Config{Limits: render.Limits{MaxTilePixels: 8}}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxTilePixels=8"},
 		{name: "depth over limit", cfg: Config{Limits: render.Limits{MaxDepth: 1}}, msgs: []protocol.Message{scene, func() protocol.TileJob { j := testJob(1, 32, inside); j.MaxDepth = 2; return j }()}, code: protocol.CodeLimit, want: "MaxDepth=1"},
 		{name: "image over limit", cfg: Config{Limits: render.Limits{MaxImageSide: 16}}, msgs: []protocol.Message{scene, testJob(1, 32, inside)}, code: protocol.CodeLimit, want: "MaxImageSide=16"},
-		{name: "scene hash wrong", msgs: []protocol.Message{protocol.Scene{Hash: "beef", Main: scene.Main, Files: scene.Files}}, code: protocol.CodeBadScene, want: "hash"},
-		{name: "scene file twice", msgs: []protocol.Message{protocol.Scene{Hash: scene.Hash, Main: scene.Main, Files: append(scene.Files, scene.Files...)}}, code: protocol.CodeBadScene, want: "twice"},
+		// A scene that does not load ends the connection (PROTOCOL.md).
+		{name: "scene hash wrong", msgs: []protocol.Message{protocol.Scene{Hash: "beef", Main: scene.Main, Files: scene.Files}}, code: protocol.CodeBadScene, want: "hash", closes: true},
+		{name: "scene file twice", msgs: []protocol.Message{protocol.Scene{Hash: scene.Hash, Main: scene.Main, Files: append(scene.Files, scene.Files...)}}, code: protocol.CodeBadScene, want: "twice", closes: true},
+		// Job id 0 is reserved, and an id is unique among the jobs in
+		// flight: either breaks the protocol.
+		{name: "job id 0", msgs: []protocol.Message{scene, testJob(0, 32, inside)}, code: protocol.CodeBadFrame, want: "job id 0", closes: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, addr, _ := startFakeNode(t, tc.cfg, &recordingRender{})
@@ -202,6 +207,15 @@ func TestNodeRefusesBadRequests(t *testing.T) {
 			m, ok := recv(t, c).(protocol.Error)
 			if !ok || m.Code != tc.code || !strings.Contains(m.Message, tc.want) {
 				t.Fatalf("got %#v, want Error %s saying %q", m, tc.code, tc.want)
+			}
+			if tc.closes {
+				if m.Job != 0 {
+					t.Errorf("Error for job %d, want job 0: it concerns the connection", m.Job)
+				}
+				if m, err := c.Recv(); err == nil {
+					t.Fatalf("got %#v after the Error, want the connection closed", m)
+				}
+				return
 			}
 			// The connection still works.
 			send(t, c, protocol.Ping{Seq: 7})
@@ -246,13 +260,15 @@ func TestNodeDuplicateJobIDRefused(t *testing.T) {
 	c := controllerConn(t, addr, "")
 	j := testJob(9, 32, image.Rect(0, 0, 2, 2))
 	send(t, c, schedtest.SceneFrame(schedtest.Bundle()), j, j)
+	// An answer with job 9 could not say which of the two it is for: the
+	// repeat breaks the protocol, and the connection ends.
 	m, ok := recv(t, c).(protocol.Error)
-	if !ok || m.Code != protocol.CodeBadJob || m.Job != 9 || !strings.Contains(m.Message, "already in flight") {
-		t.Fatalf("got %#v, want bad-job for the repeated id", m)
+	if !ok || m.Code != protocol.CodeBadFrame || m.Job != 0 || !strings.Contains(m.Message, "already in flight") {
+		t.Fatalf("got %#v, want bad-frame for the connection naming the repeated id", m)
 	}
 	close(rr.gate)
-	if r, ok := recv(t, c).(protocol.TileResult); !ok || r.Job != 9 {
-		t.Fatalf("want the first job's result, got %#v", r)
+	if m, err := c.Recv(); err == nil {
+		t.Fatalf("got %#v, want the connection closed", m)
 	}
 }
 

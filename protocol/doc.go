@@ -31,7 +31,22 @@
 // Decoding is strict: any integer form whose value fits the field, UTF-8
 // strings, bin for bytes, no nil, no trailing bytes, no key twice; unknown
 // kinds are errors (ErrBadFrame), unknown keys are checked and skipped.
-// Pixels travel as little-endian float32 RGB (EncodePixels, DecodePixels).
+// Pixels travel as little-endian float32 RGB, rows top to bottom
+// (EncodePixels, DecodePixels). Messages go by value: Send refuses a
+// pointer. The codec is hand-written because github.com/vmihailenco/msgpack
+// (the tests' conformance oracle) reads nil as zero, wraps integers that do
+// not fit, keeps the last of a repeated key and recurses without limit;
+// PROTOCOL.md says so at length.
+//
+// # After the handshake
+//
+// Job ids start at 1 (0 is reserved: an Error with job 0 concerns the
+// connection, and its sender closes after it, at once but for shutdown) and
+// are unique among the jobs in flight. A Scene that loads gets no answer; one
+// that does not gets Error bad-scene (or limit) with job 0 and the node closes
+// the connection. Scene.Hash is the hex SHA-256 of the files as PROTOCOL.md
+// builds it (render.Bundle.Hash). A node never pings and closes a connection
+// idle for 60 s: a controller pings.
 //
 // # Handshake
 //
