@@ -4,6 +4,9 @@
 //
 // The controller feeds a Server with plain calls: Tile for each tile result,
 // Nodes and Progress whenever its view changes, Finish with the encoded PNG.
+// For an animation, Frame says which frame the tiles that follow belong to
+// (the page clears the image), FrameDone adds a finished frame to a strip
+// of small pictures under the image, and FramesProgress counts frames too.
 // The Server is an http.Handler; Serve and Shutdown run it on a listener the
 // way net/http does.
 //
@@ -20,8 +23,9 @@
 //     not take a write within Config.WriteTimeout is disconnected; its page
 //     reconnects by itself and gets a snapshot.
 //   - Late joiners see everything. A page opened mid-render (or reconnected)
-//     first receives the image size, the node table, every tile done so far,
-//     the progress and, when finished, the link to the image.
+//     first receives the image size, the node table, the strip of finished
+//     frames, the frame shown and every tile of it done so far, the progress
+//     and, when finished, the link to the image.
 //   - Offline. The page, its script and its style sheet are embedded in the
 //     binary; it loads nothing from any other host (its Content-Security-Policy
 //     forbids it), so it works on a LAN with no internet.
@@ -31,8 +35,10 @@
 //
 //	hello    {"render","width","height","title"}        render: an id of this Server
 //	nodes    {"nodes":[{"id","name","addr","source","tiles","mraysPerSec","state","colour"}]}
+//	strip    {"frame","png"}                           an animation's finished frame, small; png: base64
+//	frame    {"frame"}                                 an animation's frame the tiles that follow are of: clear the image
 //	tile     {"x","y","w","h","node","colour","rgb"}   rgb: base64 of w*h*3 sRGB bytes, row-major
-//	progress {"done","total","rays","etaSeconds"}      etaSeconds < 0: unknown
+//	progress {"done","total","rays","etaSeconds","framesDone","frames"}  etaSeconds < 0: unknown; frames 0: a still
 //	finished {"url","bytes"}
 //
 // A page keeps what it has painted across a resync or a reconnection to the

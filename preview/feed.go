@@ -1,10 +1,12 @@
 package preview
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,17 +89,102 @@ func (s *Server) Nodes(nodes []scheduler.NodeStats) {
 // Progress reports done of total tiles, rays cast so far and the estimated
 // time left (zero or negative: unknown).
 func (s *Server) Progress(done, total int, rays uint64, eta time.Duration) {
+	s.FramesProgress(done, total, 0, 0, rays, eta)
+}
+
+// FramesProgress is Progress for an animation: done of total tiles of
+// every frame, framesDone of frames frames written, and the time left for
+// the range.
+func (s *Server) FramesProgress(done, total, framesDone, frames int, rays uint64, eta time.Duration) {
 	etaSeconds := -1.0
 	if eta > 0 {
 		etaSeconds = eta.Seconds()
 	}
-	ev := progressEvent{Done: done, Total: total, Rays: rays, ETASeconds: etaSeconds}
+	ev := progressEvent{Done: done, Total: total, Rays: rays, ETASeconds: etaSeconds, FramesDone: framesDone, Frames: frames}
 	s.enqueue(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.state.progress = encodeEvent("progress", ev)
 		s.publish(s.state.progress)
 	})
+}
+
+// Frame starts showing frame n of an animation: the tiles shown so far are
+// cleared (on the page too), and the tiles given from now on are frame
+// n's, after every call before.
+func (s *Server) Frame(n int) {
+	s.enqueue(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.state.tiles = s.state.tiles[:0]
+		clear(s.state.tileAt)
+		s.state.frame = encodeEvent("frame", frameEvent{Frame: n})
+		s.publish(s.state.frame)
+	})
+}
+
+// MaxStrip is how many finished frames the strip under the image keeps:
+// the latest.
+const MaxStrip = 120
+
+// stripWidth is the width of a finished frame's picture in the strip.
+const stripWidth = 96
+
+// FrameDone adds frame n of an animation, finished, to the strip of
+// finished frames under the image: a small picture of img (converted in the
+// background; img must not change afterwards). A frame done again (it was
+// rendered anew) replaces its picture.
+func (s *Server) FrameDone(n int, img *render.Image) {
+	s.enqueue(func() {
+		small := thumbnail(img, stripWidth)
+		var buf bytes.Buffer
+		if err := small.WritePNG(&buf); err != nil {
+			s.log.Error().Err(err).Int("frame", n).Msg("frame not shown in the strip")
+			return
+		}
+		ev := encodeEvent("strip", stripEvent{Frame: n, PNG: buf.Bytes()})
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st := &s.state
+		if i := slices.IndexFunc(st.stripFrames, func(f int) bool { return f == n }); i >= 0 {
+			st.strip = slices.Delete(st.strip, i, i+1)
+			st.stripFrames = slices.Delete(st.stripFrames, i, i+1)
+		}
+		st.strip = append(st.strip, ev)
+		st.stripFrames = append(st.stripFrames, n)
+		if len(st.strip) > MaxStrip {
+			st.strip = slices.Delete(st.strip, 0, 1)
+			st.stripFrames = slices.Delete(st.stripFrames, 0, 1)
+		}
+		s.publish(ev)
+	})
+}
+
+// thumbnail shrinks img to width w (its aspect kept), each pixel the mean
+// of the pixels it covers; an image narrower than w stays as it is.
+func thumbnail(img *render.Image, w int) *render.Image {
+	if img.Width <= w {
+		return img
+	}
+	h := max(1, img.Height*w/img.Width)
+	out := render.NewImage(w, h)
+	for y := range h {
+		y0, y1 := y*img.Height/h, max((y+1)*img.Height/h, y*img.Height/h+1)
+		for x := range w {
+			x0, x1 := x*img.Width/w, max((x+1)*img.Width/w, x*img.Width/w+1)
+			var sum [3]float64
+			for yy := y0; yy < y1; yy++ {
+				for xx := x0; xx < x1; xx++ {
+					p := img.Pix[3*(yy*img.Width+xx):]
+					sum[0], sum[1], sum[2] = sum[0]+float64(p[0]), sum[1]+float64(p[1]), sum[2]+float64(p[2])
+				}
+			}
+			n := float64((y1 - y0) * (x1 - x0))
+			o := 3 * (y*w + x)
+			out.Pix[o], out.Pix[o+1], out.Pix[o+2] = float32(sum[0]/n), float32(sum[1]/n), float32(sum[2]/n)
+		}
+	}
+	return out
 }
 
 // Finish publishes the finished image, encoded as PNG, at /image.png and
@@ -117,16 +204,19 @@ func (s *Server) Finish(png []byte) {
 // state is what a page needs to catch up: the last event of each kind and
 // every tile. Guarded by Server.mu.
 type state struct {
-	hello     []byte
-	nodes     []byte
-	progress  []byte
-	finished  []byte
-	png       []byte
-	tiles     [][]byte                // encoded tile events, in arrival order
-	tileAt    map[image.Rectangle]int // index in tiles of each rectangle
-	colours   map[string]int          // node id -> colour index, in order of first sight
-	clients   map[*client]struct{}
-	nextColor int
+	hello       []byte
+	nodes       []byte
+	frame       []byte   // the frame shown, for an animation
+	strip       [][]byte // finished frames' pictures, oldest first
+	stripFrames []int    // their frame numbers
+	progress    []byte
+	finished    []byte
+	png         []byte
+	tiles       [][]byte                // encoded tile events, in arrival order
+	tileAt      map[image.Rectangle]int // index in tiles of each rectangle
+	colours     map[string]int          // node id -> colour index, in order of first sight
+	clients     map[*client]struct{}
+	nextColor   int
 }
 
 func newState(width, height int, title string) state {
@@ -163,10 +253,14 @@ func (st *state) putTile(r image.Rectangle, ev []byte) {
 // snapshot returns the events that bring a fresh page up to date. The
 // events are immutable, so the caller may write them without the lock.
 func (st *state) snapshot() [][]byte {
-	evs := make([][]byte, 0, len(st.tiles)+4)
+	evs := make([][]byte, 0, len(st.tiles)+len(st.strip)+5)
 	evs = append(evs, st.hello)
 	if st.nodes != nil {
 		evs = append(evs, st.nodes)
+	}
+	evs = append(evs, st.strip...)
+	if st.frame != nil {
+		evs = append(evs, st.frame)
 	}
 	evs = append(evs, st.tiles...)
 	if st.progress != nil {
@@ -230,6 +324,17 @@ type progressEvent struct {
 	Total      int     `json:"total"`
 	Rays       uint64  `json:"rays"`
 	ETASeconds float64 `json:"etaSeconds"`
+	FramesDone int     `json:"framesDone,omitempty"`
+	Frames     int     `json:"frames,omitempty"` // 0 for a still
+}
+
+type frameEvent struct {
+	Frame int `json:"frame"`
+}
+
+type stripEvent struct {
+	Frame int    `json:"frame"`
+	PNG   []byte `json:"png"` // base64 in JSON
 }
 
 type finishedEvent struct {

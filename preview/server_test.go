@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"image/png"
 	"io"
 	"io/fs"
 	"net"
@@ -534,5 +535,75 @@ func TestPreviewNodesStates(t *testing.T) {
 		if err != nil || json.Unmarshal(b, &row) != nil || row.State != st.String() {
 			t.Errorf("scheduler state %s shows as %s on the page (%v)", st, b, err)
 		}
+	}
+}
+
+// TestFramesOfAnAnimation: Frame clears the tiles and says which frame the
+// next ones are of; FrameDone puts a small picture of a finished frame in
+// the strip (again for a frame done anew: replaced); a page that connects
+// late gets the strip, the frame shown and only that frame's tiles.
+func TestFramesOfAnAnimation(t *testing.T) {
+	s := newServer(t, Config{Width: 200, Height: 100})
+	left, right := image.Rect(0, 0, 100, 100), image.Rect(100, 0, 200, 100)
+	s.Frame(1)
+	mustTile(t, s, left, gradient(left), "n1")
+	done := render.NewImage(200, 100)
+	for i := range done.Pix {
+		done.Pix[i] = 0.5
+	}
+	s.FrameDone(1, done)
+	s.Frame(2)
+	mustTile(t, s, right, gradient(right), "n1")
+	s.FramesProgress(3, 4, 1, 2, 100, time.Second)
+	s.flush()
+
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	events := openStream(t, ts.URL)
+	wantNames := []string{"hello", "strip", "frame", "tile", "progress"}
+	var got []event
+	for range wantNames {
+		got = append(got, events.next(t))
+	}
+	for i, ev := range got {
+		if ev.name != wantNames[i] {
+			t.Fatalf("snapshot event %d is %q, want %q (all: %v)", i, ev.name, wantNames[i], got)
+		}
+	}
+	var st stripEvent
+	decode(t, got[1], &st)
+	pic, err := png.Decode(bytes.NewReader(st.PNG))
+	if err != nil || st.Frame != 1 {
+		t.Fatalf("strip: frame %d, %v", st.Frame, err)
+	}
+	// 96 wide, the aspect kept, every pixel the mean of radiance 0.5 in sRGB.
+	if b := pic.Bounds(); b.Dx() != 96 || b.Dy() != 48 {
+		t.Errorf("strip picture %v, want 96x48", b)
+	}
+	if r, _, _, _ := pic.At(10, 10).RGBA(); r>>8 != uint32(done.SRGB().Pix[0]) {
+		t.Errorf("strip pixel %d, want %d", r>>8, done.SRGB().Pix[0])
+	}
+	var fr frameEvent
+	decode(t, got[2], &fr)
+	if fr.Frame != 2 {
+		t.Errorf("frame shown %d, want 2", fr.Frame)
+	}
+	checkTile(t, got[3], right, gradient(right), "n1", 0)
+	var prog progressEvent
+	decode(t, got[4], &prog)
+	if prog.FramesDone != 1 || prog.Frames != 2 || prog.Done != 3 {
+		t.Errorf("progress %+v, want 1 of 2 frames, 3 tiles", prog)
+	}
+	// Frame 1 done anew replaces its picture; live, the page hears of it.
+	s.FrameDone(1, done)
+	if ev := events.next(t); ev.name != "strip" {
+		t.Fatalf("got %q, want strip", ev.name)
+	}
+	s.flush()
+	s.mu.Lock()
+	n := len(s.state.strip)
+	s.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d pictures in the strip after frame 1 twice, want 1", n)
 	}
 }

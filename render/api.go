@@ -96,6 +96,11 @@ type Direct struct {
 	Env         string
 	EnvStrength float64 // multiplies Env's radiance; 0: 1
 	EnvRotate   float64 // turns Env about the up axis, in degrees, right-handed (as the scene file's "rotate")
+
+	// FPS is the frame rate the file's animations play at: frame f is at
+	// time f/FPS. 0 (or DefaultFPS, which the scene file then does not
+	// name): DefaultFPS.
+	FPS float64
 }
 
 // IsGLTF reports whether path names a glTF file (.gltf or .glb), which
@@ -306,5 +311,8 @@ func (m *Image) WritePNG(w io.Writer) error { return m.writePNG(w) }
 // WritePFM writes a Portable Float Map (linear RGB).
 func (m *Image) WritePFM(w io.Writer) error { return m.writePFM(w) }
 
-// Save writes the image to path, PNG or PFM by the extension.
+// Save writes the image to path, PNG or PFM by the extension, atomically:
+// a temporary file beside it (.NAME.tmp-*) flushed to the disk and renamed,
+// so that a reader, a crash or a power cut never leaves half an image under
+// the name.
 func (m *Image) Save(path string) error { return m.save(path) }

@@ -30,6 +30,10 @@ func directScene(gltf string, d Direct, lit bool) []byte {
 	case d.Height > 0:
 		img = fmt.Sprintf(",\n  \"image\": {\"height\": %d}", d.Height)
 	}
+	fps := ""
+	if d.FPS != 0 && d.FPS != DefaultFPS {
+		fps = fmt.Sprintf(",\n  \"fps\": %s", strconv.FormatFloat(d.FPS, 'g', -1, 64))
+	}
 	bg := ""
 	switch {
 	case d.Env != "":
@@ -42,7 +46,7 @@ func directScene(gltf string, d Direct, lit bool) []byte {
 	case !lit:
 		bg = ",\n  \"background\": [1, 1, 1]"
 	}
-	return fmt.Appendf(nil, "{\n  \"camera\": %s%s%s,\n  \"objects\": [{\"type\": \"gltf\", \"file\": %s}]\n}\n", cam, img, bg, q(gltf))
+	return fmt.Appendf(nil, "{\n  \"camera\": %s%s%s%s,\n  \"objects\": [{\"type\": \"gltf\", \"file\": %s}]\n}\n", cam, img, fps, bg, q(gltf))
 }
 
 // checkDirectEnv reports whether d's environment settings can be written
@@ -53,6 +57,8 @@ func checkDirectEnv(d Direct) error {
 		return fmt.Errorf("%w: an environment's strength or rotation without an environment map", ErrBadSettings)
 	case !(d.EnvStrength >= 0 && d.EnvStrength <= maxEnvStrength):
 		return fmt.Errorf("%w: environment strength %v (expected 0 to %g)", ErrBadSettings, d.EnvStrength, float64(maxEnvStrength))
+	case d.FPS != 0 && !(d.FPS > 0 && d.FPS <= maxFPS):
+		return fmt.Errorf("%w: %v frames per second (expected more than 0, at most %d)", ErrBadSettings, d.FPS, maxFPS)
 	case !(math.Abs(d.EnvRotate) <= maxEnvRotate):
 		return fmt.Errorf("%w: environment rotation %v degrees (expected -%g to %g)", ErrBadSettings, d.EnvRotate, float64(maxEnvRotate), float64(maxEnvRotate))
 	}

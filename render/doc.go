@@ -6,8 +6,9 @@
 // .glb) and Radiance .hdr environment maps, and image output (PNG and PFM).
 //
 // The contract that makes distributed rendering exact: the value of a pixel
-// depends only on the scene, the Settings and the pixel's coordinates. Every
-// sample is seeded from (x, y, sample index), so a pixel comes out the same
+// depends only on the scene, the Settings and the pixel's coordinates (and
+// an animation's frame). Every sample is seeded from (x, y, sample index)
+// and the frame (pixelKey, the one place the frame enters), so a pixel comes out the same
 // whether its tile is 1x1, 32x32 or the whole image, whichever worker or node
 // renders it, and in whatever order tiles finish (on one CPU architecture:
 // another may round differently).
@@ -31,6 +32,14 @@
 // matrix and its children; gltfNode.local) and composed while placing, a
 // mesh's vertex data is decoded once for all its instances, and every mesh
 // triangle, OBJ's as glTF's, enters the scene through addTriangle.
+//
+// Animations (anim.go: curves; gltfanim.go: a glTF file's channels;
+// keys.go: a scene file's keyframes; frame.go: what moves and the scene at
+// a frame): the Scene loaded is the still, every node as its file has it;
+// Scene.Frame(f) is the scene at frame f, glTF animations played to time
+// f/fps and keyframes at frame f, with samples of its own. A frame in which
+// no mesh moves shares the still's primitives and BVH; one in which meshes
+// move places their triangles again and builds the BVH anew.
 //
 // A Scene is immutable and safe for concurrent use:
 // RenderTile may run on any number of goroutines at once, and allocates

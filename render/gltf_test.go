@@ -480,6 +480,28 @@ func TestDirectScene(t *testing.T) {
 	if _, _, err := LoadDirect("../testdata/scenes/cornell.json", Direct{Camera: "x"}, Limits{}); !errors.Is(err, ErrBadSettings) {
 		t.Errorf("a camera name for a JSON scene: error %v, want ErrBadSettings", err)
 	}
+	// A frame rate other than 24 is written into the scene file, and plays
+	// the animations at that rate: frame 30 at 30 fps is frame 24 at 24.
+	orbit := "../testdata/scenes/orbit.glb"
+	s24, b24, err := LoadDirect(orbit, Direct{FPS: 24}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s30, b30, err := LoadDirect(orbit, Direct{FPS: 30}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b24.Files[b24.Main]), "fps") || !strings.Contains(string(b30.Files[b30.Main]), "\"fps\": 30,") {
+		t.Errorf("scene files for 24 and 30 fps:\n%s\n%s", b24.Files[b24.Main], b30.Files[b30.Main])
+	}
+	f24, _ := s24.Frame(24)
+	f30, _ := s30.Frame(30)
+	if f24.camera != f30.camera {
+		t.Errorf("frame 30 at 30 fps has camera %+v, frame 24 at 24 fps %+v", f30.camera, f24.camera)
+	}
+	if _, _, err := LoadDirect(orbit, Direct{FPS: -1}, Limits{}); !errors.Is(err, ErrBadSettings) {
+		t.Errorf("-1 fps: %v, want ErrBadSettings", err)
+	}
 	// A file without lights is lit by a white sky.
 	_, b3, err := LoadDirect("testdata/gltf/BoxTextured-glTF-Binary/BoxTextured.glb", Direct{}, Limits{})
 	if err != nil {

@@ -2,12 +2,15 @@ package render
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"image"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -140,6 +143,40 @@ func TestImageOutput(t *testing.T) {
 		}
 		if err := m.Save(filepath.Join(dir, "a.jpg")); err == nil {
 			t.Error("saved a .jpg; want ErrFormat")
+		}
+		// Atomic: an existing file is replaced whole, no temporary file
+		// stays, and a write that fails leaves the old file as it was.
+		old := filepath.Join(dir, "a.png")
+		before, _ := os.ReadFile(old)
+		m2 := NewImage(3, 1)
+		if err := m2.Save(old); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.ReadFile(old)
+		var want bytes.Buffer
+		if err := m2.WritePNG(&want); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(before, after) || !bytes.Equal(after, want.Bytes()) {
+			t.Error("Save over an existing file did not replace it with the new image")
+		}
+		if err := writeAtomic(old, func(w io.Writer) error {
+			w.Write([]byte("half an ima"))
+			return errors.New("disk full")
+		}); err == nil {
+			t.Error("a failed write reported no error")
+		}
+		if got, _ := os.ReadFile(old); !bytes.Equal(got, after) {
+			t.Error("a failed write changed the file")
+		}
+		if st, err := os.Stat(old); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("mode %v, %v, want 0644", st.Mode(), err)
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp-") {
+				t.Errorf("temporary file %s left behind", e.Name())
+			}
 		}
 	})
 	t.Run("Tile and SetTile clip to the image", func(t *testing.T) {

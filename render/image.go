@@ -99,16 +99,46 @@ func (m *Image) save(path string) error {
 	default:
 		return fmt.Errorf("%w: %q (expected .png or .pfm)", ErrFormat, path)
 	}
-	f, err := os.Create(path)
+	return writeAtomic(path, write)
+}
+
+// writeAtomic writes a file so that a reader sees either the whole new
+// file or none (or the old one): into a temporary file beside it
+// (.NAME.tmp-*), flushed to the disk, then renamed over path, and the
+// directory flushed, so that a crash or a power cut leaves no half file
+// under the name. A temporary file a crash left behind never has the
+// name of an output.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
 	if err := write(f); err != nil {
-		f.Close()
 		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("render: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("render: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // not every file system syncs a directory; the rename stands either way
+		d.Close()
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// tileBar shows tiles done of total, the ray rate and the time left on a
-// terminal. Its methods are called from one goroutine.
+// tileBar shows tiles done of total (of every frame, for an animation, with
+// the frame being rendered and the frames done), the ray rate and the time
+// left on a terminal. Its methods are called from one goroutine.
 type tileBar struct {
 	bar *progressbar.ProgressBar
 }
@@ -49,7 +50,17 @@ func (b *tileBar) update(p scheduler.Progress) {
 		return
 	}
 	if s := p.Elapsed.Seconds(); s > 0 {
-		b.bar.Describe(fmt.Sprintf("%6.1f Mrays/s, %d nodes", float64(p.Rays)/s/1e6, p.Live))
+		frames := ""
+		if p.Frame >= 0 || p.Frames > 1 {
+			// An animation: the frame being rendered and the frames done;
+			// the bar counts the tiles of every frame, so its time left is
+			// the range's.
+			frames = fmt.Sprintf("frame %d, %d/%d frames, ", p.Frame, p.FramesDone, p.Frames)
+			if p.Frame < 0 {
+				frames = fmt.Sprintf("%d/%d frames, ", p.FramesDone, p.Frames)
+			}
+		}
+		b.bar.Describe(fmt.Sprintf("%s%6.1f Mrays/s, %d nodes", frames, float64(p.Rays)/s/1e6, p.Live))
 	}
 	b.bar.Set(p.Done)
 }

@@ -37,7 +37,14 @@ func init() {
 const renderSynopsis = `render [-o out.png] [-registry host:port] [-nodes h:p,h:p] [-local auto|N] [-no-mdns]
                [-discover 1s] [-width W] [-height H] [-spp N] [-tile 32] [-camera NAME]
                [-env sky.hdr [-env-strength K] [-env-rotate DEG]]
-               [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json|SCENE.glb|SCENE.gltf`
+               [-frame N | -frames A-B[,C,D-E:STEP]] [-fps 24] [-overwrite]
+               [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json|SCENE.glb|SCENE.gltf
+
+An animation: -frames 1-240 -o frames/orbit-####.png renders frames 1 to
+240 in one job (#### is the frame number, zero-padded: orbit-0017.png; a
+name without # gets -#### before its extension). Frames whose file exists
+are skipped, so the same command run again after Ctrl-C or a crash renders
+only what is missing; -overwrite renders them again.`
 
 // renderJob is one render as the flags (or tessera demo) describe it.
 type renderJob struct {
@@ -60,6 +67,11 @@ type renderJob struct {
 	linger     time.Duration // how long the preview stays up after the render
 	quiet      bool
 	log        zerolog.Logger
+
+	frames     []int   // -frame or -frames: the animation's frames to render; nil: the still
+	frameRange bool    // -frames (not -frame): names without # get the frame number
+	fps        float64 // -fps: the frame rate of a glTF file's animations; 0: the default
+	overwrite  bool    // -overwrite: render frames whose output exists
 }
 
 func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
@@ -82,6 +94,11 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	fs.Float64Var(&j.envR, "env-rotate", 0, "with -env: turns the map about the up axis by this many `degrees`, counter-clockwise seen from above")
 	fs.IntVar(&j.tile, "tile", 32, fmt.Sprintf("tile side in pixels, 1 to %d (a tile holds at most %d pixels, MaxTilePixels)", maxTileSide(), render.DefaultLimits.MaxTilePixels))
 	fs.StringVar(&j.statsFile, "stats", "", "write statistics as JSON to this `file`")
+	var frame, frames string
+	fs.StringVar(&frame, "frame", "", "render frame `N` of the scene's animation alone")
+	fs.StringVar(&frames, "frames", "", "render these frames of the scene's animation in one job: `A-B`, a list of frames and ranges (1-10,20,30-40) or a range with a step (1-240:2); -o names each with its # (see above)")
+	fs.Float64Var(&j.fps, "fps", render.DefaultFPS, "for a .glb or .gltf file: the frame rate its animations play at, frame f at time f/fps (Blender writes frame 1 at 1/24 s at 24)")
+	fs.BoolVar(&j.overwrite, "overwrite", false, "with -frame or -frames: render frames whose output file exists too (without it they are skipped: a render run again resumes)")
 	fs.StringVar(&j.preview, "preview", "", "serve a live preview page on `host:port` (e.g. :8080) while rendering")
 	fs.DurationVar(&j.linger, "linger", 10*time.Second, "with -preview: keep the page up this long after the render (Ctrl-C ends it sooner)")
 	token := tokenFlag(fs)
@@ -114,6 +131,9 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 		return nil, badInput(fmt.Errorf("-discover %v: expected 0 or more", j.discover))
 	}
 	if err := checkEnvFlags(fs, j); err != nil {
+		return nil, err
+	}
+	if err := checkFrameFlags(fs, j, frame, frames); err != nil {
 		return nil, err
 	}
 	var err error
@@ -152,6 +172,43 @@ func checkEnvFlags(fs *flag.FlagSet, j *renderJob) error {
 		return badInput(fmt.Errorf("-env-strength %v: expected a number more than 0, at most 1e12", j.envK))
 	case !(math.Abs(j.envR) <= 1e6):
 		return badInput(fmt.Errorf("-env-rotate %v: expected degrees from -1e6 to 1e6", j.envR))
+	}
+	return nil
+}
+
+// checkFrameFlags reads -frame and -frames (one of them at most) and
+// refuses -fps and -overwrite without them, and -fps for a scene file.
+func checkFrameFlags(fs *flag.FlagSet, j *renderJob, frame, frames string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["frame"] && set["frames"]:
+		return badInput(errors.New("-frame and -frames: give one of them (-frames N is frame N alone too)"))
+	case set["frame"]:
+		f, err := strconv.Atoi(frame)
+		if err != nil || f < 0 || f > render.MaxFrame {
+			return badInput(fmt.Errorf("-frame %s: expected a frame number from 0 to %d", frame, render.MaxFrame))
+		}
+		j.frames = []int{f}
+	case set["frames"]:
+		fs, err := parseFrames(frames)
+		if err != nil {
+			return err
+		}
+		j.frames, j.frameRange = fs, true
+	}
+	switch {
+	case j.frames == nil && set["fps"]:
+		return badInput(errors.New("-fps: only with -frame or -frames (a still plays no animation)"))
+	case j.frames == nil && j.overwrite:
+		return badInput(errors.New("-overwrite: only with -frame or -frames (a still always writes its image)"))
+	case set["fps"] && !render.IsGLTF(j.scene):
+		return badInput(fmt.Errorf("-fps %v: only for a .glb or .gltf file (a scene file gives its own \"fps\")", j.fps))
+	case !(j.fps > 0 && j.fps <= 1000):
+		return badInput(fmt.Errorf("-fps %v: expected frames per second, more than 0 and at most 1000", j.fps))
+	}
+	if !set["fps"] {
+		j.fps = 0
 	}
 	return nil
 }
@@ -207,7 +264,7 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	direct := render.Direct{Camera: j.camera}
 	switch {
 	case render.IsGLTF(j.scene):
-		direct.Width, direct.Height = j.set.Width, j.set.Height
+		direct.Width, direct.Height, direct.FPS = j.set.Width, j.set.Height, j.fps
 		if j.env != "" {
 			direct.Env, direct.EnvStrength, direct.EnvRotate = j.env, j.envK, j.envR
 		}
@@ -235,6 +292,24 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	for _, w := range scene.Warnings() {
 		j.log.Warn().Msg(w)
 	}
+	var plan *framePlan
+	if j.frames != nil {
+		if plan, err = j.planFrames(); err != nil {
+			return err
+		}
+		if !scene.Animated() {
+			j.log.Warn().Msgf("%s: nothing in the scene moves: every frame shows the still (each with samples of its own)", j.scene)
+		}
+		if len(plan.skipped) > 0 {
+			j.log.Info().Msgf("frames %s: their files exist, skipped (-overwrite renders them again)", describeFrames(plan.skipped))
+		}
+		if len(plan.todo) == 0 {
+			if !j.quiet {
+				fmt.Fprintf(stderr, "%s: all %d frames are there already: nothing to render (-overwrite renders them again)\n", j.out, len(plan.asked))
+			}
+			return nil
+		}
+	}
 	remote := j.mdns || len(j.registry) > 0 || len(j.nodes) > 0
 	local := j.local
 	if local == scheduler.LocalAuto && !remote {
@@ -251,7 +326,11 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	var bar *tileBar
 	var pv *preview.Server
-	ctl, err := scheduler.NewController(scheduler.Config{
+	var pvFrames *previewFrames
+	var writer *frameWriter
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cfg := scheduler.Config{
 		Scene:    scene,
 		Bundle:   bundle,
 		Settings: j.set,
@@ -263,16 +342,33 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		OnProgress: func(p scheduler.Progress) {
 			bar.update(p)
 			if pv != nil {
-				pv.Progress(p.Done, p.Total, p.Rays, eta(p))
+				if plan != nil {
+					pv.FramesProgress(p.Done, p.Total, p.FramesDone, p.Frames, p.Rays, eta(p))
+				} else {
+					pv.Progress(p.Done, p.Total, p.Rays, eta(p))
+				}
 				pv.Nodes(p.Nodes)
 			}
 		},
 		OnTile: func(ev scheduler.TileEvent) {
-			if pv != nil {
+			switch {
+			case pvFrames != nil:
+				pvFrames.tile(ev)
+			case pv != nil:
 				pv.Tile(ev.Rect, ev.Pixels, ev.NodeID)
 			}
 		},
-	})
+	}
+	if plan != nil {
+		cfg.Frames = plan.todo
+		cfg.OnFrame = func(ev scheduler.FrameEvent) {
+			writer.put(ev)
+			if pvFrames != nil {
+				pvFrames.frameDone(ev)
+			}
+		}
+	}
+	ctl, err := scheduler.NewController(cfg)
 	if err != nil {
 		if errors.Is(err, scheduler.ErrBadConfig) {
 			// The settings or the tile: name the scene, not the package.
@@ -287,12 +383,22 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	set := ctl.Settings()
-	bar = newTileBar(stderr, len(render.Tiles(set.Width, set.Height, j.tile)), j.quiet)
+	frameCount := 1
+	if plan != nil {
+		frameCount = len(plan.todo)
+	}
+	bar = newTileBar(stderr, frameCount*len(render.Tiles(set.Width, set.Height, j.tile)), j.quiet)
 	if j.preview != "" {
 		if pv, err = j.startPreview(set, stdout); err != nil {
 			return err
 		}
 		defer pv.Close()
+		if plan != nil {
+			pvFrames = newPreviewFrames(pv, plan.todo)
+		}
+	}
+	if plan != nil {
+		writer = newFrameWriter(plan, cancel)
 	}
 	stopWatch, err := j.watch(ctl)
 	if err != nil {
@@ -302,6 +408,9 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	stopWatch()
 	bar.finish()
 
+	if plan != nil {
+		return j.finishFrames(ctx, res, runErr, plan, writer, pv, set, stderr)
+	}
 	if runErr != nil {
 		return j.fail(res, runErr)
 	}
@@ -345,6 +454,58 @@ func (j *renderJob) fail(res *scheduler.Result, runErr error) error {
 		return runErr
 	}
 	return fmt.Errorf("%w; %s", runErr, strings.Join(notes, "; "))
+}
+
+// finishFrames ends an animation render: it waits for the frames to be on
+// disk, writes the frames begun and not finished to their .partial files
+// when the render failed, the stats, and says what was done.
+func (j *renderJob) finishFrames(ctx context.Context, res *scheduler.Result, runErr error, plan *framePlan, w *frameWriter, pv *preview.Server, set render.Settings, stderr io.Writer) error {
+	writeErr := w.close()
+	if writeErr != nil {
+		// The cause of the interruption, said once.
+		runErr = fmt.Errorf("-o %s: %w", j.out, writeErr)
+	}
+	var notes []string
+	if runErr != nil && res != nil {
+		for _, pf := range res.Partial {
+			name := partialName(plan.names[pf.Frame])
+			if err := pf.Image.Save(name); err != nil {
+				notes = append(notes, fmt.Sprintf("the partial image of frame %d could not be written: %v", pf.Frame, err))
+			} else {
+				notes = append(notes, fmt.Sprintf("the %d tiles of frame %d rendered are in %s", pf.Stats.Tiles, pf.Frame, name))
+			}
+		}
+	}
+	if res != nil {
+		if err := j.writeStats(res.Stats); err != nil {
+			if runErr == nil {
+				return err
+			}
+			notes = append(notes, fmt.Sprintf("stats not written: %v", err))
+		}
+	}
+	done := w.count()
+	if runErr != nil {
+		msg := fmt.Sprintf("%d of %d frames written", done, len(plan.todo))
+		if len(plan.skipped) > 0 {
+			msg += fmt.Sprintf(" (and %d there before)", len(plan.skipped))
+		}
+		msg += "; run the same command again to render the rest"
+		return fmt.Errorf("%w; %s", runErr, strings.Join(append([]string{msg}, notes...), "; "))
+	}
+	if !j.quiet {
+		st := res.Stats
+		skipped := ""
+		if len(plan.skipped) > 0 {
+			skipped = fmt.Sprintf(", %d skipped (there already)", len(plan.skipped))
+		}
+		fmt.Fprintf(stderr, "%s: %d frames (%s)%s, %dx%d, %d spp, %d tiles on %d nodes, %.2f s, %.2f Mrays/s\n",
+			j.out, done, describeFrames(plan.todo), skipped, set.Width, set.Height, set.SPP, st.Tiles, len(st.Nodes), st.WallSeconds, st.RaysPerSecond/1e6)
+	}
+	if pv != nil && w.last != nil {
+		j.finishPreview(ctx, pv, w.last, stderr)
+	}
+	return nil
 }
 
 // partialName is where a failed render's image goes: out.png -> out.partial.png.

@@ -24,7 +24,42 @@
     tiles.clear();
     labels.clear();
     legend();
+    $('strip').replaceChildren();
+    $('frame').hidden = true;
+    delete main.dataset.frame;
     main.dataset.tiles = '0';
+  }
+
+  // An animation: the tiles that follow are of frame d.frame.
+  function frame(d) {
+    if (main.dataset.frame === String(d.frame)) return; // a resync of the same frame: keep it
+    image.clearRect(0, 0, image.canvas.width, image.canvas.height);
+    overlay.clearRect(0, 0, overlay.canvas.width, overlay.canvas.height);
+    tiles.clear();
+    main.dataset.tiles = '0';
+    main.dataset.frame = String(d.frame);
+    const f = $('frame');
+    f.textContent = `frame ${d.frame}`;
+    f.hidden = false;
+  }
+
+  // A finished frame of an animation, small, in the strip under the image.
+  function strip(d) {
+    const s = $('strip');
+    const id = `strip-${d.frame}`;
+    const fig = document.createElement('figure');
+    fig.id = id;
+    const img = document.createElement('img');
+    img.src = `data:image/png;base64,${d.png}`;
+    img.alt = `frame ${d.frame}`;
+    const cap = document.createElement('figcaption');
+    cap.textContent = String(d.frame);
+    fig.append(img, cap);
+    const old = document.getElementById(id);
+    if (old) old.replaceWith(fig); else s.append(fig);
+    while (s.children.length > 120) s.firstElementChild.remove();
+    s.hidden = false;
+    main.dataset.strip = String(s.children.length);
   }
 
   function tile(d) {
@@ -115,7 +150,9 @@
     let eta = 'ETA unknown';
     if (d.done >= d.total && d.total > 0) eta = 'all tiles in';
     else if (d.etaSeconds >= 0) eta = `ETA ${duration(d.etaSeconds)}`;
-    $('progress').textContent = `${d.done}/${d.total} tiles (${pct}%) · ${count(d.rays)} rays · ${eta}`;
+    const frames = d.frames > 0 ? `${d.framesDone}/${d.frames} frames · ` : '';
+    if (d.frames > 0 && d.done >= d.total && d.total > 0) eta = 'all frames in';
+    $('progress').textContent = `${frames}${d.done}/${d.total} tiles (${pct}%) · ${count(d.rays)} rays · ${eta}`;
   }
 
   function finished(d) {
@@ -138,7 +175,7 @@
 
   const conn = $('conn');
   const es = new EventSource('events');
-  const handlers = { hello, tile, nodes, progress, finished };
+  const handlers = { hello, frame, strip, tile, nodes, progress, finished };
   for (const [name, fn] of Object.entries(handlers)) {
     es.addEventListener(name, (e) => fn(JSON.parse(e.data)));
   }
