@@ -79,7 +79,7 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	var local, registry, nodes, logFormat string
 	var noMDNS bool
 	fs := newFlagSet("render", renderSynopsis, stderr)
-	fs.StringVar(&j.out, "o", "out.png", "output image: .png (8-bit sRGB) or .pfm (linear float RGB)")
+	fs.StringVar(&j.out, "o", "out.png", "output image: .png (8-bit sRGB) or .pfm (linear float RGB); with -frame or -frames the last run of # in the file name is the frame number, zero-padded (f-####.png)")
 	fs.StringVar(&registry, "registry", "", "registries to list nodes from, `host:port[,host:port]`")
 	fs.StringVar(&nodes, "nodes", "", "nodes to render on, by address: `host:port[,host:port]`")
 	fs.StringVar(&local, "local", "auto", "workers of an in-process node: auto (none while remote nodes work; every core when none is found or all are lost), 0 (never render here) or N")
