@@ -39,14 +39,17 @@ type frameTile struct {
 
 // TestBrowserPreview opens the page in headless Chromium part-way through a
 // render, feeds it the rest, and checks what the page shows: the canvas
-// equals the PNG pixel for pixel, the node table names the nodes, the
+// equals the PNG pixel for pixel, the node table names the nodes (with what
+// the controller checked of each and its trust), the
 // colour-by-node toggle colours each tile as its node's legend entry.
 func TestBrowserPreview(t *testing.T) {
 	ctx := browsertest.Start(t, time.Minute)
 	f := renderFrame(t)
 	nodes := []scheduler.NodeStats{ // 1.5, 2.4 and 0.75 Mrays/s
-		{ID: "id-ada", Name: "ada", Addr: "10.0.0.11:7701", Source: discovery.SourceMDNS, Rays: 1_500_000, Seconds: 1, State: scheduler.NodeWorking},
-		{ID: "id-grace", Name: "grace", Addr: "10.0.0.12:7701", Source: discovery.SourceRegistry, Rays: 2_400_000, Seconds: 1, State: scheduler.NodeWorking},
+		{ID: "id-ada", Name: "ada", Addr: "10.0.0.11:7701", Source: discovery.SourceMDNS, Rays: 1_500_000, Seconds: 1, State: scheduler.NodeWorking,
+			Checked: 12, Audited: 9, Trust: scheduler.TrustTrusted},
+		{ID: "id-grace", Name: "grace", Addr: "10.0.0.12:7701", Source: discovery.SourceRegistry, Rays: 2_400_000, Seconds: 1, State: scheduler.NodeWorking,
+			Checked: 3, Audited: 3, Trust: scheduler.TrustUntrusted},
 		{ID: "id-linus", Name: "linus", Addr: "127.0.0.1:0", Source: discovery.SourceLocal, Rays: 750_000, Seconds: 1, State: scheduler.NodeWorking},
 	}
 	s := newServer(t, Config{Width: f.width, Height: f.height, Title: "cornell.json"})
@@ -123,7 +126,12 @@ func TestBrowserPreview(t *testing.T) {
 			t.Fatalf("table has %d rows, want %d: %q", len(rows), len(nodes), rows)
 		}
 		for i, n := range nodes {
-			want := []string{n.Name, n.Addr, n.Source.String(), fmt.Sprint(n.Tiles), fmt.Sprintf("%.1f", float64(n.Rays)/n.Seconds/1e6), n.State.String()}
+			checked, audited := "", ""
+			if n.Trust != "" {
+				checked, audited = fmt.Sprint(n.Checked), fmt.Sprint(n.Audited)
+			}
+			want := []string{n.Name, n.Addr, n.Source.String(), fmt.Sprint(n.Tiles), fmt.Sprintf("%.1f", float64(n.Rays)/n.Seconds/1e6), n.State.String(),
+				checked, audited, string(n.Trust)}
 			if strings.Join(rows[i], "|") != strings.Join(want, "|") {
 				t.Errorf("row %d = %q, want %q", i, rows[i], want)
 			}

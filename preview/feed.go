@@ -301,8 +301,11 @@ func (n nodeJSON) MarshalJSON() ([]byte, error) {
 		Tiles       int                 `json:"tiles"`
 		MraysPerSec float64             `json:"mraysPerSec"`
 		State       scheduler.NodeState `json:"state"`
+		Checked     int                 `json:"checked"`
+		Audited     int                 `json:"audited"`
+		Trust       scheduler.Trust     `json:"trust"`
 		Colour      int                 `json:"colour"`
-	}{n.ID, n.Name, n.Addr, n.Source, n.Tiles, mrays, n.State, n.Colour})
+	}{n.ID, n.Name, n.Addr, n.Source, n.Tiles, mrays, n.State, n.Checked, n.Audited, n.Trust, n.Colour})
 }
 
 type nodesEvent struct {

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"runtime"
@@ -40,6 +42,16 @@ type Config struct {
 	Logger   zerolog.Logger // the zero Logger discards
 	Clock    Clock          // default the wall clock
 
+	// Audit says how much of every node's work is checked: spot checks of
+	// every result, full audits by trust (AuditPolicy; the zero value is
+	// DefaultAuditPolicy).
+	Audit AuditPolicy
+	// AuditSeed seeds the choice of the results audited and of the pixels
+	// spot-checked, so that a test's checks are reproducible; 0 draws a
+	// seed at random, so that no node can tell which of its tiles will be
+	// checked.
+	AuditSeed uint64
+
 	// Dial connects to a node; the default is protocol.Dial over TCP. The
 	// controller performs the handshake.
 	Dial func(ctx context.Context, addr string) (NodeConn, error)
@@ -74,6 +86,8 @@ type tuning struct {
 	redialMax        time.Duration
 	finishGrace      time.Duration // how long Run waits for Cancel frames to leave
 	progressInterval time.Duration
+	checkers         int  // goroutines rendering checks in-process; 0: one a core
+	noDuplicates     bool // no endgame copies (tests that must tell an audit from a copy)
 }
 
 var defaultTuning = tuning{
@@ -102,6 +116,8 @@ type Controller struct {
 	scene    protocol.Scene // the frame every connection gets first
 	noSend   string         // why the scene cannot be sent to nodes, if it cannot
 	cores    int            // for LocalAuto
+	audit    AuditPolicy    // cfg.Audit with its defaults
+	seed     uint64         // cfg.AuditSeed, or a random one
 
 	mu      sync.Mutex
 	ops     []discovery.Node // AddNode calls not yet taken by Run
@@ -192,6 +208,13 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 		scene:    scene,
 		cores:    runtime.NumCPU(),
 		wake:     make(chan struct{}, 1),
+		audit:    cfg.Audit.withDefaults(),
+		seed:     cfg.AuditSeed,
+	}
+	if c.seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+		c.seed = binary.LittleEndian.Uint64(b[:])
 	}
 	if cfg.Token == "" {
 		warned.Do(func() { c.log.Warn().Msg(protocol.NoTokenWarning) })

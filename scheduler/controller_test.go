@@ -281,9 +281,9 @@ func TestBadNodesExcluded(t *testing.T) {
 	}
 }
 
-// A lying node that passes its audit is caught when a duplicated tile
-// disagrees: an in-process render arbitrates, the liar is excluded and every
-// tile it rendered is rendered again.
+// A lying node is caught when a duplicated tile disagrees: an in-process
+// render arbitrates, the liar is excluded and every tile it rendered is
+// rendered again. (The audit of the lie finds it too; it counts once.)
 func TestDuplicateMismatchArbitrated(t *testing.T) {
 	net := newFakeNet()
 	quiet := func(*fakeConn, protocol.TileJob) {} // the test answers
@@ -296,6 +296,9 @@ func TestDuplicateMismatchArbitrated(t *testing.T) {
 	logs := logWatch{t: t, on: "differs between nodes", seen: func() { once.Do(func() { close(mismatch) }) }}
 	cfg := Config{Logger: zerolog.New(logs), Settings: render.Settings{Width: 32, Height: 8, SPP: 1, MaxDepth: 1}, OnTile: func(e TileEvent) { accepted <- e }}
 	c := fakeController(t, net, cfg, &fakeRender{gate: gate})
+	// Checkers enough for every audit to wait in-process at the gate, so
+	// that the liar's idle worker gets the duplicate, not an audit.
+	c.tune.checkers = 16
 	c.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
 	c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
 	done := runAsync(context.Background(), c)
@@ -305,7 +308,7 @@ func TestDuplicateMismatchArbitrated(t *testing.T) {
 	l1, l2 := <-liar.jobc, <-liar.jobc
 	hc, lc := honest.conns[0], liar.conns[0]
 	hc.reply(h1)
-	lc.reply(l1) // the liar passes its audit...
+	lc.reply(l1) // the liar tells the truth...
 	<-accepted
 	<-accepted
 	lc.reply(l2)

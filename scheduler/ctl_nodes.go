@@ -35,20 +35,6 @@ type nodeRec struct {
 	handedBack int // tiles it gave back unfinished (paused, shutting down)
 }
 
-// trust is what the controller knows of the pixels a node returns.
-//
-//	trustUnchecked -> trustAudited  its first tile was sent for an audit
-//	any            -> trustLiar     it returned wrong pixels (and is excluded)
-//
-// The in-process node is the reference: it starts, and stays, trustAudited.
-type trust uint8
-
-const (
-	trustUnchecked trust = iota
-	trustAudited
-	trustLiar
-)
-
 // isLocal reports whether rec is the in-process node.
 func (rec *nodeRec) isLocal() bool { return rec.source == discovery.SourceLocal }
 
@@ -322,7 +308,7 @@ func (r *run) localRec() *nodeRec {
 			return rec
 		}
 	}
-	rec := &nodeRec{key: "local", id: "local", name: "local", source: discovery.SourceLocal, state: NodeLost, trust: trustAudited}
+	rec := &nodeRec{key: "local", id: "local", name: "local", source: discovery.SourceLocal, state: NodeLost}
 	r.recs = append(r.recs, rec)
 	return rec
 }

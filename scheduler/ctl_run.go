@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,7 +29,7 @@ const (
 	evResult                // a tile result
 	evError                 // an Error frame
 	evPong                  // a Pong
-	evChecked               // a check's in-process render
+	evChecked               // a check's verdict, from a checker goroutine
 )
 
 // event is what session goroutines, local workers and the checker tell the
@@ -50,6 +51,7 @@ type event struct {
 	seq     uint64
 	state   protocol.NodeState // of a Pong
 	check   *check
+	verdict verdict
 }
 
 // run is the state of one Run, owned by its loop goroutine.
@@ -65,7 +67,7 @@ type run struct {
 	self  protocol.Hello
 
 	events chan event
-	checks chan *check // to the checker goroutine; capacity 1
+	checks chan *check // to the checker goroutines; capacity 64 a checker
 
 	set        render.Settings
 	grid       []image.Rectangle // one frame's tiles, centre outwards
@@ -87,9 +89,14 @@ type run struct {
 	local   *session
 	dialing int
 
-	checkQ    []*check
-	checkBusy bool
-	pending   int // checks queued or running
+	aud            *auditor
+	checkQ         checkQueue
+	checkers       int          // checker goroutines
+	inFlight       int          // checks handed to them, without a verdict yet
+	auditsInFlight int          // of those, full audits
+	pending        int          // checks queued, with the checkers or on a node
+	checkNanos     atomic.Int64 // time the checkers spent rendering, summed
+	allDone        time.Time    // when the last tile went into the image
 
 	start       time.Time
 	lastLive    time.Time // when a remote node was last live (or Run started)
@@ -111,11 +118,16 @@ func newRun(ctx context.Context, c *Controller) *run {
 		clock:  cfg.Clock,
 		self:   protocol.Hello{Version: protocol.Version, Role: protocol.RoleController, ID: cfg.ID, Name: cfg.ID},
 		events: make(chan event, 1024),
-		checks: make(chan *check, 1),
 		set:    cfg.Settings,
 		byKey:  make(map[string]*nodeRec),
 	}
 	r.ctx, r.stop = context.WithCancel(context.WithoutCancel(ctx))
+	r.checkers = c.tune.checkers
+	if r.checkers <= 0 {
+		r.checkers = c.cores
+	}
+	r.checks = make(chan *check, 64*r.checkers)
+	r.aud = newAuditor(c.audit, c.seed)
 	r.grid = tileGrid(r.set.Width, r.set.Height, cfg.Tile)
 	nums := frameNums(cfg)
 	r.frames = make([]frameRun, len(nums))
@@ -146,8 +158,10 @@ func (r *run) post(ev event) bool {
 
 // loop is Run's body.
 func (r *run) loop(ctx context.Context) (*Result, error) {
-	r.wg.Add(1)
-	go r.checker()
+	for range r.checkers {
+		r.wg.Add(1)
+		go r.checker()
+	}
 	r.takeOps()
 	if r.cfg.Local > 0 {
 		r.startLocal(r.cfg.Local)
@@ -160,7 +174,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			break
 		}
 		r.dispatch()
-		r.feedChecker()
+		r.feedCheckers()
 		r.progress(false)
 		select {
 		case <-ctx.Done():
@@ -410,6 +424,10 @@ func (r *run) result() *Result {
 		}
 	}
 	st.Nodes = r.nodeStats()
+	st.CheckSeconds = float64(r.checkNanos.Load()) / 1e9
+	if r.done == r.total && !r.allDone.IsZero() {
+		st.AuditWaitSeconds = r.clock.Now().Sub(r.allDone).Seconds()
+	}
 	res := &Result{Stats: st, Missing: r.total - r.done}
 	if r.animation() {
 		res.Partial = r.partial()
@@ -428,10 +446,15 @@ func (r *run) nodeStats() []NodeStats {
 		if rec.id == "" && rec.state != NodeExcluded {
 			continue // an address that never answered
 		}
+		trust := rec.trust.level(r.c.audit)
+		if rec.isLocal() || r.c.audit.Off && trust != TrustDistrusted {
+			trust = "" // the reference, or nothing checked
+		}
 		nodes = append(nodes, NodeStats{
 			ID: rec.id, Name: rec.name, Addr: rec.addr, Source: rec.source,
 			Tiles: rec.tiles, Rays: rec.rays, Seconds: float64(rec.nanos) / 1e9,
 			Failures: rec.failures, Excluded: rec.excluded, State: rec.state, HandedBack: rec.handedBack,
+			Checked: rec.trust.audited + rec.trust.spotted, Audited: rec.trust.audited, Trust: trust,
 		})
 	}
 	return nodes

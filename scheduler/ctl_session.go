@@ -259,28 +259,6 @@ func (r *run) localWorker(s *session) {
 	}
 }
 
-// checker renders tiles in-process for audits and arbitrations.
-func (r *run) checker() {
-	defer r.wg.Done()
-	for {
-		select {
-		case ck := <-r.checks:
-			rect := ck.rect
-			pix := make([]float32, 3*rect.Dx()*rect.Dy())
-			var rays uint64
-			rend, err := r.c.rendererOf(ck.frame)
-			if err == nil {
-				rays, err = rend.RenderTile(r.ctx, r.set, rect, pix)
-			}
-			if !r.post(event{kind: evChecked, check: ck, pix: pix, rays: rays, err: err}) {
-				return
-			}
-		case <-r.ctx.Done():
-			return
-		}
-	}
-}
-
 // noteSpeed learns from a result: render time and overhead, and resizes the
 // window so that the node stays busy through the round trip (Little's law:
 // in flight = cores * (render + overhead) / render, with a margin).

@@ -44,7 +44,8 @@ type lease struct {
 	s     *session
 	sent  time.Time
 	rect  image.Rectangle
-	frame int // the animation's frame number; still for a still
+	frame int    // the animation's frame number; still for a still
+	audit *check // an audit of a tile already in the image, not a tile to render
 }
 
 // revoke ends a lease without a result; its tile goes back to the queue if
@@ -53,6 +54,9 @@ func (r *run) revoke(l *lease) {
 	delete(l.s.leases, l.job)
 	t := &r.tiles[l.tile]
 	t.dropLease(l)
+	if l.audit != nil {
+		r.auditLost(l)
+	}
 	if t.state == tileLeased && len(t.leases) == 0 {
 		r.requeue(l.tile)
 	}
@@ -143,7 +147,10 @@ func (r *run) dispatch() {
 		}
 	}
 	if r.queueEmpty() {
-		r.endgame()
+		r.auditOnIdle() // audits first: the render cannot end without them
+		if !r.tune.noDuplicates {
+			r.endgame()
+		}
 	}
 }
 
@@ -186,6 +193,12 @@ func (s *session) takesTiles() bool { return !s.draining && !s.rec.state.Paused(
 
 // lease hands tile i to s.
 func (r *run) lease(s *session, i int) {
+	r.issue(s, i)
+	r.tiles[i].state = tileLeased
+}
+
+// issue hands tile i to s as a job, whatever the tile's state.
+func (r *run) issue(s *session, i int) *lease {
 	t := &r.tiles[i]
 	r.nextJob++
 	now := r.clock.Now()
@@ -195,10 +208,9 @@ func (r *run) lease(s *session, i int) {
 	}
 	s.leases[l.job] = l
 	t.leases = append(t.leases, l)
-	t.state = tileLeased
 	if s.rec.isLocal() {
 		s.local.push(l)
-		return
+		return l
 	}
 	job := protocol.TileJob{
 		Job: l.job, Scene: r.c.scene.Hash,
@@ -210,6 +222,7 @@ func (r *run) lease(s *session, i int) {
 		job.Frame = &l.frame
 	}
 	s.out.Push(job)
+	return l
 }
 
 // takeResult checks a tile result against its lease and takes it.
@@ -236,24 +249,36 @@ func (r *run) takeResult(ev event) {
 	case len(ev.pix) != want:
 		bad = fmt.Sprintf("result for tile %v has %d values, want %d", t.rect, len(ev.pix), want)
 	}
-	if bad != "" {
+	lie := ""
+	if i := firstNonFinite(ev.pix); bad == "" && i >= 0 {
+		p := i / 3
+		lie = fmt.Sprintf("returned %v at pixel (%d,%d) of tile %v: refused", ev.pix[i], t.rect.Min.X+p%t.rect.Dx(), t.rect.Min.Y+p/t.rect.Dx(), t.rect)
+	}
+	if bad != "" || lie != "" {
+		if l.audit != nil {
+			r.auditLost(l)
+		}
 		if t.state == tileLeased && len(t.leases) == 0 {
 			r.requeue(l.tile)
 		}
 		t.tidy()
-		r.strike(rec, "wrong result rejected: "+bad)
+		if lie != "" { // no renderer returns these: the node's pixels cannot be trusted
+			r.wrong(rec, lie)
+		} else {
+			r.strike(rec, "wrong result rejected: "+bad)
+		}
 		return
 	}
 	rec.nanos += ev.nanos
 	s.noteSpeed(ev.nanos, now.Sub(l.sent), r.tune.maxWindow)
-	if t.state == tileDone {
+	switch {
+	case l.audit != nil:
+		r.audited(l, rec, ev.pix)
+	case t.state == tileDone:
 		r.compare(l.tile, rec, ev.pix, ev.rays)
-	} else {
+	default:
 		r.accept(l.tile, rec, ev.pix, ev.rays)
-		if rec.trust == trustUnchecked {
-			rec.trust = trustAudited
-			r.addCheck(l.tile, claim{rec: rec, pix: ev.pix})
-		}
+		r.checkResult(l.tile, rec, ev.pix)
 	}
 	t.tidy()
 }
@@ -266,6 +291,9 @@ func (r *run) accept(i int, rec *nodeRec, pix []float32, rays uint64) {
 	t.by = rec
 	t.rays = rays
 	r.done++
+	if r.done == r.total {
+		r.allDone = r.clock.Now()
+	}
 	f.done++
 	f.rays += rays
 	rec.tiles++

@@ -26,17 +26,28 @@
 // the two are compared bit for bit.
 //
 // Trust. The controller holds the scene, so its own render of a tile is the
-// reference. The first tile of every remote node is audited: rendered again
-// in-process and compared. A mismatch (an audit, or two copies of a
-// duplicated tile that differ, arbitrated by a third render in-process) marks
-// the node that disagrees with the reference as lying: it is excluded, and
-// every tile it contributed is cleared from the image and rendered again. The
-// render ends only when no audit or arbitration is pending, so the final image
-// equals the local render even with a node that lies on its first tile, or on
-// a duplicated one whose other copy arrives before the end. (A node that lies
-// only now and then, on tiles nobody else renders, cannot be caught short of
-// rendering everything twice.) Checks run in-process even with Local 0: they
-// verify, they do not render the image.
+// reference. Every result of a remote node is checked (AuditPolicy, drawn
+// from a generator seeded by Config.AuditSeed): spot-checked, a few of its
+// pixels rendered in-process (about 1% of the work), which catches a tile
+// wrong in more than a few pixels at its first occurrence; or audited in
+// full, the whole tile rendered again, which is what catches a single wrong
+// value. A node is untrusted until it has returned AuditPolicy.FullRun
+// results, each audited in full; then the n-th result of its run is audited
+// with probability (FullRun/n)^2, never less than Floor, so that a node's
+// audits cost about 2*FullRun tiles whatever its share of the image. A
+// tile with a NaN or an infinity in it is refused at once.
+//
+// Checks run off the loop: on a pool of checker goroutines (one a core),
+// and, for full audits, on any node with an idle worker, never the tile's
+// own node, which is how the audits left at the end of a render are done
+// all at once. A mismatch between two nodes (an audit by another node, or
+// two copies of a duplicated tile) is arbitrated by a render in-process.
+// A node found wrong is distrusted: excluded, and every tile it contributed
+// cleared from the image and rendered again. The render ends only when no
+// check is pending, so the final image equals the local render whatever a
+// node caught lying did; a node that changes a single value now and then is
+// caught only when that tile is audited in full. Checks run in-process even
+// with Local 0: they verify, they do not render the image.
 //
 // Nodes may be added at any time (AddNode); the id proven in the handshake
 // deduplicates nodes that arrive by several routes. A node that leaves is

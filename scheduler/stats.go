@@ -75,21 +75,33 @@ type FrameStats struct {
 // mismatches found by comparing pixels and, per node, its failures and why it
 // was excluded.
 type Stats struct {
-	WallSeconds   float64      `json:"wallSeconds"`
-	Width         int          `json:"width"`
-	Height        int          `json:"height"`
-	SPP           int          `json:"spp"`
-	Tiles         int          `json:"tiles"`
-	Samples       int64        `json:"samples"`       // width * height * spp
-	Rays          uint64       `json:"rays"`          // of the tiles in the image
-	RaysPerSecond float64      `json:"raysPerSecond"` // rays / wallSeconds
-	Retries       int          `json:"retries"`       // tiles handed out again after a lease was lost
-	Duplicates    int          `json:"duplicates"`    // endgame copies of outstanding tiles
-	Mismatches    int          `json:"mismatches"`    // pixel comparisons that differed (audits and duplicates)
-	BytesSent     int64        `json:"bytesSent"`
-	BytesReceived int64        `json:"bytesReceived"`
-	Frames        []FrameStats `json:"frames,omitempty"` // an animation's frames, in the order they were written
-	Nodes         []NodeStats  `json:"nodes"`
+	WallSeconds   float64 `json:"wallSeconds"`
+	Width         int     `json:"width"`
+	Height        int     `json:"height"`
+	SPP           int     `json:"spp"`
+	Tiles         int     `json:"tiles"`
+	Samples       int64   `json:"samples"`       // width * height * spp
+	Rays          uint64  `json:"rays"`          // of the tiles in the image
+	RaysPerSecond float64 `json:"raysPerSecond"` // rays / wallSeconds
+	Retries       int     `json:"retries"`       // tiles handed out again after a lease was lost
+	Duplicates    int     `json:"duplicates"`    // endgame copies of outstanding tiles
+	Mismatches    int     `json:"mismatches"`    // nodes found returning wrong pixels (by a check, an audit or a duplicate; each is excluded at its first)
+	// The checks of the nodes' pixels (see AuditPolicy): spot checks and
+	// full audits with a verdict, the audits of them rendered by another
+	// node, the pixels every check rendered (their share of the image's is
+	// the work they added), the time the controller's checkers spent
+	// rendering, and how long the render waited for checks after its last
+	// tile was in the image.
+	SpotChecks       int          `json:"spotChecks"`
+	Audits           int          `json:"audits"`
+	AuditsByNodes    int          `json:"auditsByNodes"`
+	CheckPixels      int64        `json:"checkPixels"`
+	CheckSeconds     float64      `json:"checkSeconds"`
+	AuditWaitSeconds float64      `json:"auditWaitSeconds"`
+	BytesSent        int64        `json:"bytesSent"`
+	BytesReceived    int64        `json:"bytesReceived"`
+	Frames           []FrameStats `json:"frames,omitempty"` // an animation's frames, in the order they were written
+	Nodes            []NodeStats  `json:"nodes"`
 }
 
 // NodeStats is one node's part of a render.
@@ -108,6 +120,13 @@ type NodeStats struct {
 	// paused or was shutting down: re-queued elsewhere (they count in
 	// Retries), never a failure.
 	HandedBack int `json:"handedBack,omitempty"`
+	// The checks of its results: spot checks and full audits with a
+	// verdict, those audited in full, and where it stands (untrusted,
+	// trusted, distrusted; empty for the in-process node or with checks
+	// off).
+	Checked int   `json:"checked"`
+	Audited int   `json:"audited"`
+	Trust   Trust `json:"trust,omitempty"`
 }
 
 // NodeState is where a node stands in a render. The controller keeps one

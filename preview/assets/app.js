@@ -113,13 +113,15 @@
       labels.set(n.colour, n.name || n.id);
       const tr = document.createElement('tr');
       tr.className = `state-${n.state}`;
-      const cells = [n.name || n.id, n.addr, n.source, String(n.tiles), n.mraysPerSec.toFixed(1), n.state];
+      const checks = n.trust ? [String(n.checked), String(n.audited)] : ['', ''];
+      const cells = [n.name || n.id, n.addr, n.source, String(n.tiles), n.mraysPerSec.toFixed(1), n.state, ...checks, n.trust || ''];
       const first = document.createElement('td');
       first.append(swatch(n.colour));
       tr.append(first, ...cells.map((text, i) => {
         const td = document.createElement('td');
         td.textContent = text;
-        if (i === 3 || i === 4) td.className = 'num';
+        if (i === 3 || i === 4 || i === 6 || i === 7) td.className = 'num';
+        if (i === 8 && n.trust) td.className = `trust-${n.trust}`;
         return td;
       }));
       return tr;
