@@ -21,8 +21,11 @@ type job struct {
 	nodes []discovery.Node                                          // remote nodes
 	times *tileTimes                                                // when not nil, tiles are timed (and nodes' cores noted)
 	dial  func(context.Context, string) (scheduler.NodeConn, error) // when not nil, how nodes are dialled
-	token string
-	log   zerolog.Logger
+	// audits turns the controller's checks of the nodes' pixels on; every
+	// section but the audits' own measures distribution without them.
+	audits bool
+	token  string
+	log    zerolog.Logger
 }
 
 // outcome is what one render measured.
@@ -62,6 +65,7 @@ func (j job) run(ctx context.Context) (outcome, error) {
 		Local:    j.local,
 		Token:    j.token,
 		Logger:   j.log.Level(zerolog.WarnLevel),
+		Audit:    scheduler.AuditPolicy{Off: !j.audits},
 	}
 	if j.times != nil {
 		cfg.Dial = j.times.dial

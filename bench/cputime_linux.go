@@ -20,6 +20,15 @@ func threadCPU() (time.Duration, bool) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }
 
+// selfCPU returns the CPU time (user and system) of this process so far.
+func selfCPU() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}
+
 // processCPU returns the CPU time (user and system, every thread) of
 // process pid, and whether it could be read: /proc/PID/stat in clock ticks
 // of 10 ms.

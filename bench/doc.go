@@ -37,7 +37,15 @@
 //     sealed with AES-256-GCM) and on one without, back to back: the
 //     sealed render's extra wall time (and the same at equal render
 //     speed), and the bytes sealing adds to each frame, counted on the
-//     controller's connections in one more render.
+//     controller's connections in one more render. Then what the
+//     controller's checks of the nodes' pixels cost (scheduler.AuditPolicy):
+//     the main scene in tiles of half the usual side on an honest room of
+//     two loopback nodes, with the checks and without, back to back: the
+//     wall times, the pixels the checks rendered over the image's (the
+//     figure the 5% target is checked against), the controller's CPU time
+//     they added over the room's, and the wait at the end. Every other
+//     section renders with the checks off, so that it measures
+//     distribution alone.
 //   - mesh: a displaced sphere of a million triangles (Workload.MeshTriangles,
 //     SphereOBJ) written as OBJ into a temporary directory and put where
 //     bunny.json has the bunny: the peak resident memory of `tessera render`

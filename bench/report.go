@@ -114,6 +114,42 @@ type Discovery struct {
 // Security is what protecting the room costs (medians).
 type Security struct {
 	Sealing *Sealing `json:"sealing"`
+	Audits  *Audits  `json:"audits"`
+}
+
+// Audits compares the same render on an honest room of two loopback nodes
+// with the controller's checks of their pixels (spot checks and audits by
+// trust) and without.
+type Audits struct {
+	Nodes      int     `json:"nodes"`
+	Workers    int     `json:"workers"` // of each node
+	Tile       int     `json:"tile"`
+	Tiles      int     `json:"tiles"`
+	OffSeconds float64 `json:"offSeconds"`
+	OnSeconds  float64 `json:"onSeconds"`
+	// Cost is on / off - 1, the median of the runs' ratios.
+	Cost float64 `json:"cost"`
+	// Work is the pixels the checks rendered over the image's: the share
+	// of work they add (a check renders its pixels as the node did), which
+	// the target (at most 5%) is checked against, since the wall times of
+	// two renders on a shared machine differ by more than that. CheckTime
+	// is the time the controller's checkers spent rendering over the
+	// nodes' render time, both wall clock and so inflated alike by a loaded
+	// machine (roughly: the checkers run in the controller's process).
+	Work      float64 `json:"work"`
+	CheckTime float64 `json:"checkTime"`
+	// CPUCost is the CPU time the checks added to the controller's
+	// process (with checks minus without) over the CPU time of the
+	// controller and the nodes without checks: the work added, measured
+	// where it happens (median of the runs; 0 where it cannot be read).
+	CPUCost float64 `json:"cpuCost"`
+	// Of the last render with checks: full audits, spot checks, audits
+	// rendered by a node rather than in-process; and (median) how long the
+	// render waited for checks after its last tile.
+	Audits           int     `json:"audits"`
+	SpotChecks       int     `json:"spotChecks"`
+	AuditsByNodes    int     `json:"auditsByNodes"`
+	AuditWaitSeconds float64 `json:"auditWaitSeconds"`
 }
 
 // Sealing compares the same render on one loopback node with a token

@@ -7,15 +7,120 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+	"time"
 
 	"tessera/protocol"
 	"tessera/scheduler"
 )
 
-// security renders the main scene on one loopback node with a token and on
+// security measures what sealing and audits cost.
+func (b *bencher) security(ctx context.Context, sc *scene) (*Security, error) {
+	sealing, err := b.sealing(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	audits, err := b.audits(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	return &Security{Sealing: sealing, Audits: audits}, nil
+}
+
+// auditNodes is the honest room of the audits' measure.
+const auditNodes = 2
+
+// audits renders the main scene, in tiles of half the usual side, on two
+// loopback nodes with the controller's checks on and off, back to back (in
+// alternating order), Runs times.
+func (b *bencher) audits(ctx context.Context, sc *scene) (*Audits, error) {
+	procs, err := b.spawnNodes(ctx, auditNodes, b.s.Workers, "")
+	if err != nil {
+		return nil, err
+	}
+	defer stopProcs(procs)
+	nodes := candidates(procs)
+	set := sc.scene.Resolve(b.s.work.Render)
+	if err := b.warmUp(ctx, sc, set, nodes); err != nil {
+		return nil, err
+	}
+	off := job{scene: sc, set: set, tile: max(1, b.s.work.Tile/2), nodes: nodes, token: b.s.Token, log: b.log}
+	on := off
+	on.audits = true
+	var offs, ons, costs, work, waits, cpu, cpuCosts []float64
+	var last outcome
+	for run := 1; run <= b.s.Runs; run++ {
+		var a, z outcome
+		var ctlOn, ctlOff, roomOff time.Duration
+		cpuKnown := true
+		for _, turn := range turns(2, run) {
+			var err error
+			before, ok := roomCPU(procs)
+			ctl0, _ := selfCPU()
+			if turn == 1 {
+				z, err = off.run(ctx)
+			} else {
+				a, err = on.run(ctx)
+			}
+			if err != nil {
+				return nil, err
+			}
+			after, ok2 := roomCPU(procs)
+			ctl1, _ := selfCPU()
+			cpuKnown = cpuKnown && ok && ok2
+			if turn == 1 {
+				ctlOff, roomOff = ctl1-ctl0, after-before
+			} else {
+				ctlOn = ctl1 - ctl0
+			}
+		}
+		if cpuKnown && roomOff > 0 {
+			cpuCosts = append(cpuCosts, (ctlOn-ctlOff).Seconds()/roomOff.Seconds())
+		}
+		last = a
+		offs = append(offs, z.wall.Seconds())
+		ons = append(ons, a.wall.Seconds())
+		costs = append(costs, a.wall.Seconds()/z.wall.Seconds()-1)
+		work = append(work, float64(a.stats.CheckPixels)/float64(a.stats.Width*a.stats.Height))
+		waits = append(waits, a.stats.AuditWaitSeconds)
+		cpu = append(cpu, a.stats.CheckSeconds/a.renderSeconds())
+		b.log.Info().Int("run", run).Float64("off", round(z.wall.Seconds(), 3)).Float64("on", round(a.wall.Seconds(), 3)).
+			Float64("cost", round(costs[len(costs)-1], 4)).Float64("work", round(work[len(work)-1], 4)).
+			Int("audits", a.stats.Audits).Int("spotChecks", a.stats.SpotChecks).Msg("audits")
+	}
+	return &Audits{
+		Nodes:            auditNodes,
+		Workers:          b.s.Workers,
+		Tile:             off.tile,
+		Tiles:            last.stats.Tiles,
+		OffSeconds:       median(offs),
+		OnSeconds:        median(ons),
+		Cost:             median(costs),
+		Work:             median(work),
+		CheckTime:        median(cpu),
+		CPUCost:          median(cpuCosts),
+		Audits:           last.stats.Audits,
+		SpotChecks:       last.stats.SpotChecks,
+		AuditsByNodes:    last.stats.AuditsByNodes,
+		AuditWaitSeconds: median(waits),
+	}, nil
+}
+
+// roomCPU is the CPU time used so far by this process (the controller) and
+// the nodes procs together, where it can be read.
+func roomCPU(procs []*nodeProc) (time.Duration, bool) {
+	total, ok := selfCPU()
+	for _, p := range procs {
+		d, known := processCPU(p.cmd.Process.Pid)
+		total += d
+		ok = ok && known
+	}
+	return total, ok
+}
+
+// sealing renders the main scene on one loopback node with a token and on
 // one without, back to back (in alternating order), Runs times; then once
 // more on the sealed node, counting frames, for the bytes sealing adds.
-func (b *bencher) security(ctx context.Context, sc *scene) (*Security, error) {
+func (b *bencher) sealing(ctx context.Context, sc *scene) (*Sealing, error) {
 	token := b.s.Token
 	if token == "" {
 		key := make([]byte, 16)
@@ -73,7 +178,7 @@ func (b *bencher) security(ctx context.Context, sc *scene) (*Security, error) {
 		return nil, err
 	}
 	frames, perFrame := fc.result()
-	return &Security{Sealing: &Sealing{
+	return &Sealing{
 		Workers:          b.s.Workers,
 		PlainSeconds:     median(plains),
 		SealedSeconds:    median(sealeds),
@@ -82,7 +187,7 @@ func (b *bencher) security(ctx context.Context, sc *scene) (*Security, error) {
 		Tiles:            tiles,
 		Frames:           frames,
 		BytesPerFrame:    perFrame,
-	}}, nil
+	}, nil
 }
 
 // frameCounter counts the frames of every connection of one render after

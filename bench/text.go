@@ -14,6 +14,7 @@ const (
 	TargetTilesPerSecond = 20000 // scheduling
 	TargetBytesPerPixel  = 13    // float32 RGB plus framing
 	TargetSealingCost    = 0.01  // sealed frames against plain ones (issue 18)
+	TargetAuditCost      = 0.05  // audits on an honest room of two nodes (issue 18)
 	TargetPoliteRatio    = 0.9   // the foreground program beside a default node, against alone (issue 15)
 
 	// Issue 17's, for the mesh section's million triangles.
@@ -96,6 +97,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if m := r.Mesh; m != nil {
 		r.writeMesh(ew, m)
+	}
+	if sec := r.Security; sec != nil && sec.Audits != nil {
+		a := sec.Audits
+		ew.printf("\naudits: %s on an honest room of %d loopback nodes of %s, %d tiles of %d px, with the checks of their pixels and without\n",
+			me.Scene, a.Nodes, plural(a.Workers, "worker"), a.Tiles, a.Tile)
+		ew.printf("  off %.3f s, on %.3f s: %+.2f%% of wall time; %d audits in full (%d by a node) and %d spot checks\n",
+			a.OffSeconds, a.OnSeconds, 100*a.Cost, a.Audits, a.AuditsByNodes, a.SpotChecks)
+		ew.printf("  work added: %.2f%% of the image's pixels rendered again (target <= %.0f%%: %s); the controller's CPU time added %.2f%% of the room's; the checkers' time %.2f%% of the nodes'; %.3f s waited for checks after the last tile\n",
+			100*a.Work, 100*TargetAuditCost, verdict(a.Work <= TargetAuditCost), 100*a.CPUCost, 100*a.CheckTime, a.AuditWaitSeconds)
 	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
 		sp := r.Scaling[1].Speedup

@@ -20,7 +20,9 @@ func sampleReport() *Report {
 		Scheduling: &Scheduling{TilesPerSecond: 25000, Tiles: 16384, Workers: 1},
 		Discovery:  &Discovery{RegistrySeconds: 0.012, WatcherSeconds: 0.5},
 		Security: &Security{Sealing: &Sealing{Workers: 1, PlainSeconds: 2, SealedSeconds: 2.004, Cost: 0.002, CostAtEqualSpeed: 0.001,
-			Tiles: 256, Frames: 513, BytesPerFrame: 16}},
+			Tiles: 256, Frames: 513, BytesPerFrame: 16},
+			Audits: &Audits{Nodes: 2, Workers: 1, Tile: 16, Tiles: 1024, OffSeconds: 1, OnSeconds: 1.04, Cost: 0.04, Work: 0.042, CheckTime: 0.05, CPUCost: 0.045,
+				Audits: 35, SpotChecks: 989, AuditsByNodes: 3, AuditWaitSeconds: 0.012}},
 		Mesh: &Mesh{Triangles: 1_000_000, OBJBytes: 38e6, LoadSecondsOneCore: 1.2, BuildSecondsOneCore: 0.5, LoadSeconds: 0.9, BuildSeconds: 0.3,
 			RaysPerSecond: 1.5e6, BunnyRaysPerSecond: 3e6, RaysPerCPUSecond: 1.6e6, BunnyRaysPerCPUSecond: 3.2e6, RaysRatio: 0.5, RenderPeakBytes: 240e6, NodePeakBytes: 260e6, ControllerPeakBytes: 200e6},
 	}
@@ -47,6 +49,9 @@ func TestWriteText(t *testing.T) {
 		"plain 2.000 s, sealed 2.004 s: +0.20% of wall time",
 		"at equal render speed: +0.10% (target < 1%: met)",
 		"16.00 bytes added to each of the 513 frames after the handshakes",
+		"audits: cornell on an honest room of 2 loopback nodes of 1 worker, 1024 tiles of 16 px",
+		"off 1.000 s, on 1.040 s: +4.00% of wall time; 35 audits in full (3 by a node) and 989 spot checks",
+		"work added: 4.20% of the image's pixels rendered again (target <= 5%: met); the controller's CPU time added 4.50% of the room's; the checkers' time 5.00% of the nodes'; 0.012 s waited",
 		"mesh: a displaced sphere of 1000000 triangles (38.0 MB of OBJ)",
 		"load and build: 1.200 s on one core, BVH 0.500 s of it (target < 1.5 s: met); 0.900 s on 2 cores, BVH 0.300 s",
 		"tessera render 240 MB (240 bytes/triangle), a node 260 MB (260), its controller 200 MB (200) (target <= 250 bytes/triangle: NOT met)",
@@ -62,7 +67,7 @@ func TestWriteTextSkipsSectionsNotRun(t *testing.T) {
 	r := sampleReport()
 	r.Scaling, r.Overhead, r.Scheduling, r.Discovery, r.Security, r.Mesh = []Scaling{}, nil, nil, nil, nil, nil
 	got := r.String()
-	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker", "sealing", "mesh"} {
+	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker", "sealing", "audits", "mesh"} {
 		if strings.Contains(got, absent) {
 			t.Errorf("the table mentions %q, which did not run:\n%s", absent, got)
 		}

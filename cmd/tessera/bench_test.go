@@ -117,6 +117,11 @@ func TestBenchJSON(t *testing.T) {
 	if frames, tiles := number(t, sealing, "frames"), number(t, sealing, "tiles"); frames < 2*tiles+1 {
 		t.Errorf("security.sealing: %v frames for %v tiles, want at least a job and a result a tile and the scene", frames, tiles)
 	}
+	audits := object(t, object(t, rep, "security"), "audits")
+	positive(t, audits, "security.audits", "offSeconds", "onSeconds", "tiles", "work", "audits")
+	if n, a, s := number(t, audits, "tiles"), number(t, audits, "audits"), number(t, audits, "spotChecks"); a+s != n {
+		t.Errorf("security.audits: %v audits and %v spot checks for %v tiles, want one check a tile", a, s, n)
+	}
 	discovery := object(t, rep, "discovery")
 	reg, watch := number(t, discovery, "registrySeconds"), number(t, discovery, "watcherSeconds")
 	if reg <= 0 || watch < reg || watch > 15 {
