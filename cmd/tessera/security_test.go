@@ -239,6 +239,21 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 		data, err := os.ReadFile(file)
 		return err == nil && bytes.Contains(data, []byte("DELETE /v1/nodes/"))
 	})
+	// The control capture is stopped once it holds everything searched for
+	// (each piece crosses in one write, so in one packet).
+	content := renderContent(t, args)
+	waitFor(t, "the render without a token in the control capture", 10*time.Second, func() bool {
+		data, err := os.ReadFile(plainFile)
+		if err != nil {
+			return false
+		}
+		for _, s := range content {
+			if !bytes.Contains(data, s) {
+				return false
+			}
+		}
+		return true
+	})
 	plain.stop(t)
 	capture.stop(t)
 	plainCapture.stop(t)
@@ -274,7 +289,7 @@ func TestTokenNeverOnTheWire(t *testing.T) {
 	for _, s := range tcpStreams(t, plainFile) {
 		plainWire = append(plainWire, s...)
 	}
-	for what, s := range renderContent(t, args) {
+	for what, s := range content {
 		if !bytes.Contains(plainWire, s) {
 			t.Errorf("the control capture without a token lacks %s: the search proves nothing", what)
 		}
