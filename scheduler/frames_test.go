@@ -130,13 +130,17 @@ func TestFramesNodeLostAndJoined(t *testing.T) {
 	steady := net.add("a:1", &fakeNode{id: "a", cores: 1})
 	dying := net.add("b:1", &fakeNode{id: "b", cores: 1})
 	joiner := net.add("c:1", &fakeNode{id: "c", cores: 1})
-	// The dying node dies holding its fifth tile. Until the joiner has a
-	// tile, the others hold their tiles of frame 2 and later: the frames
-	// left wait for it.
+	// The dying node dies holding its fifth tile; until then the steady
+	// node holds every tile it gets, so that the dying one surely gets five
+	// (else the steady node, its window grown, could take them all). Until
+	// the joiner has a tile, the others hold their tiles of frame 2 and
+	// later: the frames left wait for it.
 	var mu sync.Mutex
 	dyingJobs := 0
 	var held []func()
 	joined := false
+	dead := false
+	var heldSteady []func() // until the dying node dies
 	holdLate := func(fc *fakeConn, j protocol.TileJob) bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -147,9 +151,19 @@ func TestFramesNodeLostAndJoined(t *testing.T) {
 		return false
 	}
 	steady.onJob = func(fc *fakeConn, j protocol.TileJob) {
-		if !holdLate(fc, j) {
-			fc.reply(j)
+		answer := func() {
+			if !holdLate(fc, j) {
+				fc.reply(j)
+			}
 		}
+		mu.Lock()
+		if !dead {
+			heldSteady = append(heldSteady, answer)
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		answer()
 	}
 	dying.onJob = func(fc *fakeConn, j protocol.TileJob) {
 		mu.Lock()
@@ -157,7 +171,15 @@ func TestFramesNodeLostAndJoined(t *testing.T) {
 		n := dyingJobs
 		mu.Unlock()
 		if n == 5 {
+			mu.Lock()
+			dead = true
+			release := heldSteady
+			heldSteady = nil
+			mu.Unlock()
 			dying.kill()
+			for _, f := range release {
+				f()
+			}
 			return
 		}
 		if !holdLate(fc, j) {
