@@ -5,13 +5,36 @@
 //
 // # Registry API v1
 //
-//	PUT    /v1/nodes/{id}  body {"id","name","addr":"host:port","cores","version"}
-//	                       200 {...record, "lastSeen": RFC 3339, "ttlSeconds": 15}
-//	DELETE /v1/nodes/{id}  204; 404 if unknown
+//	PUT    /v1/nodes/{id}  body {"id","name","addr":"host:port","cores","version","state","started","seq"}
+//	                       200 {...record, "lastSeen": RFC 3339, "ttlSeconds": 15}; 409 if stale
+//	DELETE /v1/nodes/{id}  body empty or {"started","seq"}; 204; 404 if unknown; 409 if stale
 //	GET    /v1/nodes/{id}  200 the record; 404 if not live
-//	GET    /v1/nodes       200 {"nodes": [records seen within the TTL, by id], "ttlSeconds": 15}
+//	GET    /v1/nodes       200 {"nodes": [records seen within the TTL, by id], "full": true,
+//	                       "version": V, "ttlSeconds": 15}, ETag W/"V"
+//	GET    /v1/nodes?since=V  200 {"nodes": [records added or changed since V], "gone": [ids],
+//	                       "full": false, "since": V, "version": V2, ...}
+//	                       (or the whole list, "full": true, when V cannot be answered from)
+//	GET    /v1/nodes with If-None-Match: W/"V"  304, no body, when the version is still V
 //	GET    /healthz        200 {"status":"ok"}
 //	GET    /               an HTML page of the live nodes that refreshes itself
+//
+// The list's version V ("INSTANCE-GENERATION") moves when a record is
+// added, removed (deleted or expired) or changes, and only then: a
+// heartbeat that only refreshes lastSeen (and seq) does not move it, so the
+// ETag is weak. A watcher sends If-None-Match and ?since= its last version:
+// 304 when nothing changed, else only the changes (Lister does this). A
+// version of another registry instance (or of an earlier run), or one
+// older than the removals the registry still remembers (at least
+// max(MaxNodes, 1024)), gets the whole list; a malformed one gets 400.
+// "gone" never names a listed id.
+//
+// Stale writes. A node's writes carry "started" (when its heartbeat run
+// began, RFC 3339) and "seq" (the write's number in that run). A PUT or
+// DELETE from a run started before the live record's, or of the same run
+// with a lower seq, is refused with 409 and changes nothing: a restarted
+// node's record is never overwritten by a heartbeat its predecessor sent
+// into a broken link. A write without "started" is never refused, nor is
+// any write once the record held has expired.
 //
 // A PUT registers a node or refreshes it (a heartbeat); a node sends one
 // every TTL/3. An id is 1 to 63 bytes of letters, digits, '-' and '_' (it is
@@ -25,8 +48,8 @@
 //
 // Every error is a JSON {"error": "..."} saying what was wrong, with status
 // 400 (malformed JSON, invalid field), 401 (missing or wrong signature), 404
-// (unknown path or node), 405 (method; Allow lists the right ones), 413
-// (body over 64 KiB) or 503 (registry full: a new id when MaxNodes records
+// (unknown path or node), 405 (method; Allow lists the right ones), 409
+// (a stale write), 413 (body over 64 KiB) or 503 (registry full: a new id when MaxNodes records
 // are held; known ids can still refresh; Retry-After is set).
 //
 // # Signatures

@@ -40,15 +40,30 @@ func (c *RegistryClient) HeartbeatLive(ctx context.Context, live *LiveRecord) er
 		return fmt.Errorf("discovery: heartbeat: %w", err)
 	}
 	log := c.Logger.With().Str("registry", c.Addr).Str("id", rec.ID).Logger()
+	// Every write carries when this run began and its number in the run,
+	// so that the registry refuses a write of an earlier run (or a late
+	// duplicate) over a newer record.
+	started := rec.Started
+	if started.IsZero() {
+		now := time.Now
+		if c.Now != nil {
+			now = c.Now
+		}
+		started = now().UTC()
+	}
 	var (
 		registered bool   // (maybe) at least once: deregister at the end
 		failing    string // the class of the last failure; "" while healthy
 		backoff    = minBackoff
 		wait       time.Duration
+		seq        uint64
 	)
 	for {
-		lease, err := c.Register(ctx, rec)
 		sent := rec
+		seq++
+		out := rec
+		out.Started, out.Seq = started, seq
+		lease, err := c.Register(ctx, out)
 		switch {
 		case ctx.Err() != nil:
 			// Canceled mid-request: the registry may have stored the record,
@@ -106,7 +121,12 @@ func (c *RegistryClient) HeartbeatLive(ctx context.Context, live *LiveRecord) er
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deregisterAfter)
 	defer cancel()
-	if err := c.Deregister(dctx, rec.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	err := c.deregister(dctx, rec.ID, &deleteBody{Started: started, Seq: seq + 1})
+	if errors.Is(err, ErrSuperseded) {
+		log.Info().Msg("not deregistered: the registry holds a newer record of this id")
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		log.Warn().Err(err).Msg("deregistration failed; the record expires after the TTL")
 		return fmt.Errorf("discovery: heartbeat: %w", err)
 	}
@@ -123,6 +143,8 @@ func failureClass(err error) string {
 		return "unauthorized"
 	case errors.Is(err, ErrRegistryFull):
 		return "full"
+	case errors.Is(err, ErrSuperseded):
+		return "superseded"
 	default:
 		return "unreachable"
 	}
@@ -136,6 +158,8 @@ func failureMessage(class string) string {
 		return "the registry refuses our signature: it has another token, or we have none; retrying"
 	case "full":
 		return "the registry is full (max-nodes); retrying"
+	case "superseded":
+		return "the registry holds a newer record of this id, from a node process started later: is another node running with the same -id? retrying"
 	default:
 		return "cannot register with the registry; retrying with backoff"
 	}

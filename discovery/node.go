@@ -37,6 +37,15 @@ type Record struct {
 	// versions (ready). A registry stores any well-formed state, so that
 	// states added later need no new registry.
 	State protocol.NodeState `json:"state,omitempty"`
+	// Started and Seq order a node's writes: when the node's heartbeat
+	// began (its process, or its run) and the number of this write in that
+	// run, from 1. The registry refuses a write older than the live record
+	// it holds: from a process started earlier (a restarted node's
+	// predecessor, whose heartbeat arrives late), or of the same process
+	// with a lower Seq. Zero in records of nodes of earlier versions: never
+	// refused.
+	Started time.Time `json:"started,omitzero"`
+	Seq     uint64    `json:"seq,omitempty"`
 	// LastSeen is set by the registry: the time of the last register or
 	// heartbeat. Ignored in a PUT body.
 	LastSeen time.Time `json:"lastSeen,omitzero"`

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -35,10 +36,23 @@ type putAnswer struct {
 	TTLSeconds float64 `json:"ttlSeconds"`
 }
 
-// listAnswer is the body of GET /v1/nodes.
+// listAnswer is the body of GET /v1/nodes: the whole list (Full), or with
+// ?since= what changed since that version (Nodes added or changed, Gone
+// removed), and the version now.
 type listAnswer struct {
 	Nodes      []Record `json:"nodes"`
+	Gone       []string `json:"gone,omitempty"`
+	Full       bool     `json:"full"`
+	Since      string   `json:"since,omitempty"` // the version the changes are from, when not Full
+	Version    string   `json:"version"`
 	TTLSeconds float64  `json:"ttlSeconds"`
+}
+
+// deleteBody is the optional body of a DELETE: who deletes, so that a
+// deletion older than the record held is refused like a stale PUT.
+type deleteBody struct {
+	Started time.Time `json:"started,omitzero"`
+	Seq     uint64    `json:"seq,omitempty"`
 }
 
 type errorAnswer struct {
@@ -124,7 +138,19 @@ func (c *call) node(id string) {
 	case http.MethodPut:
 		c.put(id, body)
 	case http.MethodDelete:
-		rec, ok := c.r.remove(id)
+		var who deleteBody
+		if len(body) > 0 {
+			if err := json.Unmarshal(body, &who); err != nil {
+				c.fail(http.StatusBadRequest, `malformed JSON in the DELETE body (want nothing, or {"started","seq"}): `+err.Error())
+				return
+			}
+		}
+		rec, ok, err := c.r.remove(id, who.Started, who.Seq)
+		if err != nil {
+			c.r.cfg.Logger.Info().Str("id", id).Err(err).Msg("stale deletion refused")
+			c.fail(http.StatusConflict, err.Error())
+			return
+		}
 		if !ok {
 			c.fail(http.StatusNotFound, fmt.Sprintf("node %q is not registered", id))
 			return
@@ -213,6 +239,11 @@ func (c *call) put(id string, body []byte) {
 		return
 	}
 	stored, fresh, prev, err := c.r.put(rec)
+	if errors.Is(err, ErrStaleWrite) {
+		c.r.cfg.Logger.Info().Str("id", id).Str("addr", rec.Addr).Err(err).Msg("stale write refused")
+		c.fail(http.StatusConflict, err.Error())
+		return
+	}
 	if err != nil {
 		c.w.Header().Set("Retry-After", strconv.Itoa(int(c.r.cfg.TTL.Seconds())+1))
 		c.fail(http.StatusServiceUnavailable, fmt.Sprintf("registry full: it holds the limit of %d nodes (max-nodes); known nodes can still refresh", c.r.cfg.MaxNodes))
@@ -249,12 +280,51 @@ func fillHost(addr, remote string) string {
 	return net.JoinHostPort(src.Addr().Unmap().String(), port)
 }
 
-// list answers GET /v1/nodes.
+// list answers GET /v1/nodes: 304 when If-None-Match holds the version
+// now, else the list (or with ?since=, what changed), with the version in a
+// weak ETag: it covers every field but lastSeen and seq, which heartbeats
+// refresh.
 func (c *call) list() {
 	if !c.authenticate(nil) {
 		return
 	}
-	c.writeJSON(http.StatusOK, listAnswer{Nodes: c.r.Nodes(), TTLSeconds: c.r.cfg.TTL.Seconds()})
+	q := c.req.URL.Query()
+	since := q.Get("since")
+	if _, has := q["since"]; has {
+		if _, _, err := c.r.parseVersion(since); err != nil {
+			c.fail(http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	if inm := c.req.Header.Get("If-None-Match"); inm != "" {
+		if v := c.r.Version(); etagMatch(inm, v) {
+			c.w.Header()["Etag"] = []string{etag(v)}
+			c.write(http.StatusNotModified, nil)
+			return
+		}
+	}
+	l := c.r.list(since)
+	c.w.Header()["Etag"] = []string{etag(l.version)}
+	ans := listAnswer{Nodes: l.nodes, Gone: l.gone, Full: l.full, Version: l.version, TTLSeconds: c.r.cfg.TTL.Seconds()}
+	if !l.full {
+		ans.Since = since
+	}
+	c.writeJSON(http.StatusOK, ans)
+}
+
+// etag is the weak entity tag of list version v.
+func etag(v string) string { return `W/"` + v + `"` }
+
+// etagMatch reports whether an If-None-Match header names version v (weak
+// comparison, RFC 9110 13.1.2: W/ is ignored; "*" matches).
+func etagMatch(header, v string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == `"`+v+`"` {
+			return true
+		}
+	}
+	return false
 }
 
 // fail answers status with {"error": msg}.

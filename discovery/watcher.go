@@ -46,7 +46,9 @@ type ListFunc func(ctx context.Context, registry string) ([]Record, error)
 type WatcherConfig struct {
 	// MDNS browses NodeService every Interval.
 	MDNS bool
-	// Registries are polled every Interval ("host:port" or a base URL).
+	// Registries are polled every Interval ("host:port" or a base URL),
+	// each with a Lister: a registry answers 304 Not Modified when nothing
+	// changed, and otherwise only the changes.
 	Registries []string
 	// Static addresses (host:port) are in the view from the start and never
 	// leave. Their ids are empty (a handshake proves them): see Node.Key.
@@ -108,9 +110,13 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 		cfg.Browse = Browse
 	}
 	if cfg.List == nil {
+		// One Lister per registry: each round asks only for what changed.
+		listers := make(map[string]*Lister, len(cfg.Registries))
+		for _, r := range cfg.Registries {
+			listers[r] = &Lister{Client: &RegistryClient{Addr: r, Token: cfg.Token, HTTP: cfg.HTTP}}
+		}
 		cfg.List = func(ctx context.Context, registry string) ([]Record, error) {
-			c := &RegistryClient{Addr: registry, Token: cfg.Token, HTTP: cfg.HTTP}
-			return c.List(ctx)
+			return listers[registry].List(ctx)
 		}
 	}
 	w := &Watcher{cfg: cfg, events: make(chan Event, 64), view: make(map[string]Node)}
