@@ -29,10 +29,15 @@ const (
 	SectionPolite     Section = "polite"
 	SectionSecurity   Section = "security"
 	SectionMesh       Section = "mesh"
+	SectionWatchers   Section = "watchers"
 )
 
 // Sections lists every section in the order Run executes them.
-var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh}
+var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh, SectionWatchers}
+
+// optIn are the sections run only when Config.Only names them: each
+// loads the machine for minutes with hundreds of simulated peers.
+var optIn = map[Section]bool{SectionWatchers: true}
 
 // ParseSections parses a comma-separated list of section names.
 func ParseSections(s string) ([]Section, error) {
@@ -97,7 +102,8 @@ type Config struct {
 	// Workload overrides the sizes of the preset (FullWorkload or
 	// QuickWorkload) field by field; zero fields keep the preset's.
 	Workload Workload
-	// Only restricts the suite to these sections; empty means all of them.
+	// Only restricts the suite to these sections; empty means all of them
+	// but watchers and scale, which run only when named.
 	Only []Section
 	// Version is the software version written into the report's machine.
 	Version string
@@ -251,7 +257,7 @@ func resolve(cfg Config) (*settings, error) {
 	}
 	if len(s.sections) == 0 {
 		for _, sec := range Sections {
-			s.sections[sec] = true
+			s.sections[sec] = !optIn[sec]
 		}
 	}
 	if s.Executable == "" && s.needsNodes() {

@@ -44,8 +44,8 @@ func TestResolveDefaults(t *testing.T) {
 				t.Errorf("workload %+v, want kernel %+v render %+v scheduling side %d", s.work, tt.kernel, tt.render, tt.schedSide)
 			}
 			for _, sec := range Sections {
-				if !s.sections[sec] {
-					t.Errorf("section %s not selected; every one should be by default", sec)
+				if s.sections[sec] == optIn[sec] {
+					t.Errorf("section %s selected %v by default, want %v (only the opt-in ones are left out)", sec, s.sections[sec], !optIn[sec])
 				}
 			}
 		})

@@ -13,6 +13,7 @@ type Report struct {
 	Security   *Security   `json:"security"`
 	Polite     *Polite     `json:"polite"`
 	Mesh       *Mesh       `json:"mesh"`
+	Watchers   *Watchers   `json:"watchers"`
 }
 
 // Machine describes where the suite ran.
@@ -225,4 +226,40 @@ type Mesh struct {
 	RenderPeakBytes     int64 `json:"renderPeakBytes"`
 	NodePeakBytes       int64 `json:"nodePeakBytes"`
 	ControllerPeakBytes int64 `json:"controllerPeakBytes"`
+}
+
+// Watchers is what controllers watching a big registry cost it (issue 19):
+// Watchers discovery.Watchers poll one registry process of Nodes records
+// (nothing changes) every IntervalSeconds, in each mode.
+type Watchers struct {
+	Nodes           int         `json:"nodes"`
+	Watchers        int         `json:"watchers"`
+	IntervalSeconds float64     `json:"intervalSeconds"`
+	WindowSeconds   float64     `json:"windowSeconds"`
+	Modes           []WatchMode `json:"modes"` // WatchFull, then WatchConditional
+}
+
+// WatchMode is one way of polling (medians over the runs).
+type WatchMode struct {
+	Mode string `json:"mode"` // "full": the whole list every poll (as before issue 19); "conditional": If-None-Match and ?since=
+	// RegistryCPU is the registry process's CPU time per second of the
+	// window (1 is one whole core); -1 where it cannot be read (not Linux).
+	RegistryCPU  float64 `json:"registryCPU"`
+	Polls        int     `json:"polls"`       // in the window, every watcher
+	NotModified  float64 `json:"notModified"` // share of the polls answered 304
+	Failed       float64 `json:"failed"`      // share of the polls unanswered within the watcher's deadline (2 s)
+	BytesPerPoll float64 `json:"bytesPerPoll"`
+	LatencyP50Ms float64 `json:"latencyP50Ms"` // from the request to the answer's headers
+	LatencyP99Ms float64 `json:"latencyP99Ms"`
+	// ChangeSeenSeconds is from a new node's registration, after the
+	// window, until the last watcher reported it.
+	ChangeSeenSeconds float64 `json:"changeSeenSeconds"`
+	// ChangeMissed counts the watchers that had not reported it within 20 s
+	// (ChangeSeenSeconds is then 20).
+	ChangeMissed int `json:"changeMissed"`
+	// ChangePolls is the most polls a watcher began between the
+	// registration and its report of it: 1 when every watcher saw the
+	// change at its first poll after it.
+	ChangePolls int     `json:"changePolls"`
+	LoadAverage float64 `json:"loadAverage"` // 1-minute, after the window
 }

@@ -57,19 +57,27 @@ func (s *settings) spawn(ctx context.Context, o spawnOpts) (*nodeProc, error) {
 		o.priority = "normal"
 	}
 	args = append(args, "-priority", o.priority)
+	return s.start(ctx, o.id, args, o.token, o.session)
+}
+
+// start runs the tessera binary with args (a node, or a registry), its
+// $TESSERA_TOKEN set to token, and waits until it prints the address it
+// listens on. The process stops when ctx ends or stop is called; stop waits
+// for it.
+func (s *settings) start(ctx context.Context, id string, args []string, token string, session bool) (*nodeProc, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(pctx, s.Executable, args...)
-	if o.session {
+	if session {
 		ownSession(cmd)
 	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = s.stopGrace
-	cmd.Env = append(os.Environ(), "TESSERA_TOKEN="+o.token)
-	p := &nodeProc{id: o.id, cmd: cmd, cancel: cancel, out: newTailBuffer(8 << 10), exited: make(chan struct{})}
+	cmd.Env = append(os.Environ(), "TESSERA_TOKEN="+token)
+	p := &nodeProc{id: id, cmd: cmd, cancel: cancel, out: newTailBuffer(8 << 10), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		cancel()
-		return nil, fmt.Errorf("bench: start %s node: %w", s.Executable, err)
+		return nil, fmt.Errorf("bench: start %s %s: %w", s.Executable, args[0], err)
 	}
 	go func() {
 		p.err = cmd.Wait()

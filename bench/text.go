@@ -18,9 +18,11 @@ const (
 	TargetPoliteRatio    = 0.9   // the foreground program beside a default node, against alone (issue 15)
 
 	// Issue 17's, for the mesh section's million triangles.
-	TargetMeshBytesPerTriangle = 250 // peak resident memory of a render or a node
-	TargetMeshLoadSeconds      = 1.5 // parse and build on one core
-	TargetMeshRaysRatio        = 0.6 // the mesh's rays per second against the bunny's
+	TargetMeshBytesPerTriangle = 250  // peak resident memory of a render or a node
+	TargetMeshLoadSeconds      = 1.5  // parse and build on one core
+	TargetMeshRaysRatio        = 0.6  // the mesh's rays per second against the bunny's
+	TargetWatchCPU             = 0.05 // a registry's CPU with 40 conditional watchers of 10,000 nodes (issue 19)
+	TargetWatchP99Ms           = 50   // their polls' p99
 )
 
 // WriteText writes the report as readable tables.
@@ -107,11 +109,36 @@ func (r *Report) WriteText(w io.Writer) error {
 		ew.printf("  work added: %.2f%% of the image's pixels rendered again (target <= %.0f%%: %s); the controller's CPU time added %.2f%% of the room's; the checkers' time %.2f%% of the nodes'; %.3f s waited for checks after the last tile\n",
 			100*a.Work, 100*TargetAuditCost, verdict(a.Work <= TargetAuditCost), 100*a.CPUCost, 100*a.CheckTime, a.AuditWaitSeconds)
 	}
+	if wa := r.Watchers; wa != nil && len(wa.Modes) > 0 {
+		ew.printf("\nwatchers: %d watchers poll a registry process of %d nodes every %.0f s, nothing changing (%.0f s windows); then one node registers\n",
+			wa.Watchers, wa.Nodes, wa.IntervalSeconds, wa.WindowSeconds)
+		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "mode\tregistry CPU\tp50 ms\tp99 ms\t304s\tfailed\tbytes/poll\tchange seen s\tmissed\tload\t\n")
+		for _, m := range wa.Modes {
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.0f%%\t%.0f%%\t%.0f\t%.3f\t%d\t%.2f\t\n", m.Mode, watchCPU(m.RegistryCPU), m.LatencyP50Ms, m.LatencyP99Ms, 100*m.NotModified, 100*m.Failed, m.BytesPerPoll, m.ChangeSeenSeconds, m.ChangeMissed, m.LoadAverage)
+		}
+		ew.err = firstErr(ew.err, tw.Flush())
+		for _, m := range wa.Modes {
+			if m.Mode == WatchConditional {
+				ew.printf("  conditional polls: registry CPU %.2f%% of a core (target < %.0f%%: %s), p99 %.1f ms (target < %d ms: %s), a change seen by every watcher within %.2f s, at its first poll after the change: %s\n",
+					100*m.RegistryCPU, 100*TargetWatchCPU, verdict(m.RegistryCPU >= 0 && m.RegistryCPU < TargetWatchCPU), m.LatencyP99Ms, TargetWatchP99Ms, verdict(m.LatencyP99Ms < TargetWatchP99Ms),
+					m.ChangeSeenSeconds, verdict(m.ChangeMissed == 0 && m.ChangePolls == 1))
+			}
+		}
+	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {
 		sp := r.Scaling[1].Speedup
 		ew.printf("\n2 nodes x 1 worker: %.2fx one node x 1 worker (target >= %.1fx on 2 cores: %s)\n", sp, TargetSpeedup, verdict(sp >= TargetSpeedup))
 	}
 	return ew.err
+}
+
+// watchCPU is a registry's CPU share, "-" where unknown.
+func watchCPU(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f%%", 100*v)
 }
 
 // cpus is a polite row's node CPU time, "-" without a node or where unknown.

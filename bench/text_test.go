@@ -25,6 +25,10 @@ func sampleReport() *Report {
 				Audits: 35, SpotChecks: 989, AuditsByNodes: 3, AuditWaitSeconds: 0.012}},
 		Mesh: &Mesh{Triangles: 1_000_000, OBJBytes: 38e6, LoadSecondsOneCore: 1.2, BuildSecondsOneCore: 0.5, LoadSeconds: 0.9, BuildSeconds: 0.3,
 			RaysPerSecond: 1.5e6, BunnyRaysPerSecond: 3e6, RaysPerCPUSecond: 1.6e6, BunnyRaysPerCPUSecond: 3.2e6, RaysRatio: 0.5, RenderPeakBytes: 240e6, NodePeakBytes: 260e6, ControllerPeakBytes: 200e6},
+		Watchers: &Watchers{Nodes: 10000, Watchers: 40, IntervalSeconds: 1, WindowSeconds: 10, Modes: []WatchMode{
+			{Mode: WatchFull, RegistryCPU: 0.4, Polls: 300, Failed: 0.5, BytesPerPoll: 2e6, LatencyP50Ms: 900, LatencyP99Ms: 2000, ChangeSeenSeconds: 20, ChangeMissed: 12, ChangePolls: 3, LoadAverage: 3},
+			{Mode: WatchConditional, RegistryCPU: 0.004, Polls: 400, NotModified: 1, LatencyP50Ms: 0.4, LatencyP99Ms: 3, ChangeSeenSeconds: 1.02, ChangePolls: 1, LoadAverage: 3},
+		}},
 	}
 }
 
@@ -56,6 +60,9 @@ func TestWriteText(t *testing.T) {
 		"load and build: 1.200 s on one core, BVH 0.500 s of it (target < 1.5 s: met); 0.900 s on 2 cores, BVH 0.300 s",
 		"tessera render 240 MB (240 bytes/triangle), a node 260 MB (260), its controller 200 MB (200) (target <= 250 bytes/triangle: NOT met)",
 		"one core: 1.50 Mrays/s (1.60 per CPU-second), the bunny 3.00 (3.20): 0.50x (target >= 0.6x: NOT met)",
+		"watchers: 40 watchers poll a registry process of 10000 nodes every 1 s",
+		"full         40.00%   900.00   2000.00     0%      50%      2000000          20.000       12",
+		"registry CPU 0.40% of a core (target < 5%: met), p99 3.0 ms (target < 50 ms: met), a change seen by every watcher within 1.02 s, at its first poll after the change: met",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the table lacks %q:\n%s", want, got)

@@ -134,10 +134,13 @@ type Lister struct {
 	mu      sync.Mutex
 	version string            // of the copy; "" before the first answer
 	nodes   map[string]Record // the copy
+	list    []Record          // the copy sorted, as List returned it last
 }
 
-// List refreshes the copy and returns it, sorted by id. On an error the
-// copy is kept for the next call, and nothing is returned.
+// List refreshes the copy and returns it, sorted by id. When nothing
+// changed it returns the very slice it returned last (the caller must not
+// modify it), so that a Watcher skips its work too. On an error the copy is
+// kept for the next call, and nothing is returned.
 func (l *Lister) List(ctx context.Context) ([]Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -154,6 +157,7 @@ func (l *Lister) List(ctx context.Context) ([]Record, error) {
 	}
 	switch {
 	case status == http.StatusNotModified:
+		return l.list, nil
 	case ans.Version == "":
 		return nil, fmt.Errorf("discovery: list: registry %s: the answer has no version", l.Client.Addr)
 	case ans.Full || l.version == "":
@@ -161,7 +165,6 @@ func (l *Lister) List(ctx context.Context) ([]Record, error) {
 		for _, r := range ans.Nodes {
 			l.nodes[r.ID] = r
 		}
-		l.version = ans.Version
 	case ans.Since != l.version:
 		// Changes from another version than asked for: not ours to apply.
 		err := fmt.Errorf("discovery: list: registry %s answered the changes since %q, asked since %q", l.Client.Addr, ans.Since, l.version)
@@ -174,14 +177,14 @@ func (l *Lister) List(ctx context.Context) ([]Record, error) {
 		for _, r := range ans.Nodes {
 			l.nodes[r.ID] = r
 		}
-		l.version = ans.Version
 	}
-	out := make([]Record, 0, len(l.nodes))
+	l.version = ans.Version
+	l.list = make([]Record, 0, len(l.nodes))
 	for _, r := range l.nodes {
-		out = append(out, r)
+		l.list = append(l.list, r)
 	}
-	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	slices.SortFunc(l.list, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
+	return l.list, nil
 }
 
 // do sends one request and decodes a JSON answer of status want into out.

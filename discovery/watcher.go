@@ -39,6 +39,8 @@ type Event struct {
 }
 
 // ListFunc lists the live records of one registry (injectable in tests).
+// It may return the same slice as its last call when nothing changed (as a
+// Lister does): the watcher then skips that registry's merge work.
 type ListFunc func(ctx context.Context, registry string) ([]Record, error)
 
 // WatcherConfig configures a Watcher. The zero value is a valid, empty
@@ -158,6 +160,7 @@ type mdnsSeen struct {
 
 type registryState struct {
 	nodes   map[string]Node
+	last    []Record // the list nodes was made from
 	lastOK  int
 	failing bool
 }
@@ -229,10 +232,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 				}
 			}
 		}
+		changed := w.cfg.MDNS || round == 1
 		for i := range regs {
-			w.updateRegistry(&regs[i], w.cfg.Registries[i], round, lists[i], lerrs[i])
+			changed = w.updateRegistry(&regs[i], w.cfg.Registries[i], round, lists[i], lerrs[i]) || changed
 		}
-		if !w.merge(ctx, mdns, regs) {
+		if changed && !w.merge(ctx, mdns, regs) {
 			return nil
 		}
 		select {
@@ -243,8 +247,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// updateRegistry applies one round's listing of a registry.
-func (w *Watcher) updateRegistry(s *registryState, addr string, round int, recs []Record, err error) {
+// updateRegistry applies one round's listing of a registry; it reports
+// whether that may have changed the registry's nodes.
+func (w *Watcher) updateRegistry(s *registryState, addr string, round int, recs []Record, err error) bool {
 	log := w.cfg.Logger.With().Str("registry", addr).Logger()
 	if err != nil {
 		if !s.failing {
@@ -253,15 +258,20 @@ func (w *Watcher) updateRegistry(s *registryState, addr string, round int, recs 
 		}
 		if round-s.lastOK >= w.cfg.MissedRounds && s.nodes != nil {
 			log.Warn().Int("rounds", w.cfg.MissedRounds).Msg("registry unreachable for too long; forgetting its nodes")
-			s.nodes = nil
+			s.nodes, s.last = nil, nil
+			return true
 		}
-		return
+		return false
 	}
 	if s.failing {
 		log.Info().Msg("registry answers again")
 		s.failing = false
 	}
 	s.lastOK = round
+	if s.nodes != nil && len(recs) == len(s.last) && (len(recs) == 0 || &recs[0] == &s.last[0]) {
+		return false // the very list of the last round: nothing changed
+	}
+	s.last = recs
 	s.nodes = make(map[string]Node, len(recs))
 	for _, r := range recs {
 		if err := r.Check(); err != nil {
@@ -270,6 +280,7 @@ func (w *Watcher) updateRegistry(s *registryState, addr string, round int, recs 
 		}
 		s.nodes[r.ID] = Node{ID: r.ID, Name: r.Name, Addr: r.Addr, Cores: r.Cores, Version: r.Version, Source: SourceRegistry}
 	}
+	return true
 }
 
 // merge computes the present set and emits joins and leaves. It reports

@@ -38,7 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&registry, "registry", "", "measure scaling on the nodes these registries list, `host:port[,host:port]`")
 	fs.StringVar(&nodes, "nodes", "", "measure scaling on these nodes, `host:port[,host:port]`")
 	fs.IntVar(&cfg.Runs, "runs", 0, "repetitions of each section, `R`; medians are reported (default 3, 1 with -quick)")
-	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh")
+	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh (the default), watchers (named only)")
 	fs.IntVar(&cfg.Workload.Render.Width, "width", 0, "width of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.Height, "height", 0, "height of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.SPP, "spp", 0, "samples per pixel of the scaling, overhead and kernel images (0: the preset's)")
