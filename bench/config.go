@@ -30,14 +30,15 @@ const (
 	SectionSecurity   Section = "security"
 	SectionMesh       Section = "mesh"
 	SectionWatchers   Section = "watchers"
+	SectionScale      Section = "scale"
 )
 
 // Sections lists every section in the order Run executes them.
-var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh, SectionWatchers}
+var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh, SectionWatchers, SectionScale}
 
 // optIn are the sections run only when Config.Only names them: each
 // loads the machine for minutes with hundreds of simulated peers.
-var optIn = map[Section]bool{SectionWatchers: true}
+var optIn = map[Section]bool{SectionWatchers: true, SectionScale: true}
 
 // ParseSections parses a comma-separated list of section names.
 func ParseSections(s string) ([]Section, error) {
@@ -102,6 +103,8 @@ type Config struct {
 	// Workload overrides the sizes of the preset (FullWorkload or
 	// QuickWorkload) field by field; zero fields keep the preset's.
 	Workload Workload
+	// Fake is the scale section's node counts; empty: DefaultFake.
+	Fake []int
 	// Only restricts the suite to these sections; empty means all of them
 	// but watchers and scale, which run only when named.
 	Only []Section

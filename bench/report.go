@@ -14,6 +14,7 @@ type Report struct {
 	Polite     *Polite     `json:"polite"`
 	Mesh       *Mesh       `json:"mesh"`
 	Watchers   *Watchers   `json:"watchers"`
+	Scale      *Scale      `json:"scale"`
 }
 
 // Machine describes where the suite ran.
@@ -262,4 +263,51 @@ type WatchMode struct {
 	// change at its first poll after it.
 	ChangePolls int     `json:"changePolls"`
 	LoadAverage float64 `json:"loadAverage"` // 1-minute, after the window
+}
+
+// Scale is the controller driving fleets of simulated nodes (issue 19):
+// `tessera sim` processes of one-worker nodes on loopback that answer with
+// the right pixels at once, or after DelayMs a tile.
+type Scale struct {
+	TileSide int        `json:"tileSide"` // pixels; the trivial scene at 1 spp, depth 1
+	DelayMs  float64    `json:"delayMs"`  // of a slow node's tile
+	Rows     []ScaleRow `json:"rows"`     // instant and 50 ms renders, by node count
+	Join     []ScaleRow `json:"join"`     // late joiners, and the same render without them
+}
+
+// ScaleRow is one case (medians over Runs; counts: the worst run).
+type ScaleRow struct {
+	Case    string  `json:"case"` // instant, 50ms, join, alone
+	Nodes   int     `json:"nodes"`
+	Joiners int     `json:"joiners"` // offered mid-render
+	DelayMs float64 `json:"delayMs"`
+	Tiles   int     `json:"tiles"`
+	Runs    int     `json:"runs"`
+
+	WallSeconds    float64 `json:"wallSeconds"` // Run's call to its return
+	TilesPerSecond float64 `json:"tilesPerSecond"`
+	// CPUPerTileUs is the controller's process CPU time (user and system,
+	// every thread) per tile, in microseconds; -1 where it cannot be read.
+	CPUPerTileUs   float64 `json:"cpuPerTileUs"`
+	ControllerCPUs float64 `json:"controllerCPUs"` // its CPU time per second of wall time
+	PeakHeapMB     float64 `json:"peakHeapMB"`     // the controller process's live heap, sampled every 20 ms
+	// IdealSeconds is tiles x delay / nodes (50 ms cases), and
+	// WallOverIdeal the wall time against it.
+	IdealSeconds  float64 `json:"idealSeconds,omitempty"`
+	WallOverIdeal float64 `json:"wallOverIdeal,omitempty"`
+
+	Excluded   int `json:"excluded"` // nodes excluded (every simulated node is healthy)
+	Failures   int `json:"failures"` // summed over the nodes
+	Retries    int `json:"retries"`
+	Duplicates int `json:"duplicates"`
+	NodesUsed  int `json:"nodesUsed"` // nodes with a tile in the image
+
+	// The join case: the tiles the joiners rendered, their share of those
+	// still missing when they were offered, and when that was.
+	JoinerTiles        int     `json:"joinerTiles,omitempty"`
+	JoinersUsed        int     `json:"joinersUsed,omitempty"`
+	JoinerShare        float64 `json:"joinerShare,omitempty"`
+	JoinedAfterSeconds float64 `json:"joinedAfterSeconds,omitempty"`
+
+	LoadAverage float64 `json:"loadAverage"` // 1-minute, after the render
 }

@@ -55,6 +55,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		{SectionPolite, func() (err error) { rep.Polite, err = b.polite(ctx, main); return err }},
 		{SectionMesh, func() (err error) { rep.Mesh, err = b.mesh(ctx, bunny); return err }},
 		{SectionWatchers, func() (err error) { rep.Watchers, err = b.watchers(ctx); return err }},
+		{SectionScale, func() (err error) { rep.Scale, err = b.scale(ctx); return err }},
 	}
 	for _, st := range steps {
 		if !s.sections[st.sec] {

@@ -65,6 +65,11 @@ func (s *settings) spawn(ctx context.Context, o spawnOpts) (*nodeProc, error) {
 // listens on. The process stops when ctx ends or stop is called; stop waits
 // for it.
 func (s *settings) start(ctx context.Context, id string, args []string, token string, session bool) (*nodeProc, error) {
+	return s.startTail(ctx, id, args, token, session, 8<<10)
+}
+
+// startTail is start keeping the last tail bytes of the process's output.
+func (s *settings) startTail(ctx context.Context, id string, args []string, token string, session bool, tail int) (*nodeProc, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(pctx, s.Executable, args...)
 	if session {
@@ -73,7 +78,7 @@ func (s *settings) start(ctx context.Context, id string, args []string, token st
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = s.stopGrace
 	cmd.Env = append(os.Environ(), "TESSERA_TOKEN="+token)
-	p := &nodeProc{id: id, cmd: cmd, cancel: cancel, out: newTailBuffer(8 << 10), exited: make(chan struct{})}
+	p := &nodeProc{id: id, cmd: cmd, cancel: cancel, out: newTailBuffer(tail), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -23,6 +24,9 @@ const (
 	TargetMeshRaysRatio        = 0.6  // the mesh's rays per second against the bunny's
 	TargetWatchCPU             = 0.05 // a registry's CPU with 40 conditional watchers of 10,000 nodes (issue 19)
 	TargetWatchP99Ms           = 50   // their polls' p99
+	TargetScaleCPU             = 2    // controller CPU per tile at 1,000 instant nodes against 10 (issue 19), at most
+	TargetScaleIdeal           = 1.25 // wall time of a 50 ms render against the ideal, at most
+	TargetJoinerShare          = 0.4  // of the tiles left when the joiners came, at least
 )
 
 // WriteText writes the report as readable tables.
@@ -124,6 +128,59 @@ func (r *Report) WriteText(w io.Writer) error {
 					100*m.RegistryCPU, 100*TargetWatchCPU, verdict(m.RegistryCPU >= 0 && m.RegistryCPU < TargetWatchCPU), m.LatencyP99Ms, TargetWatchP99Ms, verdict(m.LatencyP99Ms < TargetWatchP99Ms),
 					m.ChangeSeenSeconds, verdict(m.ChangeMissed == 0 && m.ChangePolls == 1))
 			}
+		}
+	}
+	if sc := r.Scale; sc != nil && len(sc.Rows) > 0 {
+		ew.printf("\nscale: the controller here, simulated one-worker nodes (tessera sim) on loopback, %d-pixel tiles of the trivial scene\n", sc.TileSide)
+		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "case\tnodes\ttiles\tseconds\ttiles/s\tCPU us/tile\tcontroller CPUs\theap MB\tvs ideal\texcluded\tfailures\tduplicates\tload\t\n")
+		for _, row := range append(append([]ScaleRow(nil), sc.Rows...), sc.Join...) {
+			ideal := "-"
+			if row.WallOverIdeal > 0 {
+				ideal = fmt.Sprintf("%.2f", row.WallOverIdeal)
+			}
+			nodes := strconv.Itoa(row.Nodes)
+			if row.Joiners > 0 {
+				nodes += "+" + strconv.Itoa(row.Joiners)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.0f\t%s\t%.2f\t%.1f\t%s\t%d\t%d\t%d\t%.2f\t\n", row.Case, nodes, row.Tiles, row.WallSeconds, row.TilesPerSecond,
+				orDash(row.CPUPerTileUs, "%.1f"), row.ControllerCPUs, row.PeakHeapMB, ideal, row.Excluded, row.Failures, row.Duplicates, row.LoadAverage)
+		}
+		ew.err = firstErr(ew.err, tw.Flush())
+		var first, last *ScaleRow
+		for i := range sc.Rows {
+			if row := &sc.Rows[i]; row.Case == CaseInstant {
+				if first == nil || row.Nodes < first.Nodes {
+					first = row
+				}
+				if last == nil || row.Nodes > last.Nodes {
+					last = row
+				}
+			}
+		}
+		if first != nil && last != first && first.CPUPerTileUs > 0 {
+			ratio := last.CPUPerTileUs / first.CPUPerTileUs
+			ew.printf("  instant nodes: CPU per tile at %d nodes %.2fx its figure at %d (target <= %.0fx: %s); %d healthy nodes excluded (target 0: %s)\n",
+				last.Nodes, ratio, first.Nodes, float64(TargetScaleCPU), verdict(ratio <= TargetScaleCPU), last.Excluded, verdict(last.Excluded == 0))
+		}
+		for _, row := range sc.Rows {
+			if row.Case == CaseSlow && row.Nodes == last.Nodes {
+				ew.printf("  50 ms nodes: %d nodes took %.2fx the ideal %.2f s (target <= %.2f: %s)\n", row.Nodes, row.WallOverIdeal, row.IdealSeconds, TargetScaleIdeal, verdict(row.WallOverIdeal <= TargetScaleIdeal))
+			}
+		}
+		var join, alone *ScaleRow
+		for i := range sc.Join {
+			switch row := &sc.Join[i]; row.Case {
+			case CaseJoin:
+				join = row
+			case CaseAlone:
+				alone = row
+			}
+		}
+		if join != nil && alone != nil {
+			ew.printf("  %d joining %d at work after %.2f s: the joiners rendered %.0f%% of the tiles left (target >= %.0f%%: %s), %d of them some; %.2f s against %.2f s without them (faster: %s)\n",
+				join.Joiners, join.Nodes, join.JoinedAfterSeconds, 100*join.JoinerShare, 100*TargetJoinerShare, verdict(join.JoinerShare >= TargetJoinerShare),
+				join.JoinersUsed, join.WallSeconds, alone.WallSeconds, verdict(join.WallSeconds < alone.WallSeconds))
 		}
 	}
 	if len(r.Scaling) >= 2 && r.Scaling[1].WorkersPerNode == 1 {

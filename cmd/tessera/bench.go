@@ -19,14 +19,14 @@ func init() {
 }
 
 const benchSynopsis = `bench [-json] [-quick] [-scene NAME|FILE] [-spawn N] [-workers K]
-              [-registry host:port | -nodes h:p,h:p] [-runs R] [-only SECTIONS]
+              [-registry host:port | -nodes h:p,h:p] [-runs R] [-only SECTIONS] [-fake N,N]
               [-width W] [-height H] [-spp N] [-triangles N] [-scenes DIR] [-token T] [-q]`
 
 // runBench runs bench.Run and prints its report: a table, or one JSON object
 // with -json. Progress goes to stderr.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg bench.Config
-	var registry, nodes, only string
+	var registry, nodes, only, fake string
 	var asJSON, quiet bool
 	fs := newFlagSet("bench", benchSynopsis, stderr)
 	fs.BoolVar(&asJSON, "json", false, "write the report as one JSON object instead of tables")
@@ -38,7 +38,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&registry, "registry", "", "measure scaling on the nodes these registries list, `host:port[,host:port]`")
 	fs.StringVar(&nodes, "nodes", "", "measure scaling on these nodes, `host:port[,host:port]`")
 	fs.IntVar(&cfg.Runs, "runs", 0, "repetitions of each section, `R`; medians are reported (default 3, 1 with -quick)")
-	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh (the default), watchers (named only)")
+	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh (the default), watchers, scale (named only)")
+	fs.StringVar(&fake, "fake", "", "node `counts` of the scale section's simulated fleets (default 10,100,300,1000)")
 	fs.IntVar(&cfg.Workload.Render.Width, "width", 0, "width of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.Height, "height", 0, "height of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.SPP, "spp", 0, "samples per pixel of the scaling, overhead and kernel images (0: the preset's)")
@@ -74,6 +75,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return badInput(errors.New("-spawn with -registry or -nodes: scaling is measured on spawned nodes or on real ones, not both"))
 	}
 	var err error
+	if cfg.Fake, err = bench.ParseFake(fake); err != nil {
+		return badInput(err)
+	}
 	if cfg.Only, err = bench.ParseSections(only); err != nil {
 		return badInput(fmt.Errorf("-only: %w", err))
 	}
