@@ -80,7 +80,8 @@ type tuning struct {
 	handshake        time.Duration // dial plus handshake
 	firstDeadline    time.Duration // no-progress deadline before a node has a measured speed
 	minDeadline      time.Duration // floor of the measured deadline
-	maxFailures      int           // failures before a node is excluded
+	maxFailures      int           // failures before a node is suspended (lapses) or excluded (faults)
+	suspendedWait    time.Duration // with Local 0 and no node taking part, how long to wait for suspended ones
 	maxWindow        int           // tiles in flight per node, at most
 	redialMin        time.Duration // backoff between dials of a lost node
 	redialMax        time.Duration
@@ -98,6 +99,7 @@ var defaultTuning = tuning{
 	firstDeadline:    15 * time.Second,
 	minDeadline:      time.Second,
 	maxFailures:      3,
+	suspendedWait:    time.Minute,
 	maxWindow:        256,
 	redialMin:        250 * time.Millisecond,
 	redialMax:        5 * time.Second,

@@ -263,7 +263,12 @@ func TestBlackHolesDoNotHoldTheRender(t *testing.T) {
 	}
 }
 
-func TestSilentNodeDroppedAndNamed(t *testing.T) {
+// TestSilentNodeSuspendedThenNamed: a node that stops answering is dropped
+// after tune.live, dialled again and dropped again until suspended (lapses,
+// not faults: not excluded); it is probed again after backoffs but answers
+// no ping, so it takes no tile; with Local 0 and no other node the render
+// waits tune.suspendedWait for it, then fails naming it.
+func TestSilentNodeSuspendedThenNamed(t *testing.T) {
 	net := newFakeNet()
 	hole := net.add("hole:1", &fakeNode{id: "hole", cores: 1, silent: true, jobc: make(chan protocol.TileJob, 64)})
 	clk := newFakeClock()
@@ -272,8 +277,7 @@ func TestSilentNodeDroppedAndNamed(t *testing.T) {
 	done := runAsync(context.Background(), c)
 	<-hole.jobc
 	var r runResult
-	// It answers no ping: dropped after tune.live, redialled, dropped again
-	// until excluded; then, with Local 0, the render fails naming it.
+	start := clk.Now()
 	schedtest.WaitFor(t, "the render to give up", 10*time.Second, func() bool {
 		clk.Advance(500 * time.Millisecond)
 		select {
@@ -283,11 +287,26 @@ func TestSilentNodeDroppedAndNamed(t *testing.T) {
 			return false
 		}
 	})
-	if !errors.Is(r.err, ErrNoNodes) || !strings.Contains(r.err.Error(), "hole (fake hole) excluded") {
-		t.Fatalf("error %v: want ErrNoNodes naming the excluded node", r.err)
+	if !errors.Is(r.err, ErrNoNodes) || !strings.Contains(r.err.Error(), "hole (fake hole) suspended") || !strings.Contains(r.err.Error(), "no answer") {
+		t.Fatalf("error %v: want ErrNoNodes naming the suspended node and why", r.err)
 	}
-	if n := nodeStats(t, r.res.Stats, "hole"); n.Failures != 3 || !strings.Contains(n.Excluded, "no answer") {
-		t.Errorf("hole stats %+v: want 3 failures, excluded for not answering", n)
+	if waited := clk.Now().Sub(start); waited < c.tune.suspendedWait {
+		t.Errorf("gave up after %v, want at least suspendedWait %v", waited, c.tune.suspendedWait)
+	}
+	n := nodeStats(t, r.res.Stats, "hole")
+	if n.Failures != 3 || n.Suspensions != 1 || n.Excluded != "" || n.State != NodeSuspended {
+		t.Errorf("hole stats %+v: want 3 failures, suspended once, not excluded", n)
+	}
+	// Probed again (dialled: handshakes) but given no tile once suspended:
+	// it answered no ping.
+	hole.mu.Lock()
+	handshakes, jobs := hole.handshakes, len(hole.jobs)
+	hole.mu.Unlock()
+	if handshakes < 5 {
+		t.Errorf("%d handshakes: want the three before the suspension and probes after", handshakes)
+	}
+	if jobs > 3*2 {
+		t.Errorf("%d jobs: a suspended node that answers no ping got tiles", jobs)
 	}
 }
 

@@ -21,10 +21,18 @@ type nodeRec struct {
 	source discovery.Source
 
 	state    NodeState // changed by run.setState only
-	sess     *session  // while Connecting or Working: its connection; nil otherwise
+	sess     *session  // while Connecting, Working or Paused (and maybe Suspended): its connection; nil otherwise
 	excluded string    // why it is excluded, in state NodeExcluded
-	failures int
+	failures int       // every failure of the render
+	strikes  int       // failures since it was last suspended (or the start)
+	faults   int       // of those, faults (wrong results, job errors): the rest are lapses
 	trust    trust
+
+	suspensions  int           // times it was suspended
+	suspendedAt  time.Time     // in state NodeSuspended: since when
+	suspendedWhy string        // and why
+	pause        time.Duration // its suspension backoff now: doubles at each suspension and failed probe
+	retryAt      time.Time     // in state NodeSuspended: when it is tried (or probed) again
 
 	backoff  time.Duration
 	nextDial time.Time
@@ -43,12 +51,13 @@ func (rec *nodeRec) isLocal() bool { return rec.source == discovery.SourceLocal 
 // refuses any other move.
 var nodeMoves = [...][]NodeState{
 	NodeConnecting:     {NodeWorking, NodeLost, NodeExcluded},
-	NodeWorking:        {NodeLost, NodeExcluded, NodePausedBusy, NodePausedSchedule, NodePaused},
-	NodeLost:           {NodeConnecting, NodeExcluded},
+	NodeWorking:        {NodeLost, NodeExcluded, NodePausedBusy, NodePausedSchedule, NodePaused, NodeSuspended},
+	NodeLost:           {NodeConnecting, NodeExcluded, NodeSuspended},
 	NodeExcluded:       nil,
-	NodePausedBusy:     {NodeWorking, NodeLost, NodeExcluded, NodePausedSchedule, NodePaused},
-	NodePausedSchedule: {NodeWorking, NodeLost, NodeExcluded, NodePausedBusy, NodePaused},
-	NodePaused:         {NodeWorking, NodeLost, NodeExcluded, NodePausedBusy, NodePausedSchedule},
+	NodePausedBusy:     {NodeWorking, NodeLost, NodeExcluded, NodePausedSchedule, NodePaused, NodeSuspended},
+	NodePausedSchedule: {NodeWorking, NodeLost, NodeExcluded, NodePausedBusy, NodePaused, NodeSuspended},
+	NodePaused:         {NodeWorking, NodeLost, NodeExcluded, NodePausedBusy, NodePausedSchedule, NodeSuspended},
+	NodeSuspended:      {NodeWorking, NodeExcluded},
 }
 
 // setState moves rec to state to. Moving to NodeLost or NodeExcluded closes
@@ -139,6 +148,8 @@ func (r *run) up(ev event) {
 	case err != nil && refusal(err):
 		// Garbage, another protocol, a wrong token: trying again will not help.
 		r.exclude(rec, fmt.Sprintf("handshake failed: %v", err))
+	case err != nil && rec.state == NodeSuspended:
+		r.probeFailed(rec, err, true)
 	case err != nil:
 		r.setState(rec, NodeLost)
 		r.retryLater(rec)
@@ -166,7 +177,7 @@ func (r *run) identify(s *session, hello protocol.Hello) *nodeRec {
 	if other := r.byKey[id]; other != nil && other != rec {
 		// The same node by a second route. This record goes; its session is
 		// kept only if the known route is not live.
-		if other.state == NodeWorking || other.state.Paused() || other.state == NodeExcluded {
+		if other.state == NodeWorking || other.state.Paused() || other.state == NodeExcluded || other.state == NodeSuspended {
 			r.closeSession(s)
 			r.forget(rec)
 			r.log.Debug().Str("node", id).Str("addr", rec.addr).Msg("node already known by another route")
@@ -246,6 +257,14 @@ func refusal(err error) bool {
 // down handles a lost connection.
 func (r *run) down(s *session, err error, blame failKind) {
 	rec := s.rec
+	if rec.state == NodeSuspended && blame != failGarbage {
+		// Set aside already. A probe that failed makes the next wait
+		// longer; the connection it was suspended on ending is the same
+		// blip.
+		r.closeSession(s)
+		r.probeFailed(rec, err, s.probe)
+		return
+	}
 	// Work lost is a failure, unless the node said it was shutting down.
 	busy := len(s.leases) > 0 && !s.draining
 	r.setState(rec, NodeLost)
@@ -253,7 +272,7 @@ func (r *run) down(s *session, err error, blame failKind) {
 	case blame == failGarbage:
 		r.exclude(rec, fmt.Sprintf("protocol violation: %v", err))
 	case blame == failSilent || busy:
-		r.strike(rec, fmt.Sprintf("connection lost: %v", err))
+		r.strike(rec, fmt.Sprintf("connection lost: %v", err), lapse)
 	default:
 		r.log.Info().Str("node", rec.label()).Err(err).Msg("node left")
 	}
@@ -262,13 +281,97 @@ func (r *run) down(s *session, err error, blame failKind) {
 	}
 }
 
-// strike counts a failure of rec; enough of them exclude it.
-func (r *run) strike(rec *nodeRec, reason string) {
+// strikeKind says what a failure was.
+type strikeKind bool
+
+const (
+	lapse strikeKind = true  // late, silent, its connection lost with work: the network or the machine, maybe for a moment
+	fault strikeKind = false // a wrong result, a job refused: the node's software
+)
+
+// Suspension backoff: the first for suspendMin, each next twice the last,
+// at most suspendMax.
+const (
+	suspendMin = 2 * time.Second
+	suspendMax = time.Minute
+)
+
+// strike counts a failure of rec. tune.maxFailures of them since its last
+// suspension set it aside: suspended for a growing backoff when every one
+// was a lapse (a blip is not a verdict), excluded for the rest of the render
+// when one was a fault.
+func (r *run) strike(rec *nodeRec, reason string, kind strikeKind) {
 	rec.failures++
-	r.log.Warn().Str("node", rec.label()).Int("failures", rec.failures).Msg(reason)
-	if rec.failures >= r.tune.maxFailures {
-		r.exclude(rec, fmt.Sprintf("%d failures, the last: %s", rec.failures, reason))
+	rec.strikes++
+	if kind == fault {
+		rec.faults++
 	}
+	r.log.Warn().Str("node", rec.label()).Int("failures", rec.failures).Msg(reason)
+	if rec.strikes < r.tune.maxFailures {
+		return
+	}
+	if rec.faults > 0 {
+		r.exclude(rec, fmt.Sprintf("%d failures, the last: %s", rec.failures, reason))
+		return
+	}
+	r.suspend(rec, fmt.Sprintf("%d failures in a row, the last: %s", rec.strikes, reason))
+}
+
+// suspend sets rec aside: its tiles are re-queued (and cancelled on it) and
+// it gets none until it answers again after a backoff that doubles at
+// every suspension. Its connection, if it has one, stays open: pings tell
+// whether it answers.
+func (r *run) suspend(rec *nodeRec, reason string) {
+	if rec.isLocal() || rec.state == NodeExcluded || rec.state == NodeSuspended {
+		return
+	}
+	now := r.clock.Now()
+	rec.suspensions++
+	rec.pause = min(max(2*rec.pause, suspendMin), suspendMax)
+	rec.retryAt = now.Add(rec.pause)
+	rec.suspendedAt, rec.suspendedWhy = now, reason
+	rec.strikes, rec.faults = 0, 0
+	r.log.Warn().Str("node", rec.label()).Str("reason", reason).Dur("retryIn", rec.pause).Int("suspensions", rec.suspensions).Msg("node suspended: tried again after a backoff")
+	s := rec.sess
+	if s != nil && s.state == sessLive {
+		for _, l := range s.leases {
+			s.out.Push(protocol.Cancel{Job: l.job})
+			r.revoke(l)
+		}
+	}
+	r.setState(rec, NodeSuspended)
+	if s != nil {
+		r.touch(s)
+	}
+}
+
+// retrySuspended tries again a suspended node whose backoff is over: back
+// to work if it answered a ping over its connection since the backoff
+// began, or dialled again (still suspended: a probe) if it has none. One
+// connected but silent waits: the liveness check closes it.
+func (r *run) retrySuspended(rec *nodeRec, now time.Time) {
+	s := rec.sess
+	switch {
+	case s == nil:
+		r.log.Info().Str("node", rec.label()).Msg("suspended node: dialling it again")
+		r.dial(rec)
+	case s.state == sessLive && s.lastPong.After(rec.retryAt.Add(-rec.pause)) && now.Sub(s.lastPong) <= 2*r.tune.ping:
+		r.log.Info().Str("node", rec.label()).Dur("suspendedFor", now.Sub(rec.suspendedAt).Round(time.Millisecond)).Msg("suspended node answers again: it takes tiles")
+		r.setState(rec, NodeWorking)
+		s.lastProgress = now
+		r.touch(s)
+	}
+}
+
+// probeFailed is a suspended node that could not be dialled, or whose
+// connection ended before it answered: probed again after twice the wait
+// when grow, else once the wait it has is over.
+func (r *run) probeFailed(rec *nodeRec, err error, grow bool) {
+	if grow {
+		rec.pause = min(2*rec.pause, suspendMax)
+		rec.retryAt = r.clock.Now().Add(rec.pause)
+	}
+	r.log.Info().Str("node", rec.label()).Err(err).Dur("retryIn", rec.pause).Msg("suspended node does not answer yet")
 }
 
 // exclude drops rec for the rest of the render (never the in-process node).
@@ -333,6 +436,7 @@ func (r *run) nodeSays(s *session, st protocol.NodeState) {
 		r.log.Info().Str("node", rec.label()).Stringer("state", to).Int("leases", len(s.leases)).Msg("node paused")
 	}
 	r.setState(rec, to)
+	r.touch(s)
 }
 
 // nodeError handles an Error frame from a node.
@@ -364,6 +468,7 @@ func (r *run) nodeError(ev event) {
 		if rec.state == NodeWorking {
 			r.setState(rec, NodePaused)
 			r.log.Info().Str("node", rec.label()).Msg("node paused")
+			r.touch(s)
 		}
 	case protocol.CodeShutdown:
 		rec.handedBack++
@@ -371,12 +476,13 @@ func (r *run) nodeError(ev event) {
 	case protocol.CodeBusy:
 		s.windowCap = max(1, len(s.leases))
 		s.window = min(s.window, s.windowCap)
+		r.touch(s)
 	case protocol.CodeUnknownScene:
 		s.out.Push(r.c.scene)
-		r.strike(rec, reason)
+		r.strike(rec, reason, fault)
 	case protocol.CodeBadScene, protocol.CodeBadJob, protocol.CodeLimit:
 		r.exclude(rec, reason)
 	default:
-		r.strike(rec, reason)
+		r.strike(rec, reason, fault)
 	}
 }

@@ -85,7 +85,12 @@ type run struct {
 
 	recs    []*nodeRec          // in order of appearance, for stats
 	byKey   map[string]*nodeRec // recs by key
-	live    []*session          // live sessions, local included, in dispatch order
+	live    []*session          // live sessions, local included, in order of arrival
+	want    sessQueue           // sessions that may take a tile from the queue
+	idle    sessQueue           // sessions with an idle worker
+	busy    busyHeap            // sessions holding tiles, by when they should be done
+	dry     bool                // the last endgame pass gave nothing,
+	drySig  endgameSig          // and this was there to give then
 	local   *session
 	dialing int
 
@@ -120,6 +125,8 @@ func newRun(ctx context.Context, c *Controller) *run {
 		events: make(chan event, 1024),
 		set:    cfg.Settings,
 		byKey:  make(map[string]*nodeRec),
+		want:   sessQueue{flag: func(s *session) *bool { return &s.inWant }},
+		idle:   sessQueue{flag: func(s *session) *bool { return &s.inIdle }},
 	}
 	r.ctx, r.stop = context.WithCancel(context.WithoutCancel(ctx))
 	r.checkers = c.tune.checkers
@@ -243,7 +250,8 @@ func (r *run) handle(ev event) {
 			break
 		}
 		if ev.seq != 0 && ev.seq == ev.s.pingSeq { // 0: a node's unprompted state notice
-			ev.s.noteRTT(r.clock.Now().Sub(ev.s.pingAt))
+			ev.s.lastPong = r.clock.Now()
+			ev.s.noteRTT(ev.s.lastPong.Sub(ev.s.pingAt))
 		}
 		if !ev.s.rec.isLocal() {
 			r.nodeSays(ev.s, ev.state)
@@ -266,7 +274,17 @@ func (r *run) tick(now time.Time) {
 		if s.rec.isLocal() {
 			continue
 		}
-		if silent := now.Sub(time.Unix(0, s.lastHeard.Load())); silent > r.tune.live {
+		// A node is judged silent or late only when it was so at two ticks
+		// in a row: a controller starved of CPU (a loaded machine) may see
+		// its tick before its readers have read what came meanwhile, and it
+		// must not blame its nodes for its own lateness.
+		silent := now.Sub(time.Unix(0, s.lastHeard.Load()))
+		switch {
+		case silent <= r.tune.live:
+			s.seenSilent = false
+		case !s.seenSilent:
+			s.seenSilent = true // judged at the next tick
+		default:
 			r.down(s, fmt.Errorf("no answer for %v", silent.Round(time.Millisecond)), failSilent)
 			continue
 		}
@@ -275,35 +293,54 @@ func (r *run) tick(now time.Time) {
 			s.pingSeq, s.pingAt = r.pingSeq, now
 			s.out.Push(protocol.Ping{Seq: s.pingSeq})
 		}
-		if d := s.deadline(r.tune); len(s.leases) > 0 && now.Sub(s.lastProgress) > d {
+		// Progress is the last result read off the connection, even if
+		// the loop has not handled it yet: a busy controller does not make
+		// its nodes late.
+		progress := s.lastProgress
+		if t := time.Unix(0, s.lastResult.Load()); s.lastResult.Load() != 0 && t.After(progress) {
+			progress = t
+		}
+		d := s.deadline(r.tune)
+		late := len(s.leases) > 0 && now.Sub(progress) > d
+		if late && !s.seenLate {
+			s.seenLate = true // judged at the next tick
+		} else if !late {
+			s.seenLate = false
+		} else {
+			s.seenLate = false
 			for _, l := range s.leases {
 				s.out.Push(protocol.Cancel{Job: l.job})
 				r.revoke(l)
 			}
 			s.window = max(1, s.window/2)
 			s.lastProgress = now
-			r.strike(s.rec, fmt.Sprintf("no result within %v", d.Round(time.Millisecond)))
+			r.touch(s)
+			r.strike(s.rec, fmt.Sprintf("no result within %v", d.Round(time.Millisecond)), lapse)
 		}
 	}
 	for _, rec := range r.recs {
-		if rec.state == NodeLost && !rec.isLocal() && !now.Before(rec.nextDial) {
+		switch {
+		case rec.isLocal():
+		case rec.state == NodeLost && !now.Before(rec.nextDial):
 			r.dial(rec)
+		case rec.state == NodeSuspended && !now.Before(rec.retryAt):
+			r.retrySuspended(rec, now)
 		}
 	}
-	if r.remotes() > 0 {
+	if r.taking() > 0 {
 		r.lastLive = now
 	}
 	if r.working() > 0 {
 		r.lastWorking = now
 	}
 	// With LocalAuto this machine renders when no remote node takes tiles:
-	// none found within Discover, every one lost, or every one paused for
-	// Discover (a pause may be short).
+	// none found within Discover, every one lost, or every one paused or
+	// suspended for Discover (a pause may be short).
 	paused := r.remotes() > 0 && now.Sub(r.lastWorking) >= r.cfg.Discover
 	if r.cfg.Local == LocalAuto && r.local == nil && r.working() == 0 && (r.remotes() == 0 || paused) &&
 		r.done < r.total && now.Sub(r.start) >= r.cfg.Discover {
 		if r.remotes() > 0 {
-			r.log.Warn().Int("paused", r.remotes()).Msg("every render node is paused: rendering here with every core")
+			r.log.Warn().Int("paused", r.remotes()).Msg("every render node is paused or suspended: rendering here with every core")
 		} else {
 			r.log.Warn().Msg("no render node at work: rendering here with every core")
 		}
@@ -313,16 +350,23 @@ func (r *run) tick(now time.Time) {
 
 // giveUp fails the render when tiles are left and nothing can render them.
 func (r *run) giveUp(now time.Time) error {
-	if r.local != nil || r.cfg.Local != 0 || r.remotes() > 0 || r.dialing > 0 || r.done == r.total {
+	if r.local != nil || r.cfg.Local != 0 || r.taking() > 0 || r.dialing > 0 || r.done == r.total {
 		return nil
 	}
-	if now.Sub(r.lastLive) < r.cfg.Discover {
+	wait := r.cfg.Discover
+	if r.suspended() { // they may come back: wait for them, a while
+		wait = max(wait, r.tune.suspendedWait)
+	}
+	if now.Sub(r.lastLive) < wait {
 		return nil
 	}
 	var why []string
 	for _, rec := range r.recs {
-		if rec.state == NodeExcluded {
+		switch rec.state {
+		case NodeExcluded:
 			why = append(why, fmt.Sprintf("%s excluded: %s", rec.label(), rec.excluded))
+		case NodeSuspended:
+			why = append(why, fmt.Sprintf("%s suspended for %v, not answering: %s", rec.label(), now.Sub(rec.suspendedAt).Round(time.Second), rec.suspendedWhy))
 		}
 	}
 	reason := "no remote node reachable and Local is 0"
@@ -330,6 +374,29 @@ func (r *run) giveUp(now time.Time) error {
 		reason += "; " + strings.Join(why, "; ")
 	}
 	return fmt.Errorf("%w: %s missing: %s", ErrNoNodes, r.missing(), reason)
+}
+
+// suspended reports whether a node is suspended: it will be tried again.
+func (r *run) suspended() bool {
+	for _, rec := range r.recs {
+		if rec.state == NodeSuspended {
+			return true
+		}
+	}
+	return false
+}
+
+// taking counts live remote sessions of nodes that take part: working or
+// paused, not suspended (a suspended node connected again is only being
+// probed).
+func (r *run) taking() int {
+	n := 0
+	for _, s := range r.live {
+		if !s.rec.isLocal() && s.rec.state != NodeSuspended {
+			n++
+		}
+	}
+	return n
 }
 
 // working counts live remote sessions whose node takes tiles (not paused).
@@ -453,7 +520,7 @@ func (r *run) nodeStats() []NodeStats {
 		nodes = append(nodes, NodeStats{
 			ID: rec.id, Name: rec.name, Addr: rec.addr, Source: rec.source,
 			Tiles: rec.tiles, Rays: rec.rays, Seconds: float64(rec.nanos) / 1e9,
-			Failures: rec.failures, Excluded: rec.excluded, State: rec.state, HandedBack: rec.handedBack,
+			Failures: rec.failures, Suspensions: rec.suspensions, Excluded: rec.excluded, State: rec.state, HandedBack: rec.handedBack,
 			Checked: rec.trust.audited + rec.trust.spotted, Audited: rec.trust.audited, Trust: trust,
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"sync"
@@ -49,25 +50,45 @@ type session struct {
 	window    int // tiles in flight at most
 	windowCap int // lowered when the node says busy
 	draining  bool
+	probe     bool // dialled while its node was suspended
 	leases    map[uint64]*lease
 
+	// The indexes of run (ctl_index.go), kept by run.touch.
+	order     []*lease // leases in the order given, ended ones dropped lazily
+	scan      int      // order[scan:] holds no lease that can be copied
+	exhausted bool     // no lease of it can be copied: out of the heap until that may change
+	heapAt    int      // index in run.busy; -1 when not there
+	backlog   float64  // its key there: expected nanoseconds for the tiles it holds
+	inWant    bool     // in run.want
+	inIdle    bool     // in run.idle
+
 	lastHeard    atomic.Int64 // clock's UnixNano of the last frame; written by the reader
+	lastPong     time.Time    // when it last answered a ping
+	seenSilent   bool         // silent too long at the last tick: dropped if still so at the next
+	seenLate     bool         // past its deadline at the last tick: struck if still so at the next
+	lastResult   atomic.Int64 // clock's UnixNano of the last TileResult read; written by the reader
 	lastProgress time.Time    // last result, or when it got work while idle
 	pingSeq      uint64
 	pingAt       time.Time
 
 	results  int
-	avgNanos float64       // moving average of the render time of a tile
-	maxNanos int64         // slowest tile
+	avgNanos float64       // moving average of the render time of a tile, as the node reports it
+	maxNanos int64         // slowest tile, as reported
 	rtt      time.Duration // smallest overhead seen on top of render time
+	doneAt   time.Time     // when its last result came
+	gap      float64       // moving average of the nanoseconds between its results while every worker was busy: its pace, by the controller's clock
 }
 
 // newSession starts a session of rec, dialing: its node is Connecting.
 func (r *run) newSession(rec *nodeRec) *session {
-	s := &session{rec: rec, state: sessDialing, leases: make(map[uint64]*lease), writerDone: make(chan struct{})}
+	s := &session{rec: rec, state: sessDialing, leases: make(map[uint64]*lease), writerDone: make(chan struct{}), heapAt: -1}
 	s.ctx, s.cancel = context.WithCancel(r.ctx)
 	rec.sess = s
-	r.setState(rec, NodeConnecting)
+	if rec.state == NodeSuspended { // a probe: the node stays suspended until it answers
+		s.probe = true
+	} else {
+		r.setState(rec, NodeConnecting)
+	}
 	return s
 }
 
@@ -86,7 +107,10 @@ func (r *run) setSessState(s *session, to sessState) {
 	switch to {
 	case sessLive:
 		r.live = append(r.live, s)
-		r.setState(rec, NodeWorking)
+		if rec.state != NodeSuspended {
+			r.setState(rec, NodeWorking)
+		}
+		r.touch(s)
 	case sessClosed:
 		if from == sessLive {
 			r.live = slices.DeleteFunc(r.live, func(x *session) bool { return x == s })
@@ -97,6 +121,7 @@ func (r *run) setSessState(s *session, to sessState) {
 		if rec.sess == s {
 			rec.sess = nil
 		}
+		r.touch(s) // out of the heap
 		if rec.state.connected() {
 			r.setState(rec, NodeLost)
 		}
@@ -186,6 +211,7 @@ func (r *run) reader(s *session) {
 		var ev event
 		switch m := m.(type) {
 		case protocol.TileResult:
+			s.lastResult.Store(r.clock.Now().UnixNano())
 			ev = event{kind: evResult, s: s, job: m.Job, epoch: m.Epoch, rays: m.Rays, nanos: m.Nanos}
 			// The size is checked against the lease by the loop.
 			ev.pix, ev.err = protocol.DecodePixels(m.Pixels, len(m.Pixels)/protocol.BytesPerPixel)
@@ -259,9 +285,30 @@ func (r *run) localWorker(s *session) {
 	}
 }
 
+// noteDone learns the node's pace from the moment a result came, held
+// being the leases it had then (this result's included): the time between
+// two results while every worker was busy is its pace, by the controller's
+// clock, whatever the node says its renders took.
+func (s *session) noteDone(now time.Time, held int) {
+	if held >= s.cores && !s.doneAt.IsZero() {
+		gap := float64(now.Sub(s.doneAt))
+		if s.gap == 0 {
+			s.gap = gap
+		} else {
+			s.gap += 0.1 * (gap - s.gap)
+		}
+	}
+	s.doneAt = now
+}
+
 // noteSpeed learns from a result: render time and overhead, and resizes the
-// window so that the node stays busy through the round trip (Little's law:
-// in flight = cores * (render + overhead) / render, with a margin).
+// window to what the node can start soon. A node with W tiles renders cores
+// at once and queues the rest; the queue must last a round trip, so that a
+// worker that finishes finds its next tile there, and no longer: queued
+// tiles wait, and another node, a late joiner, could start them now. So
+// the queue holds the tiles the node renders in two round trips at its
+// pace (by the controller's clock; before it has one, by the render times
+// it reports): Little's law with a margin of a round trip.
 func (s *session) noteSpeed(nanos int64, latency time.Duration, maxWindow int) {
 	s.results++
 	if nanos < 0 {
@@ -279,9 +326,13 @@ func (s *session) noteSpeed(nanos int64, latency time.Duration, maxWindow int) {
 	if s.rec.isLocal() {
 		return
 	}
-	render := max(s.avgNanos, 1000)
-	need := float64(s.cores) * (1 + float64(s.rtt)/render) * 1.5
-	s.window = min(max(int(need)+1, s.cores+1), maxWindow, s.windowCap)
+	perTile := s.tileTime() / float64(s.cores) // the node's pace: nanoseconds between results
+	queue := math.Ceil(2 * float64(max(s.rtt, 10*time.Microsecond)) / perTile)
+	w := s.cores + max(int(min(queue, float64(maxWindow))), 1)
+	// It grows by half at most per result, so that one burst of results
+	// does not hand a node the whole queue; it shrinks at once.
+	w = min(w, s.window+max(s.cores, s.window/2))
+	s.window = min(w, maxWindow, s.windowCap)
 }
 
 // noteRTT learns from a pong.
@@ -298,7 +349,7 @@ func (s *session) deadline(tune *tuning) time.Duration {
 	if s.results == 0 {
 		return tune.firstDeadline
 	}
-	pace := time.Duration(s.avgNanos * 10 / float64(s.cores))
+	pace := time.Duration(max(s.avgNanos/float64(s.cores), s.gap) * 10)
 	return max(tune.minDeadline, 4*time.Duration(s.maxNanos), pace) + s.rtt
 }
 

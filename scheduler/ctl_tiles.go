@@ -51,9 +51,8 @@ type lease struct {
 // revoke ends a lease without a result; its tile goes back to the queue if
 // no other copy is out.
 func (r *run) revoke(l *lease) {
-	delete(l.s.leases, l.job)
+	r.unlease(l)
 	t := &r.tiles[l.tile]
-	t.dropLease(l)
 	if l.audit != nil {
 		r.auditLost(l)
 	}
@@ -61,6 +60,19 @@ func (r *run) revoke(l *lease) {
 		r.requeue(l.tile)
 	}
 	t.tidy()
+}
+
+// takeBack moves lease l, a tile queued on its node and not started there
+// (as far as the controller can tell), to session s, which has an idle
+// worker: the node is told to cancel it, and s gets it under a new epoch.
+func (r *run) takeBack(l *lease, s *session) {
+	l.s.out.Push(protocol.Cancel{Job: l.job})
+	r.unlease(l)
+	t := &r.tiles[l.tile]
+	t.state = tileQueued
+	t.epoch++
+	r.stats.TakenBack++
+	r.lease(s, l.tile)
 }
 
 // tidy forgets the pixels kept for comparison once nothing is left to compare.
@@ -129,67 +141,98 @@ func (r *run) queueEmpty() bool {
 	return len(r.retry) == 0 && r.next == len(r.order)
 }
 
-// dispatch fills the windows of the live sessions, one tile each in turn,
-// then duplicates outstanding tiles onto idle ones when the queue is empty.
+// dispatch gives queued tiles to the sessions that want them, one tile each
+// in turn (round robin), then, once the queue is empty, work to the
+// sessions with idle workers (endgame). It visits only the sessions that
+// can take something: its cost does not grow with the number of nodes.
 func (r *run) dispatch() {
-	for more := true; more; {
-		more = false
-		for _, s := range r.live {
-			if !s.takesTiles() || len(s.leases) >= s.window {
-				continue
-			}
-			i := r.nextTile()
-			if i < 0 {
-				break
-			}
-			r.lease(s, i)
-			more = true
+	for !r.queueEmpty() {
+		s := r.want.pop()
+		if s == nil {
+			break
 		}
+		if !r.wantsTiles(s) {
+			continue // its state changed since it was queued
+		}
+		r.lease(s, r.nextTile()) // touch queues it again while it wants more
+		r.dry = false            // a new tile out: maybe one to copy
 	}
 	if r.queueEmpty() {
-		r.auditOnIdle() // audits first: the render cannot end without them
-		if !r.tune.noDuplicates {
-			r.endgame()
-		}
+		r.endgame()
 	}
 }
 
-// endgame gives a session with idle workers a copy of a tile outstanding on
-// another node alone: from the node with the most tiles per core still to
-// do, the one it was given last, which it would render last (a node renders
-// a connection's jobs in order).
+// endgameSig is what the endgame could give: when none of it changed since
+// a pass gave nothing, the next pass would give nothing either.
+type endgameSig struct{ audits, busy, idle int }
+
+// endgame gives the sessions with an idle worker, in turn, each one job: an
+// audit queued for a node (audits first: the render cannot end without
+// them), or a tile outstanding elsewhere, taken back from a node that has
+// not started it or else a copy of one that a node renders alone (at most
+// two copies at a time). It stops after a round in which nobody got
+// anything, and skips its passes until something changes.
 func (r *run) endgame() {
-	for _, s := range r.live {
-		for s.takesTiles() && len(s.leases) < s.cores {
-			var pick *lease
-			var backlog float64
-			for _, o := range r.live {
-				if o == s {
-					continue
-				}
-				var newest *lease
-				for _, l := range o.leases {
-					t := &r.tiles[l.tile]
-					if t.state == tileLeased && len(t.leases) == 1 && (newest == nil || l.job > newest.job) {
-						newest = l
-					}
-				}
-				if b := float64(len(o.leases)) / float64(o.cores); newest != nil && (pick == nil || b > backlog) {
-					pick, backlog = newest, b
-				}
-			}
-			if pick == nil {
-				break
-			}
-			r.lease(s, pick.tile)
+	sig := endgameSig{len(r.checkQ.audits), r.busy.Len(), r.idle.size()}
+	if r.dry && sig == r.drySig {
+		return
+	}
+	r.dry = false
+	for misses := 0; misses < r.idle.size(); {
+		s := r.idle.pop()
+		if !r.isIdle(s) {
+			continue // touch queues it again when it is idle
+		}
+		if r.auditOnIdle(s) || !r.tune.noDuplicates && r.share(s) {
+			misses = 0 // touch queued it again if it still has an idle worker
+			continue
+		}
+		r.idle.push(s)
+		misses++
+	}
+	r.dry, r.drySig = true, endgameSig{len(r.checkQ.audits), r.busy.Len(), r.idle.size()}
+}
+
+// share gives s, which has an idle worker, one tile from the busiest other
+// session; false when there is none to give.
+func (r *run) share(s *session) bool {
+	for {
+		o := r.busy.topExcept(s)
+		if o == nil {
+			return false
+		}
+		l := r.newestCopyable(o)
+		if l == nil {
+			o.exhausted = true
+			r.touch(o)
+			continue
+		}
+		if r.worthTakingBack(o, s) {
+			r.takeBack(l, s)
+		} else {
+			r.lease(s, l.tile)
 			r.stats.Duplicates++
 		}
+		return true
 	}
 }
 
-// takesTiles reports whether s may be given tiles: its node neither drains
-// (shuts down) nor is paused.
-func (s *session) takesTiles() bool { return !s.draining && !s.rec.state.Paused() }
+// worthTakingBack reports whether o's newest tile is queued on it, not
+// started, and would start there later than a round trip to s from now: then
+// moving it to s's idle worker is faster than copying it. The in-process
+// node's tiles are never taken back (it has no Cancel).
+func (r *run) worthTakingBack(o, s *session) bool {
+	queued := len(o.leases) - o.cores
+	if queued <= 0 || o.out == nil {
+		return false
+	}
+	wait := float64(queued) / float64(o.cores) * o.tileTime()
+	return wait > float64(max(s.rtt, time.Millisecond))
+}
+
+// takesTiles reports whether s may be given tiles: its node is working
+// (neither paused nor suspended) and does not drain (shut down).
+func (s *session) takesTiles() bool { return !s.draining && s.rec.state == NodeWorking }
 
 // lease hands tile i to s.
 func (r *run) lease(s *session, i int) {
@@ -206,8 +249,9 @@ func (r *run) issue(s *session, i int) *lease {
 	if len(s.leases) == 0 {
 		s.lastProgress = now
 	}
-	s.leases[l.job] = l
+	s.addLease(l)
 	t.leases = append(t.leases, l)
+	r.touch(s)
 	if s.rec.isLocal() {
 		s.local.push(l)
 		return l
@@ -236,9 +280,9 @@ func (r *run) takeResult(ev event) {
 	}
 	now := r.clock.Now()
 	s.lastProgress = now
-	delete(s.leases, l.job)
+	s.noteDone(now, len(s.leases))
+	r.unlease(l)
 	t := &r.tiles[l.tile]
-	t.dropLease(l)
 	want := 3 * t.rect.Dx() * t.rect.Dy()
 	bad := ""
 	switch {
@@ -265,7 +309,7 @@ func (r *run) takeResult(ev event) {
 		if lie != "" { // no renderer returns these: the node's pixels cannot be trusted
 			r.wrong(rec, lie)
 		} else {
-			r.strike(rec, "wrong result rejected: "+bad)
+			r.strike(rec, "wrong result rejected: "+bad, fault)
 		}
 		return
 	}
@@ -281,6 +325,7 @@ func (r *run) takeResult(ev event) {
 		r.checkResult(l.tile, rec, ev.pix)
 	}
 	t.tidy()
+	r.touch(s) // its window and speed changed
 }
 
 // accept writes a tile's pixels into the image.

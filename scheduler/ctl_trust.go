@@ -172,20 +172,18 @@ func (r *run) feedCheckers() {
 // auditOnIdle hands queued audits to nodes with an idle worker, never a
 // node's own tiles: at the end of a render, every node has one, and the
 // audits left are rendered all at once.
-func (r *run) auditOnIdle() {
-	if len(r.checkQ.audits) == 0 {
-		return
+func (r *run) auditOnIdle(s *session) bool {
+	if len(r.checkQ.audits) == 0 || s.rec.isLocal() || s.rec.trust.level(r.c.audit) == TrustDistrusted {
+		return false
 	}
-	for _, s := range r.live {
-		for !s.rec.isLocal() && s.takesTiles() && len(s.leases) < s.cores && s.rec.trust.level(r.c.audit) != TrustDistrusted {
-			ck := r.checkQ.popAudit(s.rec)
-			if ck == nil {
-				break
-			}
-			if r.moot(ck) {
-				continue
-			}
+	for {
+		ck := r.checkQ.popAudit(s.rec)
+		if ck == nil {
+			return false
+		}
+		if !r.moot(ck) {
 			r.auditOn(s, ck)
+			return true
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tessera/discovery"
 	"tessera/node"
@@ -114,7 +115,30 @@ func TestFramesShareOneQueue(t *testing.T) {
 		}
 	})
 	t.Run("two nodes", func(t *testing.T) {
+		// Answers wait until both nodes have a job: nodes that answer at
+		// once could otherwise finish the range before the other's
+		// handshake is done.
 		a, b := &fakeNode{id: "a", cores: 2}, &fakeNode{id: "b", cores: 1}
+		var mu sync.Mutex
+		var held []func()
+		got := map[string]bool{}
+		gate := func(fc *fakeConn, j protocol.TileJob) {
+			mu.Lock()
+			got[fc.n.id] = true
+			if len(got) < 2 {
+				held = append(held, func() { fc.reply(j) })
+				mu.Unlock()
+				return
+			}
+			release := held
+			held = nil
+			mu.Unlock()
+			for _, f := range release {
+				f()
+			}
+			fc.reply(j)
+		}
+		a.onJob, b.onJob = gate, gate
 		run(t, a, b)
 		if len(jobFrames(t, a)) == 0 || len(jobFrames(t, b)) == 0 {
 			t.Error("a node got no tile")
@@ -186,7 +210,24 @@ func TestFramesNodeLostAndJoined(t *testing.T) {
 			fc.reply(j)
 		}
 	}
+	// The joiner releases the held tiles once the controller has seen the
+	// dying node go (it could otherwise finish on copies of its tiles
+	// before it reads the end of its connection).
+	bGone := make(chan struct{})
+	var goneOnce sync.Once
+	onProgress := func(p Progress) {
+		for _, n := range p.Nodes {
+			if n.ID == "b" && n.State != NodeWorking && n.State != NodeConnecting {
+				goneOnce.Do(func() { close(bGone) })
+			}
+		}
+	}
 	joiner.onJob = func(fc *fakeConn, j protocol.TileJob) {
+		select {
+		case <-bGone:
+		case <-time.After(10 * time.Second):
+			t.Error("the controller never saw the dying node go")
+		}
 		mu.Lock()
 		joined = true
 		release := held
@@ -201,7 +242,8 @@ func TestFramesNodeLostAndJoined(t *testing.T) {
 	var c *Controller
 	fl.onNth = map[int]func(){1: func() { c.AddNode(discovery.Node{ID: "c", Addr: "c:1", Source: discovery.SourceFlag}) }}
 	frames := []int{0, 1, 2, 3, 4, 5}
-	c = fakeController(t, net, Config{Frames: frames, OnFrame: fl.add}, nil)
+	c = fakeController(t, net, Config{Frames: frames, OnFrame: fl.add, OnProgress: onProgress}, nil)
+	c.tune.progressInterval = 0
 	c.AddNode(discovery.Node{ID: "a", Addr: "a:1", Source: discovery.SourceFlag})
 	c.AddNode(discovery.Node{ID: "b", Addr: "b:1", Source: discovery.SourceFlag})
 	r := await(t, runAsync(context.Background(), c))

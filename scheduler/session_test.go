@@ -32,6 +32,9 @@ func TestSessionDeadlineFromMeasuredSpeed(t *testing.T) {
 	}
 }
 
+// TestSessionWindowHidesTheRoundTrip: a node's window is its cores plus
+// the tiles it renders in two round trips, at least one: what it can start
+// soon, no hoard. It grows by half at most per result.
 func TestSessionWindowHidesTheRoundTrip(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
@@ -42,17 +45,56 @@ func TestSessionWindowHidesTheRoundTrip(t *testing.T) {
 		windowCap int
 		want      int
 	}{
-		{name: "slow tiles, fast network: cores plus one", cores: 4, render: 100 * ms, rtt: ms / 10, windowCap: 256, want: 7},
-		{name: "round trip as long as a tile", cores: 4, render: 10 * ms, rtt: 10 * ms, windowCap: 256, want: 13},
+		{name: "slow tiles, fast network: cores plus one", cores: 4, render: 100 * ms, rtt: ms / 10, windowCap: 256, want: 5},
+		{name: "round trip as long as a tile: two tiles a core queued", cores: 4, render: 10 * ms, rtt: 10 * ms, windowCap: 256, want: 12},
 		{name: "tiny tiles: capped", cores: 2, render: ms / 100, rtt: ms, windowCap: 256, want: 256},
 		{name: "the node said busy", cores: 2, render: ms / 100, rtt: ms, windowCap: 5, want: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &session{rec: &nodeRec{}, cores: tc.cores, windowCap: tc.windowCap}
-			s.noteSpeed(int64(tc.render), tc.render+tc.rtt, 256)
+			s := &session{rec: &nodeRec{}, cores: tc.cores, windowCap: tc.windowCap, window: 2 * tc.cores}
+			prev := s.window
+			for range 40 {
+				s.noteSpeed(int64(tc.render), tc.render+tc.rtt, 256)
+				if s.window > prev+max(tc.cores, prev/2) {
+					t.Fatalf("window grew from %d to %d in one result", prev, s.window)
+				}
+				prev = s.window
+			}
 			if s.window != tc.want {
 				t.Errorf("window %d, want %d", s.window, tc.want)
 			}
 		})
 	}
+}
+
+// TestSessionPaceByTheControllersClock: a node that reports renders of no
+// time (a wrong clock) but returns a result every 50 ms gets the window of
+// its real pace, not a hoard; a burst of results read together does not
+// make an honest node look faster than it says.
+func TestSessionPaceByTheControllersClock(t *testing.T) {
+	ms := time.Millisecond
+	t.Run("under-reporting node", func(t *testing.T) {
+		s := &session{rec: &nodeRec{}, cores: 1, windowCap: 256, window: 2}
+		s.noteRTT(ms) // its pings: the latency of its results is no round trip
+		now := time.Unix(1000, 0)
+		for range 40 {
+			now = now.Add(50 * ms)
+			s.noteDone(now, 2)
+			s.noteSpeed(0, 51*ms, 256)
+		}
+		if s.window != 2 {
+			t.Errorf("window %d, want 2 (one worker and one tile queued: 50 ms a tile, 1 ms round trips)", s.window)
+		}
+	})
+	t.Run("a burst", func(t *testing.T) {
+		s := &session{rec: &nodeRec{}, cores: 1, windowCap: 256, window: 2}
+		now := time.Unix(1000, 0)
+		for range 40 { // every result at the same instant
+			s.noteDone(now, 2)
+			s.noteSpeed(int64(50*ms), 51*ms, 256)
+		}
+		if s.window != 2 {
+			t.Errorf("window %d, want 2: the reported 50 ms a tile bounds the pace", s.window)
+		}
+	})
 }

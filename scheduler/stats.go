@@ -85,6 +85,7 @@ type Stats struct {
 	RaysPerSecond float64 `json:"raysPerSecond"` // rays / wallSeconds
 	Retries       int     `json:"retries"`       // tiles handed out again after a lease was lost
 	Duplicates    int     `json:"duplicates"`    // endgame copies of outstanding tiles
+	TakenBack     int     `json:"takenBack"`     // tiles queued on a node, not started, moved to an idle one
 	Mismatches    int     `json:"mismatches"`    // nodes found returning wrong pixels (by a check, an audit or a duplicate; each is excluded at its first)
 	// The checks of the nodes' pixels (see AuditPolicy): spot checks and
 	// full audits with a verdict, the audits of them rendered by another
@@ -114,8 +115,11 @@ type NodeStats struct {
 	Rays     uint64           `json:"rays"`               // rays of those tiles
 	Seconds  float64          `json:"seconds"`            // render time it reported, over every result it sent
 	Failures int              `json:"failures,omitempty"` // disconnects with work, timeouts, bad results, job errors
-	Excluded string           `json:"excluded,omitempty"` // why it was excluded, if it was
-	State    NodeState        `json:"state"`              // at the time of the snapshot
+	// Suspensions counts the times it was set aside (NodeSuspended) for
+	// lateness or lost connections.
+	Suspensions int       `json:"suspensions,omitempty"`
+	Excluded    string    `json:"excluded,omitempty"` // why it was excluded, if it was
+	State       NodeState `json:"state"`              // at the time of the snapshot
 	// HandedBack counts the tiles the node gave back unfinished because it
 	// paused or was shutting down: re-queued elsewhere (they count in
 	// Retries), never a failure.
@@ -141,13 +145,20 @@ type NodeStats struct {
 //	NodePaused*    -> NodeWorking     a Pong says it is ready again: tiles over the same connection
 //	NodePaused*    -> NodeLost        its connection ended
 //	NodeLost       -> NodeConnecting  dialled again
-//	any but NodeExcluded -> NodeExcluded  for the rest of the render (refused, failing, lying)
+//	NodeWorking, NodePaused*, NodeLost -> NodeSuspended
+//	                                  set aside: its last failures were all lapses (no result in time,
+//	                                  silent, connection lost with work), not faults; its tiles are
+//	                                  re-queued and it gets none for a backoff that doubles at each
+//	                                  suspension (2 s to 1 min); its connection, if any, stays open
+//	NodeSuspended  -> NodeWorking     the backoff is over and it answers pings over its connection
+//	NodeSuspended  -> NodeConnecting  the backoff is over and it has no connection: dialled again
+//	any but NodeExcluded -> NodeExcluded  for the rest of the render (refused, faults, lying, a broken protocol)
 //
 // NodePaused* is NodePausedBusy, NodePausedSchedule, or NodePaused for a
 // reason this controller does not know (protocol.NodeState). The values
 // appear in stats JSON and on the preview page by their names
 // ("connecting", "working", "lost", "excluded", "paused-busy",
-// "paused-schedule", "paused").
+// "paused-schedule", "paused", "suspended").
 type NodeState uint8
 
 const (
@@ -158,6 +169,7 @@ const (
 	NodePausedBusy                      // connected, paused while its PC is in use (protocol.StatePausedBusy)
 	NodePausedSchedule                  // connected, paused outside its schedule (protocol.StatePausedSchedule)
 	NodePaused                          // connected, paused for a reason this version does not know
+	NodeSuspended                       // set aside for a while after lapses; tried again after a backoff
 )
 
 var nodeStateNames = [...]string{
@@ -168,6 +180,7 @@ var nodeStateNames = [...]string{
 	NodePausedBusy:     "paused-busy",
 	NodePausedSchedule: "paused-schedule",
 	NodePaused:         "paused",
+	NodeSuspended:      "suspended",
 }
 
 // Paused reports whether st is one of the paused states.
