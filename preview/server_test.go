@@ -529,7 +529,7 @@ func parseEvent(br *bufio.Reader) (event, error) {
 // on the preview page under the same name, the paused ones included.
 func TestPreviewNodesStates(t *testing.T) {
 	for _, st := range []scheduler.NodeState{scheduler.NodeConnecting, scheduler.NodeWorking, scheduler.NodeLost, scheduler.NodeExcluded,
-		scheduler.NodePausedBusy, scheduler.NodePausedSchedule, scheduler.NodePaused} {
+		scheduler.NodePausedBusy, scheduler.NodePausedSchedule, scheduler.NodePaused, scheduler.NodeSuspended} {
 		b, err := json.Marshal(nodeJSON{NodeStats: scheduler.NodeStats{ID: "n", State: st}})
 		var row struct{ State string }
 		if err != nil || json.Unmarshal(b, &row) != nil || row.State != st.String() {

@@ -3,9 +3,15 @@
 // runs them) and puts the results together.
 //
 // A Controller renders one image. Tiles are queued centre outwards (a good
-// preview). Each node connection holds a window of tiles in flight, started
-// at twice its cores and resized from its measured speed and round trip so
-// that the network latency is hidden.
+// preview). Each node connection holds a window of tiles in flight: what the
+// node can start soon, not a hoard. It starts at twice its cores, then is
+// its cores plus the tiles it renders in two round trips at its pace (the
+// time between its results by the controller's clock while every worker is
+// busy, or the render times it reports if those are longer), so that the
+// network latency is hidden and queued tiles wait no longer than that; it
+// grows by half at most per result. Tiles queued at the controller go to
+// the sessions that want them round robin, one at a time, so a node that
+// joins mid-render gets its share of the rest at once.
 //
 // Every tile is handed out under a lease: a job id unique to the render and
 // the tile's epoch. A result is accepted only for a live lease whose epoch is
@@ -17,13 +23,25 @@
 // A node that disconnects, stops answering pings, returns an error, returns a
 // result of the wrong size, or makes no progress within a deadline derived
 // from its own measured speed has its tiles re-queued at once (the front of
-// the queue) with a new epoch; after a few such failures it is excluded for
-// the rest of the render. A node that speaks garbage is excluded at once.
+// the queue) with a new epoch. Silence and lateness are judged at two ticks
+// in a row, and a result read off the connection counts before the loop has
+// handled it, so that a controller starved of CPU does not blame its nodes.
+// Failures are lapses (late, silent, its connection lost with work: a
+// network blip, a busy PC) or faults (a wrong result, a job refused). After
+// a few in a row a node is suspended if they were all lapses: it gets no
+// tile for a backoff that doubles at each suspension (2 s to a minute), is
+// dialled again if it has no connection, and takes tiles again once it
+// answers pings; with a fault among them it is excluded for the rest of
+// the render. A node that speaks garbage or lies is excluded at once.
 //
-// Endgame: when the queue is empty and a node has idle capacity, tiles still
-// outstanding elsewhere are duplicated onto it, at most two copies at a time:
-// first the tile the most loaded node would render last. The first result wins; when the second copy arrives
-// the two are compared bit for bit.
+// Endgame: when the queue is empty and a node has an idle worker, it gets a
+// tile outstanding elsewhere, from the node expected to finish its tiles
+// last (a heap by expected finish time: no decision scans every node), the
+// tile that node was given last and would render last. If that tile is
+// queued there and would start later than a round trip from now, it is
+// taken back (Cancel, a new epoch) and moved; otherwise it is copied, at
+// most two copies at a time: the first result wins; when the second copy
+// arrives the two are compared bit for bit.
 //
 // Trust. The controller holds the scene, so its own render of a tile is the
 // reference. Every result of a remote node is checked (AuditPolicy, drawn
@@ -58,7 +76,8 @@
 // when every remote node is lost.
 //
 // State. The loop goroutine of Run owns every piece of a render's state.
-// Each node has one NodeState (connecting, working, lost, excluded) and each
+// Each node has one NodeState (connecting, working, lost, paused,
+// suspended, excluded) and each
 // of its connections one session state (dialing, live, closed); the moves
 // allowed are listed beside the types, and each kind of state changes in one
 // function only. When the loop ends, the statistics are taken once;

@@ -94,6 +94,7 @@ type Host struct {
 	Addr      netip.Addr   // its first address ("invalid" for an isolated host)
 	Addrs     []netip.Addr // every address (a router has one per subnet)
 	net       *Network
+	sw, port  string // its switch's namespace and its port there ("" for a router or an isolated host)
 }
 
 // Host returns the host called name, or nil.
@@ -183,9 +184,25 @@ func (n *Network) host(name, sw string, addr netip.Prefix) *Host {
 	n.attach(ns, "eth0", sw, "p-"+name, addr)
 	// A host without a default route needs a route for multicast.
 	n.ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
-	h := &Host{Name: name, Namespace: ns, Addr: addr.Addr(), Addrs: []netip.Addr{addr.Addr()}, net: n}
+	h := &Host{Name: name, Namespace: ns, Addr: addr.Addr(), Addrs: []netip.Addr{addr.Addr()}, net: n, sw: sw, port: "p-" + name}
 	n.Hosts = append(n.Hosts, h)
 	return h
+}
+
+// SetLink takes the host's cable out of its switch (up false) or puts it
+// back: its switch port goes down or up. The host keeps its address and
+// routes, as a PC whose Wi-Fi drops does; frames to and from it are lost
+// meanwhile. Only for hosts made by LAN or Routed (not the router).
+func (h *Host) SetLink(t testing.TB, up bool) {
+	t.Helper()
+	if h.sw == "" {
+		t.Fatalf("netnstest: host %s has no switch port", h.Name)
+	}
+	state := "down"
+	if up {
+		state = "up"
+	}
+	h.net.ip("-n", h.sw, "link", "set", h.port, state)
 }
 
 // hostAddr returns the address of host number i (1-based) in subnet p: .10+i.

@@ -97,6 +97,33 @@ func TestLAN(t *testing.T) {
 	}
 }
 
+// TestSetLink: with h2's cable out, h1 cannot reach it (the dial times
+// out, nothing refuses it); with the cable back, it can again.
+func TestSetLink(t *testing.T) {
+	Require(t)
+	n := LAN(t, 2)
+	h1, h2 := n.Host("h1"), n.Host("h2")
+	helperLine(t, h2, "listen", "LISTENING")
+	h2.SetLink(t, false)
+	if got := helperLine(t, h1, "dial", "", "DIAL=10.77.0.12:7000"); !strings.Contains(got, "timeout") {
+		t.Errorf("h1 to h2 unplugged: %q, want a timeout", got)
+	}
+	h2.SetLink(t, true)
+	// h1 may remember for a moment that h2 did not answer (its neighbour
+	// entry: "no route to host"), as after a real blip: it connects again
+	// within seconds.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := helperLine(t, h1, "dial", "", "DIAL=10.77.0.12:7000")
+		if got == "CONNECTED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("h1 to h2 plugged back: %q after 15 s", got)
+		}
+	}
+}
+
 func TestRouted(t *testing.T) {
 	Require(t)
 	n := Routed(t, 1, 2)
