@@ -296,6 +296,13 @@ type ScaleRow struct {
 	IdealSeconds  float64 `json:"idealSeconds,omitempty"`
 	WallOverIdeal float64 `json:"wallOverIdeal,omitempty"`
 
+	// The checks of the nodes' pixels (audits by trust, on as in a real
+	// render): audits in full, those rendered by nodes, and how long the
+	// render waited for checks after its last tile was in.
+	Audits           int     `json:"audits"`
+	AuditsByNodes    int     `json:"auditsByNodes"`
+	AuditWaitSeconds float64 `json:"auditWaitSeconds"`
+
 	Excluded   int `json:"excluded"` // nodes excluded (every simulated node is healthy)
 	Failures   int `json:"failures"` // summed over the nodes
 	Retries    int `json:"retries"`

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -244,6 +245,7 @@ func (b *bencher) scaleRun(ctx context.Context, sc *scene, scenePath string, c s
 	for _, n := range base.nodes {
 		ctl.AddNode(n)
 	}
+	runtime.GC() // the heap watched is this render's, not the last one's garbage
 	heap := startHeapWatch()
 	cpu0, cpuOK := processCPU(os.Getpid())
 	start = time.Now()
@@ -260,6 +262,7 @@ func (b *bencher) scaleRun(ctx context.Context, sc *scene, scenePath string, c s
 		WallSeconds: wall.Seconds(), TilesPerSecond: float64(st.Tiles) / wall.Seconds(),
 		CPUPerTileUs: -1, PeakHeapMB: float64(peak) / (1 << 20),
 		Retries: st.Retries, Duplicates: st.Duplicates, LoadAverage: loadAverage(),
+		Audits: st.Audits, AuditsByNodes: st.AuditsByNodes, AuditWaitSeconds: st.AuditWaitSeconds,
 	}
 	if cpuOK && cpuOK1 {
 		row.CPUPerTileUs = float64((cpu1 - cpu0).Microseconds()) / float64(st.Tiles)
@@ -297,7 +300,7 @@ func (b *bencher) scaleRun(ctx context.Context, sc *scene, scenePath string, c s
 	b.log.Info().Int("nodes", c.nodes).Int("joiners", c.late).Float64("delayMs", row.DelayMs).Int("tiles", st.Tiles).
 		Float64("seconds", round(row.WallSeconds, 3)).Float64("tiles/s", round(row.TilesPerSecond, 0)).
 		Float64("cpuPerTileUs", round(row.CPUPerTileUs, 1)).Int("excluded", row.Excluded).Int("failures", row.Failures).
-		Float64("joinerShare", round(row.JoinerShare, 3)).Msg("scale")
+		Float64("joinerShare", round(row.JoinerShare, 3)).Int("audits", row.Audits).Float64("auditWait", round(row.AuditWaitSeconds, 3)).Msg("scale")
 	return row, nil
 }
 
@@ -364,6 +367,7 @@ func medianScale(runs []ScaleRow) ScaleRow {
 	r.JoinerShare = pick(func(r ScaleRow) float64 { return r.JoinerShare })
 	r.JoinedAfterSeconds = pick(func(r ScaleRow) float64 { return r.JoinedAfterSeconds })
 	r.LoadAverage = pick(func(r ScaleRow) float64 { return r.LoadAverage })
+	r.AuditWaitSeconds = pick(func(r ScaleRow) float64 { return r.AuditWaitSeconds })
 	// Counts: the worst run, so that one exclusion is never hidden.
 	for _, x := range runs {
 		r.Excluded = max(r.Excluded, x.Excluded)

@@ -133,7 +133,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if sc := r.Scale; sc != nil && len(sc.Rows) > 0 {
 		ew.printf("\nscale: the controller here, simulated one-worker nodes (tessera sim) on loopback, %d-pixel tiles of the trivial scene\n", sc.TileSide)
 		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "case\tnodes\ttiles\tseconds\ttiles/s\tCPU us/tile\tcontroller CPUs\theap MB\tvs ideal\texcluded\tfailures\tduplicates\tload\t\n")
+		fmt.Fprintf(tw, "case\tnodes\ttiles\tseconds\ttiles/s\tCPU us/tile\tcontroller CPUs\theap MB\tvs ideal\taudits\taudit wait s\texcluded\tfailures\tduplicates\tload\t\n")
 		for _, row := range append(append([]ScaleRow(nil), sc.Rows...), sc.Join...) {
 			ideal := "-"
 			if row.WallOverIdeal > 0 {
@@ -143,8 +143,8 @@ func (r *Report) WriteText(w io.Writer) error {
 			if row.Joiners > 0 {
 				nodes += "+" + strconv.Itoa(row.Joiners)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.0f\t%s\t%.2f\t%.1f\t%s\t%d\t%d\t%d\t%.2f\t\n", row.Case, nodes, row.Tiles, row.WallSeconds, row.TilesPerSecond,
-				orDash(row.CPUPerTileUs, "%.1f"), row.ControllerCPUs, row.PeakHeapMB, ideal, row.Excluded, row.Failures, row.Duplicates, row.LoadAverage)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.0f\t%s\t%.2f\t%.1f\t%s\t%d\t%.3f\t%d\t%d\t%d\t%.2f\t\n", row.Case, nodes, row.Tiles, row.WallSeconds, row.TilesPerSecond,
+				orDash(row.CPUPerTileUs, "%.1f"), row.ControllerCPUs, row.PeakHeapMB, ideal, row.Audits, row.AuditWaitSeconds, row.Excluded, row.Failures, row.Duplicates, row.LoadAverage)
 		}
 		ew.err = firstErr(ew.err, tw.Flush())
 		var first, last *ScaleRow

@@ -25,6 +25,14 @@ func sampleReport() *Report {
 				Audits: 35, SpotChecks: 989, AuditsByNodes: 3, AuditWaitSeconds: 0.012}},
 		Mesh: &Mesh{Triangles: 1_000_000, OBJBytes: 38e6, LoadSecondsOneCore: 1.2, BuildSecondsOneCore: 0.5, LoadSeconds: 0.9, BuildSeconds: 0.3,
 			RaysPerSecond: 1.5e6, BunnyRaysPerSecond: 3e6, RaysPerCPUSecond: 1.6e6, BunnyRaysPerCPUSecond: 3.2e6, RaysRatio: 0.5, RenderPeakBytes: 240e6, NodePeakBytes: 260e6, ControllerPeakBytes: 200e6},
+		Scale: &Scale{TileSide: 4, DelayMs: 50, Rows: []ScaleRow{
+			{Case: CaseInstant, Nodes: 10, Tiles: 100000, WallSeconds: 2, TilesPerSecond: 50000, CPUPerTileUs: 8, ControllerCPUs: 0.4, PeakHeapMB: 14},
+			{Case: CaseInstant, Nodes: 1000, Tiles: 100000, WallSeconds: 5, TilesPerSecond: 20000, CPUPerTileUs: 12, ControllerCPUs: 0.25, PeakHeapMB: 120},
+			{Case: CaseSlow, Nodes: 1000, Tiles: 100000, WallSeconds: 6, IdealSeconds: 5, WallOverIdeal: 1.2, CPUPerTileUs: 25},
+		}, Join: []ScaleRow{
+			{Case: CaseJoin, Nodes: 100, Joiners: 100, Tiles: 20000, WallSeconds: 7, JoinerShare: 0.49, JoinersUsed: 100, JoinedAfterSeconds: 2.9},
+			{Case: CaseAlone, Nodes: 100, Tiles: 20000, WallSeconds: 11, IdealSeconds: 10, WallOverIdeal: 1.1},
+		}},
 		Watchers: &Watchers{Nodes: 10000, Watchers: 40, IntervalSeconds: 1, WindowSeconds: 10, Modes: []WatchMode{
 			{Mode: WatchFull, RegistryCPU: 0.4, Polls: 300, Failed: 0.5, BytesPerPoll: 2e6, LatencyP50Ms: 900, LatencyP99Ms: 2000, ChangeSeenSeconds: 20, ChangeMissed: 12, ChangePolls: 3, LoadAverage: 3},
 			{Mode: WatchConditional, RegistryCPU: 0.004, Polls: 400, NotModified: 1, LatencyP50Ms: 0.4, LatencyP99Ms: 3, ChangeSeenSeconds: 1.02, ChangePolls: 1, LoadAverage: 3},
@@ -61,6 +69,9 @@ func TestWriteText(t *testing.T) {
 		"tessera render 240 MB (240 bytes/triangle), a node 260 MB (260), its controller 200 MB (200) (target <= 250 bytes/triangle: NOT met)",
 		"one core: 1.50 Mrays/s (1.60 per CPU-second), the bunny 3.00 (3.20): 0.50x (target >= 0.6x: NOT met)",
 		"watchers: 40 watchers poll a registry process of 10000 nodes every 1 s",
+		"instant nodes: CPU per tile at 1000 nodes 1.50x its figure at 10 (target <= 2x: met); 0 healthy nodes excluded (target 0: met)",
+		"50 ms nodes: 1000 nodes took 1.20x the ideal 5.00 s (target <= 1.25: met)",
+		"100 joining 100 at work after 2.90 s: the joiners rendered 49% of the tiles left (target >= 40%: met), 100 of them some; 7.00 s against 11.00 s without them (faster: met)",
 		"full         40.00%   900.00   2000.00     0%      50%      2000000          20.000       12",
 		"registry CPU 0.40% of a core (target < 5%: met), p99 3.0 ms (target < 50 ms: met), a change seen by every watcher within 1.02 s, at its first poll after the change: met",
 	} {
@@ -72,7 +83,7 @@ func TestWriteText(t *testing.T) {
 
 func TestWriteTextSkipsSectionsNotRun(t *testing.T) {
 	r := sampleReport()
-	r.Scaling, r.Overhead, r.Scheduling, r.Discovery, r.Security, r.Mesh = []Scaling{}, nil, nil, nil, nil, nil
+	r.Scaling, r.Overhead, r.Scheduling, r.Discovery, r.Security, r.Mesh, r.Scale, r.Watchers = []Scaling{}, nil, nil, nil, nil, nil, nil, nil
 	got := r.String()
 	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker", "sealing", "audits", "mesh"} {
 		if strings.Contains(got, absent) {
