@@ -56,16 +56,30 @@
 // every emissive sphere, quad and triangle, of punctual lights (glTF's
 // KHR_lights_punctual, in Blender's units: lights.go) and of the
 // environment map, combined with BSDF sampling by multiple importance
-// sampling (power heuristic), and Russian roulette after three bounces.
-// Scenes with what glTF brings (the metallic-roughness BSDF of pbr.go,
-// punctual lights, alpha cut-outs that rays pass through, glass that
-// shadow rays towards punctual lights pass through) are traced by
-// radianceFull; the others by radiance, which spends nothing on them. Settings.MaxDepth
-// counts the surface vertices of a path, the light's included: 1 shows only
-// lights, 2 direct lighting. Escaping rays see the scene's background, a
-// uniform radiance, or its environment: an equirectangular Radiance .hdr
-// map (hdr.go reads it), oriented as Blender's Environment Texture node and
-// importance sampled by luminance times sin θ (envmap.go says how).
+// sampling (power heuristic), and Russian roulette from the third vertex
+// on for paths whose throughput falls below a quarter. One loop traces
+// every scene; what glTF brings (the metallic-roughness BSDF of pbr.go,
+// alpha cut-outs that rays pass through, glass that shadow rays towards
+// punctual lights pass through) costs the others a few predictable
+// branches. Shadow rays are aimed from their moved-off origin at the point
+// they sample. Settings.MaxDepth counts the surface vertices of a path,
+// the light's included: 1 shows only lights, 2 direct lighting. Escaping
+// rays see the scene's background, a uniform radiance, or its environment:
+// an equirectangular Radiance .hdr map (hdr.go reads it), oriented as
+// Blender's Environment Texture node and importance sampled by luminance
+// times sin θ (envmap.go says how).
+//
+// Sampling (sampler.go): every number of a path (pixel position, lens,
+// and at each vertex the light choice, the point on the light, the BSDF
+// lobe and direction, Russian roulette) is its own dimension of a
+// randomised Sobol sequence, padded: an Owen-scrambled index and a digital
+// shift per (pixel, dimension), so that sample i of a pixel depends on
+// (pixel, i) alone. Lights (arealight.go, lighttree.go): rectangles and
+// triangles are sampled by the solid angle they subtend where it is large
+// (a sphere by its cone), warped towards the cosine at the shading point,
+// and by area elsewhere; two triangles of a mesh that make a rectangle are
+// one light; the light to sample is chosen by its estimated contribution
+// at the shading point through a tree of light bounds.
 //
 // render imports nothing of tessera and does no networking.
 package render

@@ -97,11 +97,11 @@ func TestEnvFurnace(t *testing.T) {
 // which the map is found by BSDF sampling alone.
 func withoutEnvSampling(t *testing.T, s *Scene) *Scene {
 	t.Helper()
-	if len(s.lights) != 1 || s.lights[0].prim >= 0 {
+	if len(s.lights) != 1 || s.lights[0].kind != lightEnv {
 		t.Fatalf("the scene has %d lights besides its map", len(s.lights)-1)
 	}
 	c := &Scene{sceneData: s.sceneData}
-	c.lights, c.lightCDF, c.envPick = nil, nil, 0
+	c.lights, c.lightTree, c.suns, c.envLight, c.envPick = nil, nil, nil, -1, 0
 	return c
 }
 
@@ -306,7 +306,7 @@ func TestEnvWithAreaLights(t *testing.T) {
 	lamp := `, {"type": "sphere", "center": [1.5, 2, 1], "radius": 0.2, "material": "light"}`
 	files := func(json string) map[string]string { return map[string]string{"scene.json": json, "e.hdr": hdr} }
 	both := mustLoad(t, files(scene(`"environment": {"file": "e.hdr"},`, lamp)))
-	if len(both.lights) != 2 || both.envPick != envShare || both.lights[0].pick != 1-envShare {
+	if len(both.lights) != 2 || both.envPick != envShare || both.lights[0].kind != lightSphere {
 		t.Fatalf("lights %+v, map chosen with probability %v: want the lamp and the map, half each", both.lights, both.envPick)
 	}
 	envOnly := mustLoad(t, files(scene(`"environment": {"file": "e.hdr"},`, "")))

@@ -373,18 +373,20 @@ func TestLightCloseToSurface(t *testing.T) {
 	h := 0.1
 	f := corner(2/h, 0.5/h) - corner(1/h, 0.5/h) - corner(2/h, -0.5/h) + corner(1/h, -0.5/h)
 	want := 0.5 * 10 * f
-	// The light is a pbr emitter, so that the scene takes radianceFull.
-	s := mustLoad(t, map[string]string{"scene.json": `{
+	// The same light as a JSON emitter and as a pbr one.
+	for _, light := range []string{
+		`{"type": "emissive", "emission": [10, 10, 10], "twoSided": true}`,
+		`{"type": "pbr", "baseColor": [0, 0, 0], "emission": [10, 10, 10], "twoSided": true}`,
+	} {
+		s := mustLoad(t, map[string]string{"scene.json": `{
   "camera": {"from": [20, 0.5, 3], "to": [20, 0, 0], "fov": 0.01},
   "image": {"width": 1, "height": 1, "spp": 16384, "maxDepth": 2},
   "materials": {"floor": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5]},
-                "light": {"type": "pbr", "baseColor": [0, 0, 0], "emission": [10, 10, 10], "twoSided": true}},
+                "light": ` + light + `},
   "objects": [{"type": "quad", "corner": [10, 0, 10], "u": [20, 0, 0], "v": [0, 0, -20], "material": "floor"},
               {"type": "quad", "corner": [21, 0.1, -0.5], "u": [0, 0, 1], "v": [1, 0, 0], "material": "light"}]}`})
-	if !s.full {
-		t.Fatal("the scene does not take radianceFull")
-	}
-	if got := radianceAt(t, s); math.Abs(got-want) > 0.02*want {
-		t.Errorf("radiance %v, want %v within 2%%", got, want)
+		if got := radianceAt(t, s); math.Abs(got-want) > 0.02*want {
+			t.Errorf("%s: radiance %v, want %v within 2%%", light, got, want)
+		}
 	}
 }

@@ -17,13 +17,16 @@ type sceneData struct {
 	bvh        bvh
 	materials  []material
 	textures   []*texture
-	lights     []light
+	lights     []light         // what next-event estimation samples (arealight.go)
+	lightTree  []lightNode     // the lights with a position, for choosing among them (lighttree.go)
+	suns       []int32         // the directional lights among lights, chosen beside the tree
+	envLight   int32           // the environment map's index in lights, or -1
+	areaLights int             // lights[:areaLights] are emissive primitives
+	order      []int32         // finishShapes' order[slot]: the primitive as loaded, until indexLights
 	punctual   []punctualLight // KHR_lights_punctual lights, sampled through lights
-	lightCDF   []float64       // lightCDF[i] is the probability of choosing a light < i+1
 	images     []*texImage     // pbr materials' textures
 	cutouts    bool            // some material has alpha cut-outs
 	seeThrough bool            // cut-outs or glass: shadow rays look at what they hit (tracer.seeThrough)
-	full       bool            // pbr materials or punctual lights: paths are traced by radianceFull
 	// eachPunctual: every punctual light is sampled at every vertex (a
 	// shadow ray each) rather than chosen among the lights.
 	eachPunctual bool
@@ -42,20 +45,6 @@ type sceneData struct {
 	still     *sceneData  // a frame's: the scene it is a frame of; nil for the still
 	frameSeed uint64      // what the frame adds to every pixel's seed; 0 for the still
 }
-
-// light is what next-event estimation samples: an emissive primitive, a
-// punctual light or the environment map.
-type light struct {
-	prim int32   // index into prims; lightEnv or lightPunctual
-	aux  int32   // a punctual light's index into punctual; 1 for a primitive whose emission is textured
-	pick float64 // probability of choosing this light
-}
-
-// light.prim of the lights that are not primitives.
-const (
-	lightEnv      = -1
-	lightPunctual = -2
-)
 
 // maxEachPunctual is the most punctual lights a scene may have for every one
 // of them to be sampled at every vertex. A few spots and a sun are the rule
@@ -108,209 +97,12 @@ func (s *sceneData) finishShapes() {
 		}
 	}
 	s.seeThrough = s.seeThrough || s.cutouts
-	s.full = s.seeThrough || len(s.punctual) > 0
-	for i := range s.materials {
-		s.full = s.full || s.materials[i].kind == matPBR
-	}
-}
-
-// indexLights builds the table of lights that next-event estimation
-// chooses from: emissive primitives, then punctual lights (when there are
-// more than maxEachPunctual), then the environment. With writeInfo it
-// records each primitive's light in s.info; without, s.info already holds
-// them (a frame whose primitives are the still's, whose punctual lights
-// moved: the primitives' lights come first and keep their places).
-func (s *sceneData) indexLights(writeInfo bool) {
-	s.full = s.full || len(s.punctual) > 0
-	var power []float64
-	total := 0.0
-	s.lights = s.lights[:0]
-	for i := range s.info {
-		if writeInfo {
-			s.info[i].light = -1
-		}
-		m := &s.materials[s.info[i].mat]
-		if m.kind != matEmissive && m.kind != matPBR {
-			continue
-		}
-		// Power over π: luminance times area.
-		pw := m.emission.Luminance() * s.info[i].area
-		textured := int32(0)
-		if m.kind == matPBR && m.pbr.emTex.img >= 0 {
-			pw *= s.images[m.pbr.emTex.img].meanLuminance()
-			textured = 1
-		}
-		if !(pw > 0) || math.IsInf(pw, 0) {
-			continue
-		}
-		if writeInfo {
-			s.info[i].light = int32(len(s.lights))
-		}
-		s.lights = append(s.lights, light{prim: int32(i), aux: textured})
-		power = append(power, pw)
-		total += pw
-	}
-	s.eachPunctual = len(s.punctual) > 0 && len(s.punctual) <= maxEachPunctual
-	if len(s.punctual) > 0 && !s.eachPunctual {
-		radius := s.boundingRadius()
-		for i := range s.punctual {
-			pw := s.punctual[i].power(radius)
-			if !(pw > 0) || math.IsInf(pw, 0) {
-				continue
-			}
-			s.lights = append(s.lights, light{prim: lightPunctual, aux: int32(i)})
-			power = append(power, pw)
-			total += pw
-		}
-	}
-	share := 1.0 // of the surfaces' and punctual lights' among all lights
-	s.envPick = 0
-	if s.env != nil && s.env.power > 0 {
-		s.envPick = 1
-		if len(s.lights) > 0 {
-			share, s.envPick = 1-envShare, envShare
-		}
-	}
-	s.lightCDF = make([]float64, len(s.lights), len(s.lights)+1)
-	acc := 0.0
-	for i, pw := range power {
-		s.lights[i].pick = share * pw / total
-		acc += pw
-		s.lightCDF[i] = share * acc / total
-	}
-	if s.envPick > 0 {
-		s.lights = append(s.lights, light{prim: lightEnv, pick: s.envPick})
-		s.lightCDF = append(s.lightCDF, 1)
-	}
-	if n := len(s.lightCDF); n > 0 {
-		s.lightCDF[n-1] = 1
-	}
+	s.order = order
 }
 
 // prim returns primitive i (BVH leaf order) in its intersection form.
 func (s *sceneData) prim(i int) prim {
 	return prim{primGeo: s.geo[i], primBary: s.bary[i], kind: s.shapes[i].kind}
-}
-
-// pickLight returns the index of the light that u in [0,1) selects: the
-// first whose cumulative probability exceeds u (the last if rounding left
-// none).
-func (s *sceneData) pickLight(u float64) int { return firstAbove(s.lightCDF, u) }
-
-// lightSample is a point on a light seen from a shading point.
-type lightSample struct {
-	wi   Vec     // unit direction from the shading point to the light
-	dist float64 // distance to the point on the light (+Inf for a directional light)
-	le   Vec     // emitted radiance; for a punctual light, the irradiance it gives normal to wi
-	pdf  float64 // solid-angle density, light choice included; a punctual light's: the choice only
-}
-
-// sampleLight chooses a point on a light as seen from p, in a scene
-// without punctual lights or textured emission (sceneData.full: those take
-// sampleLightFull).
-func (s *sceneData) sampleLight(p Vec, u0, u1, u2 float64) (lightSample, bool) {
-	l := &s.lights[s.pickLight(u0)]
-	if l.prim < 0 {
-		return s.env.sample(l.pick, u1, u2)
-	}
-	pr := &s.shapes[l.prim]
-	inf := &s.info[l.prim]
-	le := s.materials[inf.mat].emission
-	var q, n Vec
-	switch pr.kind {
-	case primSphere:
-		return sampleSphereLight(pr, p, le, l.pick, u1, u2)
-	case primQuad:
-		q = pr.p.AddScaled(pr.e1, u1).AddScaled(pr.e2, u2)
-	default:
-		su := math.Sqrt(u1)
-		q = pr.p.AddScaled(pr.e1, su*(1-u2)).AddScaled(pr.e2, su*u2)
-	}
-	n = inf.n
-	d := q.Sub(p)
-	if d.Dot(n) >= 0 && !s.materials[inf.mat].twoSided {
-		return lightSample{}, false // the back of a one-sided light
-	}
-	d2 := d.Dot(d)
-	if d2 == 0 {
-		return lightSample{}, false
-	}
-	dist := math.Sqrt(d2)
-	wi := d.Scale(1 / dist)
-	cos := math.Abs(n.Dot(wi))
-	if cos == 0 {
-		return lightSample{}, false
-	}
-	return lightSample{wi: wi, dist: dist, le: le, pdf: l.pick * d2 / (cos * inf.area)}, true
-}
-
-// sampleLightFull is sampleLight for any scene: it samples punctual lights
-// too (delta says one was chosen: no BSDF sample can hit it) and reads the
-// emissive textures of pbr materials.
-func (s *sceneData) sampleLightFull(p Vec, u0, u1, u2 float64) (ls lightSample, delta, ok bool) {
-	l := &s.lights[s.pickLight(u0)]
-	if l.prim == lightPunctual {
-		ls, ok = s.punctual[l.aux].sample(p, l.pick)
-		return ls, true, ok
-	}
-	if ls, ok = s.sampleLight(p, u0, u1, u2); ok && l.aux != 0 {
-		// The point sampleLight chose on the triangle (the same numbers).
-		su := math.Sqrt(u1)
-		inf := &s.info[l.prim]
-		ls.le = ls.le.Mul(s.emissionTexel(&s.materials[inf.mat], inf.tri, su*(1-u2), su*u2))
-	}
-	return ls, false, ok
-}
-
-// sampleSphereLight samples the cone of directions a sphere subtends from p.
-func sampleSphereLight(pr *shape, p, le Vec, pick, u1, u2 float64) (lightSample, bool) {
-	d := pr.p.Sub(p)
-	d2 := d.Dot(d)
-	r2 := pr.r * pr.r
-	if d2 <= r2 {
-		return lightSample{}, false // inside the light: left to BSDF sampling
-	}
-	dc := math.Sqrt(d2)
-	sin2max := r2 / d2
-	cosMax := math.Sqrt(max(0, 1-sin2max))
-	cos := 1 - u1*(1-cosMax)
-	sin := math.Sqrt(max(0, 1-cos*cos))
-	sp, cp := sincos2pi(u2)
-	fr := newFrame(d.Scale(1 / dc))
-	wi := fr.toWorld(Vec{X: sin * cp, Y: sin * sp, Z: cos})
-	// Distance to the near intersection with the sphere along wi.
-	b := dc * cos
-	disc := r2 - (d2 - b*b)
-	dist := b - math.Sqrt(max(0, disc))
-	return lightSample{wi: wi, dist: dist, le: le, pdf: pick / (2 * math.Pi * (1 - cosMax))}, cosMax < 1
-}
-
-// lightPdf is the solid-angle density with which sampleLight would have
-// chosen the point at distance t along direction d from p on primitive i.
-func (s *sceneData) lightPdf(i int32, p, d Vec, t float64) float64 {
-	inf := &s.info[i]
-	if inf.light < 0 {
-		return 0
-	}
-	pick := s.lights[inf.light].pick
-	pr := &s.shapes[i]
-	if pr.kind == primSphere {
-		d2 := pr.p.Sub(p).Dot(pr.p.Sub(p))
-		r2 := pr.r * pr.r
-		if d2 <= r2 {
-			return 0
-		}
-		cosMax := math.Sqrt(max(0, 1-r2/d2))
-		if cosMax >= 1 {
-			return 0
-		}
-		return pick / (2 * math.Pi * (1 - cosMax))
-	}
-	cos := math.Abs(inf.n.Dot(d))
-	if cos == 0 {
-		return 0
-	}
-	return pick * t * t / (cos * inf.area)
 }
 
 // surface is what shading needs to know about a hit.
