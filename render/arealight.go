@@ -2,6 +2,7 @@ package render
 
 import (
 	"math"
+	"os"
 	"slices"
 )
 
@@ -350,7 +351,7 @@ func (s *sceneData) indexLights(writeInfo bool) {
 	}
 	s.areaLights = len(s.lights)
 	s.suns, s.envLight, s.envPick = nil, -1, 0
-	s.eachPunctual = len(s.punctual) > 0 && len(s.punctual) <= maxEachPunctual
+	s.eachPunctual = len(s.punctual) > 0 && len(s.punctual) <= maxEachPunctual && os.Getenv("TESSERA_EACH") != "0"
 	if !s.eachPunctual {
 		for i := range s.punctual {
 			pl := &s.punctual[i]
@@ -366,15 +367,25 @@ func (s *sceneData) indexLights(writeInfo bool) {
 			s.lights = append(s.lights, l)
 		}
 	}
-	var ids []int32
-	var bs []lightBounds
-	for i := range s.lights {
-		if l := &s.lights[i]; l.kind != lightSun {
-			ids = append(ids, int32(i))
-			bs = append(bs, s.lightBoundsOf(l))
+	s.lightTree, s.lightFlat = nil, nil
+	if len(s.lights) <= flatLights {
+		s.lightFlat = make([]lightBounds, len(s.lights))
+		for i := range s.lights {
+			if l := &s.lights[i]; l.kind != lightSun {
+				s.lightFlat[i] = s.lightBoundsOf(l)
+			}
 		}
+	} else {
+		var ids []int32
+		var bs []lightBounds
+		for i := range s.lights {
+			if l := &s.lights[i]; l.kind != lightSun {
+				ids = append(ids, int32(i))
+				bs = append(bs, s.lightBoundsOf(l))
+			}
+		}
+		s.lightTree = buildLightTree(s.lights, ids, bs)
 	}
-	s.lightTree = buildLightTree(s.lights, ids, bs)
 	if s.env != nil && s.env.power > 0 {
 		s.envPick = 1
 		if len(s.lights) > 0 {
@@ -402,7 +413,7 @@ func (s *sceneData) lightBoundsOf(l *light) lightBounds {
 		return lightBounds{lo: lo, hi: hi, w: Vec{Z: 1}, cosO: -1, phi: l.phi, twoSided: true}
 	}
 	lo, hi := l.sh.bounds()
-	return lightBounds{lo: lo, hi: hi, w: l.n, cosO: 1, cosE: 0, phi: l.phi, twoSided: l.twoSided}
+	return lightBounds{lo: lo, hi: hi, w: l.n, cosO: 1, cosE: 0, phi: l.phi, front: l.c.Dot(l.n), twoSided: l.twoSided}
 }
 
 // areaLightsOf returns the lights of the scene's emissive primitives and

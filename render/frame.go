@@ -336,11 +336,11 @@ func (s *sceneData) atFrame(f int) (*sceneData, error) {
 				return nil, fmt.Errorf("frame %d: %w", f, err)
 			}
 		}
-		fd.lights, fd.lightTree, fd.suns = nil, nil, nil
+		fd.lights, fd.lightTree, fd.lightFlat, fd.suns = nil, nil, nil, nil
 		fd.finishShapes()
 		fd.indexLights(true)
 	} else if a.lightsMove {
-		fd.lights, fd.lightTree, fd.suns = nil, nil, nil
+		fd.lights, fd.lightTree, fd.lightFlat, fd.suns = nil, nil, nil, nil
 		fd.indexLights(false)
 	}
 	return &fd, nil

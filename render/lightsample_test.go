@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -259,5 +260,173 @@ func checkLightSampling(t *testing.T, s *sceneData, p, n Vec, want float64) {
 	stderr := math.Sqrt(max(0, sum2/samples-got*got) / samples)
 	if tol := max(0.002*want, 4*stderr); math.Abs(got-want) > tol {
 		t.Errorf("estimate %.6f, want %.6f within %.6f (%d of %d samples on the light)", got, want, tol, found, samples)
+	}
+}
+
+// manyLightsScene has 24 emissive quads and spheres of various sizes,
+// orientations and brightnesses, maxEachPunctual punctual lights and three
+// more (points, a spot, two suns), and with env an environment map.
+func manyLightsScene(t *testing.T, env bool) *sceneData {
+	t.Helper()
+	rg := newRNG(5, 6)
+	var objs []string
+	for i := range 24 {
+		c := V(-10+20*rg.float(), -2+6*rg.float(), -10+20*rg.float())
+		if i%3 == 0 {
+			objs = append(objs, fmt.Sprintf(`{"type": "sphere", "center": [%g, %g, %g], "radius": %g, "material": "l%d"}`, c.X, c.Y, c.Z, 0.1+rg.float(), i%4))
+			continue
+		}
+		u := V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Scale(3)
+		v := u.Cross(V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5)).Norm().Scale(0.2 + 2*rg.float())
+		objs = append(objs, fmt.Sprintf(`{"type": "quad", "corner": [%g, %g, %g], "u": [%g, %g, %g], "v": [%g, %g, %g], "material": "l%d"}`,
+			c.X, c.Y, c.Z, u.X, u.Y, u.Z, v.X, v.Y, v.Z, i%4))
+	}
+	lights := []any{
+		map[string]any{"type": "point", "intensity": 500},
+		map[string]any{"type": "point", "intensity": 2000, "color": []any{1, 0.5, 0.2}},
+		map[string]any{"type": "point", "intensity": 100},
+		map[string]any{"type": "spot", "intensity": 5000, "spot": map[string]any{"innerConeAngle": 0.2, "outerConeAngle": 0.4}},
+		map[string]any{"type": "directional", "intensity": 300},
+		map[string]any{"type": "directional", "intensity": 1000},
+	}
+	down := []any{-math.Sqrt2 / 2, 0, 0, math.Sqrt2 / 2}
+	nodes := []any{
+		map[string]any{"translation": []any{1, 3, -2}, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 0}}},
+		map[string]any{"translation": []any{-4, 1, 5}, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 1}}},
+		map[string]any{"translation": []any{6, 0, 0}, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 2}}},
+		map[string]any{"translation": []any{0, 5, 0}, "rotation": down, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 3}}},
+		map[string]any{"rotation": down, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 4}}},
+		map[string]any{"rotation": []any{0.3, 0.1, 0.2, 0.927}, "extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": 5}}},
+	}
+	// More punctual lights than are sampled each at every vertex, so
+	// that they are chosen among the others.
+	for i := range maxEachPunctual - 3 {
+		lights = append(lights, map[string]any{"type": "point", "intensity": 50 * (i + 1)})
+		nodes = append(nodes, map[string]any{"translation": []any{-8 + 3*float64(i), 2, 8 - 2*float64(i)},
+			"extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": len(lights) - 1}}})
+	}
+	roots := make([]any, len(nodes))
+	for i := range nodes {
+		roots[i] = i
+	}
+	g := &gltfBuilder{}
+	doc := g.file(t, map[string]any{
+		"extensionsUsed": []any{"KHR_lights_punctual"},
+		"extensions":     map[string]any{"KHR_lights_punctual": map[string]any{"lights": lights}},
+		"scene":          0, "scenes": []any{map[string]any{"nodes": roots}}, "nodes": nodes,
+	})
+	files := map[string]string{"l.gltf": doc}
+	world := ""
+	if env {
+		hdr, _ := constantHDR(8, 4, [3]float32{0.5, 0.6, 0.7})
+		files["e.hdr"] = hdr
+		world = `"environment": {"file": "e.hdr"},`
+	}
+	files["scene.json"] = `{"camera": {"from": [0, 0, 30], "to": [0, 0, 0]}, ` + world + `
+  "materials": {"l0": {"type": "emissive", "emission": [1, 2, 3]}, "l1": {"type": "emissive", "emission": [20, 20, 20], "twoSided": true},
+                "l2": {"type": "emissive", "emission": [5, 1, 1]}, "l3": {"type": "emissive", "emission": [0.5, 0.5, 0.5]}},
+  "objects": [` + strings.Join(objs, ", ") + `, {"type": "gltf", "file": "l.gltf"}]}`
+	return &mustLoad(t, files).sceneData
+}
+
+// TestLightChoice: with many lights (more punctual ones than are sampled
+// each at every vertex, so that they are chosen too), at shading points all
+// over the scene: the probabilities lightPMF gives the lights sum to at
+// most 1, chooseLight reports the probability lightPMF gives what it chose,
+// and it chooses each light that often (and no light for the rest).
+func TestLightChoice(t *testing.T) {
+	for _, env := range []bool{false, true} {
+		s := manyLightsScene(t, env)
+		t.Run(fmt.Sprintf("environment %v", env), func(t *testing.T) {
+			if want := 24 + maxEachPunctual + 3 + map[bool]int{false: 0, true: 1}[env]; s.eachPunctual || len(s.lights) != want {
+				t.Fatalf("%d lights, want %d", len(s.lights), want)
+			}
+			rg := newRNG(7, 8)
+			for k := range 40 {
+				p := V(-12+24*rg.float(), -4+10*rg.float(), -12+24*rg.float())
+				n := uniformSphere(rg.float(), rg.float())
+				pmf := make([]float64, len(s.lights))
+				sum := 0.0
+				for i := range s.lights {
+					pmf[i] = s.lightPMF(int32(i), p, n)
+					sum += pmf[i]
+				}
+				// Where a node's bounds promise light that none of its
+				// children's does, the choice ends with no light: the
+				// probabilities sum to less than 1, never more.
+				if !(sum <= 1+1e-12) {
+					t.Fatalf("point %d: probabilities sum to %v", k, sum)
+				}
+				const draws = 20000
+				count := make([]int, len(s.lights))
+				none := 0
+				for j := range draws {
+					li, pick := s.chooseLight(p, n, (float64(j)+0.5)/draws)
+					if li < 0 {
+						none++
+						continue
+					}
+					if pick != pmf[li] {
+						t.Fatalf("point %d: chose light %d with probability %v, lightPMF says %v", k, li, pick, pmf[li])
+					}
+					count[li]++
+				}
+				if math.Abs(float64(none)/draws-(1-sum)) > 64.0/draws {
+					t.Errorf("point %d: no light %d times of %d, probabilities sum to %v", k, none, draws, sum)
+				}
+				for i, c := range count {
+					// The draws are stratified: each light is chosen for
+					// its share of [0, 1), give or take the one draw at
+					// each end of each interval of the tree's choices.
+					if math.Abs(float64(c)/draws-pmf[i]) > 64.0/draws {
+						t.Errorf("point %d light %d (kind %d): chosen %d times of %d, probability %v", k, i, s.lights[i].kind, c, draws, pmf[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLightChoiceSkipsWhatCannotLight: a one-sided quad light facing away
+// from the point, a point light below the surface, and a spot pointing
+// elsewhere get no samples; a light the point sees does.
+func TestLightChoiceSkipsWhatCannotLight(t *testing.T) {
+	s := manyLightsScene(t, false)
+	for i := range s.lights {
+		l := &s.lights[i]
+		if l.kind == lightPunctual || l.kind == lightSun {
+			continue
+		}
+		if l.kind != lightRect || l.twoSided {
+			continue
+		}
+		// A point behind the quad, facing it: it sees the quad's back.
+		p := l.c.Sub(l.n.Scale(0.01))
+		if got := s.lightPMF(int32(i), p, l.n); got != 0 {
+			t.Errorf("light %d chosen with probability %v from behind", i, got)
+		}
+		// In front, facing it: some.
+		q := l.c.Add(l.n)
+		if got := s.lightPMF(int32(i), q, l.n.Neg()); !(got > 0) {
+			t.Errorf("light %d chosen with probability %v from the front", i, got)
+		}
+	}
+	for i := range s.lights {
+		l := &s.lights[i]
+		if l.kind != lightPunctual {
+			continue
+		}
+		pl := &s.punctual[l.punct]
+		// Straight below a point or spot, the surface facing down.
+		if got := s.lightPMF(int32(i), pl.pos.Add(V(0, -1, 0)), V(0, -1, 0)); got != 0 {
+			t.Errorf("punctual light %d chosen with probability %v by a surface facing away", i, got)
+		}
+		if pl.kind == lightSpot {
+			// Beside the spot, outside its cone, facing it.
+			side := pl.pos.Add(V(3, 0.1, 0))
+			if got := s.lightPMF(int32(i), side, V(-1, 0, 0)); got != 0 {
+				t.Errorf("spot chosen with probability %v outside its cone", got)
+			}
+		}
 	}
 }

@@ -26,11 +26,15 @@ import (
 
 // lightBounds bound the emission of a set of lights.
 type lightBounds struct {
-	lo, hi   Vec     // a box around them
-	w        Vec     // axis of the cone around every normal
-	cosO     float64 // cos θo: every normal is within θo of w (-1: any direction)
-	cosE     float64 // cos θe: nothing is emitted past θe from a normal
-	phi      float64 // radiant intensity (luminance), W/sr: the most they emit in a direction
+	lo, hi Vec     // a box around them
+	w      Vec     // axis of the cone around every normal
+	cosO   float64 // cos θo: every normal is within θo of w (-1: any direction)
+	cosE   float64 // cos θe: nothing is emitted past θe from a normal
+	phi    float64 // radiant intensity (luminance), W/sr: the most they emit in a direction
+	// front is, when every normal is w (cosO = 1), the least x·w over the
+	// emitting points x: one-sided emitters light only points p with
+	// p·w > front.
+	front    float64
 	twoSided bool
 }
 
@@ -70,6 +74,11 @@ func (b *lightBounds) importance(p, n Vec) float64 {
 	d2 := d.Dot(d)
 	diag := b.hi.Sub(b.lo)
 	r2 := diag.Dot(diag) / 4 // the bounding sphere's radius, squared
+	if b.cosO == 1 && !b.twoSided && p.Dot(b.w) <= b.front {
+		// One-sided emitters that all face w: nothing reaches a point
+		// behind the plane of every one of them.
+		return 0
+	}
 	if d2 <= r2 {
 		// Inside the bounding sphere: no angle bound applies; the
 		// distance is at least... anything from 0, so take the radius.
@@ -118,6 +127,7 @@ func (a lightBounds) union(b lightBounds) lightBounds {
 		lo: a.lo.Min(b.lo), hi: a.hi.Max(b.hi),
 		w: w, cosO: cosO, cosE: min(a.cosE, b.cosE),
 		phi:      a.phi + b.phi,
+		front:    min(a.front, b.front),
 		twoSided: a.twoSided || b.twoSided,
 	}
 }
@@ -290,6 +300,23 @@ func splitLights(ids []int32, bs []lightBounds, all lightBounds) int {
 	return mid
 }
 
+// flatLights is the most lights (the environment map aside) chosen among
+// by the importance of each at every vertex, rather than through the
+// tree. A tree's choice loses what its nodes' bounds promise and their
+// children's do not (a point behind most of a cluster's one-sided lights
+// that the cluster's bounds could not rule out); a few lights are better
+// weighed one by one.
+const flatLights = 8
+
+// importanceOf is light i's importance for a surface at p with normal n,
+// in a scene whose lights are chosen one by one (lightFlat).
+func (s *sceneData) importanceOf(i int, p, n Vec) float64 {
+	if l := &s.lights[i]; l.kind == lightSun {
+		return s.sunImportance(l, n)
+	}
+	return s.lightFlat[i].importance(p, n)
+}
+
 // sunImportance is the irradiance directional light l gives a surface of
 // normal n.
 func (s *sceneData) sunImportance(l *light, n Vec) float64 {
@@ -308,6 +335,27 @@ func (s *sceneData) chooseLight(p, n Vec, u float64) (int32, float64) {
 		}
 		u = min((u-s.envPick)/(1-s.envPick), 1-0x1p-53)
 		pmf = 1 - s.envPick
+	}
+	if s.lightFlat != nil {
+		var im [flatLights]float64
+		total := 0.0
+		for i := range s.lightFlat {
+			im[i] = s.importanceOf(i, p, n)
+			total += im[i]
+		}
+		if !(total > 0) {
+			return -1, 0
+		}
+		x, last := u*total, -1
+		for i := range s.lightFlat {
+			if im[i] > 0 {
+				if last = i; x < im[i] {
+					break
+				}
+				x -= im[i]
+			}
+		}
+		return int32(last), pmf * (im[last] / total)
 	}
 	node := int32(0)
 	if len(s.suns) > 0 {
@@ -376,6 +424,16 @@ func (s *sceneData) lightPMF(li int32, p, n Vec) float64 {
 	pmf := 1.0
 	if s.envPick > 0 {
 		pmf = 1 - s.envPick
+	}
+	if s.lightFlat != nil {
+		total := 0.0
+		for i := range s.lightFlat {
+			total += s.importanceOf(i, p, n)
+		}
+		if !(total > 0) {
+			return 0
+		}
+		return pmf * (s.importanceOf(int(li), p, n) / total)
 	}
 	if len(s.suns) > 0 {
 		total, root := 0.0, 0.0

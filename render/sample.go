@@ -2,11 +2,6 @@ package render
 
 import "math"
 
-// rng is a small counter-based generator (SplitMix64). A path's generator is
-// seeded only from the pixel, the frame and the sample index, which is what
-// makes every pixel independent of tiles, workers and the order of work.
-type rng struct{ s uint64 }
-
 // mix64 is SplitMix64's finaliser: a bijective 64-bit hash.
 func mix64(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
@@ -15,42 +10,13 @@ func mix64(z uint64) uint64 {
 }
 
 // pixelKey is a hash of the pixel coordinates and the frame: every sample
-// of the pixel is seeded from it and the sample index (newRNG), which makes
+// of the pixel is seeded from it and the sample index (newSampler), which makes
 // a pixel independent of tiles, workers, nodes and the order of work. frame
 // is frameSeed of the frame, 0 for a still (whose keys are then those of
 // the pixel alone). This is the one place where the frame enters the
 // samples.
 func pixelKey(x, y int, frame uint64) uint64 {
 	return mix64((uint64(uint32(x)) | uint64(uint32(y))<<32 + 0x243F6A8885A308D3) ^ frame)
-}
-
-// newRNG returns the generator of sample i of the pixel whose key is key.
-func newRNG(key uint64, i int) rng {
-	return rng{s: mix64(key ^ mix64(uint64(i)+0x13198A2E03707344))}
-}
-
-func (r *rng) next() uint64 {
-	r.s += 0x9E3779B97F4A7C15
-	return mix64(r.s)
-}
-
-// float returns a uniform number in [0, 1).
-func (r *rng) float() float64 { return float64(r.next()>>11) * 0x1p-53 }
-
-// r2 is the additive recurrence of the plastic number (Roberts' R2 sequence):
-// a 2D low-discrepancy sequence for any number of samples. Each pixel shifts
-// it by its own random offset (Cranley-Patterson rotation).
-const (
-	r2a = 0.7548776662466927
-	r2b = 0.5698402909980532
-)
-
-// r2Point returns point i of the R2 sequence shifted by (ox, oy), in [0,1)².
-func r2Point(i int, ox, oy float64) (float64, float64) {
-	fi := float64(i)
-	u := ox + fi*r2a
-	v := oy + fi*r2b
-	return u - math.Floor(u), v - math.Floor(v)
 }
 
 // sincos2pi returns sin(2πu) and cos(2πu) for u >= -1, the angle given in

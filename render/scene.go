@@ -19,6 +19,7 @@ type sceneData struct {
 	textures   []*texture
 	lights     []light         // what next-event estimation samples (arealight.go)
 	lightTree  []lightNode     // the lights with a position, for choosing among them (lighttree.go)
+	lightFlat  []lightBounds   // or, with few lights, each light's bounds (a sun's unused)
 	suns       []int32         // the directional lights among lights, chosen beside the tree
 	envLight   int32           // the environment map's index in lights, or -1
 	areaLights int             // lights[:areaLights] are emissive primitives

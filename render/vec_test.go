@@ -112,31 +112,6 @@ func TestSamplingDistributions(t *testing.T) {
 			}
 		}
 	})
-	t.Run("r2 points fill the square evenly", func(t *testing.T) {
-		var cells [4][4]int
-		for i := range 1600 {
-			u, v := r2Point(i, 0.3, 0.7)
-			cells[int(u*4)][int(v*4)]++
-		}
-		for _, row := range cells {
-			for _, c := range row {
-				if c < 90 || c > 110 {
-					t.Fatalf("cell counts %v: not stratified", cells)
-				}
-			}
-		}
-	})
-	t.Run("rng depends on pixel and sample only", func(t *testing.T) {
-		a, b := newRNG(pixelKey(3, 4, 0), 5), newRNG(pixelKey(3, 4, 0), 5)
-		c := newRNG(pixelKey(4, 3, 0), 5)
-		x, y, z := a.next(), b.next(), c.next()
-		if x != y {
-			t.Errorf("same seed gave %x and %x", x, y)
-		}
-		if x == z {
-			t.Errorf("pixels (3,4) and (4,3) gave the same stream")
-		}
-	})
 }
 
 // TestSincos2pi compares sincos2pi with math.Sincos over turns in [-1, 2):
