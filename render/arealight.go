@@ -2,7 +2,6 @@ package render
 
 import (
 	"math"
-	"os"
 	"slices"
 )
 
@@ -351,7 +350,7 @@ func (s *sceneData) indexLights(writeInfo bool) {
 	}
 	s.areaLights = len(s.lights)
 	s.suns, s.envLight, s.envPick = nil, -1, 0
-	s.eachPunctual = len(s.punctual) > 0 && len(s.punctual) <= maxEachPunctual && os.Getenv("TESSERA_EACH") != "0"
+	s.eachPunctual = len(s.punctual) > 0 && len(s.punctual) <= maxEachPunctual
 	if !s.eachPunctual {
 		for i := range s.punctual {
 			pl := &s.punctual[i]

@@ -52,8 +52,13 @@ type sceneData struct {
 // in a glTF scene, and sampling each costs a shadow ray but none of the
 // noise of choosing: a narrow spot emits little power in all, and chosen by
 // power it would be sampled too rarely where it shines (the still life's
-// Suzanne was grainy so). More lights than this join the others, chosen
-// by power.
+// Suzanne was grainy so). Chosen by their estimated contribution instead
+// (lighttree.go), the still life's three punctual lights and panel take
+// 0.57x the rays a sample and 0.70x the CPU time, but have 3.3x the
+// variance (160x100, 64 spp, against 4096 spp): the estimate knows neither
+// shadows nor glossy lobes, and a light seen in a highlight but chosen
+// rarely makes fireflies. Beyond 8 they join the other lights, chosen by
+// their estimated contribution.
 const maxEachPunctual = 8
 
 // envShare is the probability of sampling the environment map when the
