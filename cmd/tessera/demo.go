@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -81,7 +83,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		log = log.Level(zerolog.WarnLevel)
 	}
 
-	reg, regAddr, stopRegistry, err := startDemoRegistry()
+	// A token of its own, made afresh: the demo's frames are sealed and
+	// its registrations signed, as a room's with -token are.
+	token, err := demoToken()
+	if err != nil {
+		return err
+	}
+	reg, regAddr, stopRegistry, err := startDemoRegistry(token)
 	if err != nil {
 		return err
 	}
@@ -95,7 +103,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer func() { stopNodes(); wg.Wait() }()
 	for i := 1; i <= 2; i++ {
 		name := "demo-node-" + strconv.Itoa(i)
-		addr, err := startDemoNode(nctx, &wg, name, workers, regAddr, log.With().Str("node", name).Logger())
+		addr, err := startDemoNode(nctx, &wg, name, workers, regAddr, token, log.With().Str("node", name).Logger())
 		if err != nil {
 			return err
 		}
@@ -113,6 +121,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		local:    0, // the nodes render, not the controller
 		discover: time.Second,
 		registry: []string{regAddr},
+		token:    token,
 		quiet:    *quiet,
 		log:      log,
 	}
@@ -133,9 +142,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// startDemoRegistry serves a registry on a free loopback port.
-func startDemoRegistry() (*discovery.Registry, string, func(), error) {
-	reg, err := discovery.NewRegistry(discovery.RegistryConfig{})
+// demoToken returns a random token for one demo.
+func demoToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("a token for the demo: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// startDemoRegistry serves a registry on a free loopback port that takes
+// registrations signed with token.
+func startDemoRegistry(token string) (*discovery.Registry, string, func(), error) {
+	reg, err := discovery.NewRegistry(discovery.RegistryConfig{Token: token})
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -156,9 +175,9 @@ func startDemoRegistry() (*discovery.Registry, string, func(), error) {
 
 // startDemoNode serves a node on a free loopback port that heartbeats the
 // registry until ctx ends; wg waits for it.
-func startDemoNode(ctx context.Context, wg *sync.WaitGroup, name string, workers int, registry string, log zerolog.Logger) (string, error) {
+func startDemoNode(ctx context.Context, wg *sync.WaitGroup, name string, workers int, registry, token string, log zerolog.Logger) (string, error) {
 	svc, err := node.NewService(node.ServiceConfig{
-		Node:       node.Config{Name: name, Workers: workers, Software: version, Logger: log},
+		Node:       node.Config{Name: name, Workers: workers, Software: version, Token: token, Logger: log},
 		Registries: []string{registry},
 		Grace:      2 * time.Second,
 	})

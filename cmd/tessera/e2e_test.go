@@ -23,6 +23,7 @@ import (
 
 	"tessera/discovery"
 	"tessera/node"
+	"tessera/protocol"
 	"tessera/render"
 	"tessera/scheduler"
 )
@@ -357,6 +358,9 @@ func TestE2EDemo(t *testing.T) {
 	sameImage(t, "demo", got, localPNG(t, []string{"-width", "48", "-height", "48", "-spp", "4", "-no-mdns", "-q", cornell}))
 	if n := strings.Count(stdout.String(), "node demo-node-"); n != 2 {
 		t.Errorf("demo started %d nodes, want 2:\n%s", n, stdout.String())
+	}
+	if strings.Contains(stderr.String(), protocol.NoTokenWarning) {
+		t.Errorf("the demo's frames are not sealed (it makes a token of its own):\n%s", stderr.String())
 	}
 }
 
