@@ -21,8 +21,6 @@ type affine struct {
 	t Vec
 }
 
-var identity = affine{m: mat3{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}}
-
 func (a affine) apply(p Vec) Vec { return a.m.apply(p).Add(a.t) }
 
 // mul returns a∘b: b first, then a.

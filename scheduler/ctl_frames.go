@@ -8,7 +8,6 @@ package scheduler
 // and no check of its tiles is pending, and its image is then let go.
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -104,9 +103,6 @@ func (r *run) openFrame(k int) {
 	f.hi = len(r.tiles)
 }
 
-// frameImage is the image tile t's pixels go to.
-func (r *run) frameImage(t *tile) *render.Image { return r.frames[t.frame].img }
-
 // writeFrames hands every frame that is complete to OnFrame, lets its image
 // go and records its statistics. A still's image stays for the Result.
 func (r *run) writeFrames() {
@@ -188,14 +184,6 @@ func (r *run) forgetTile(i int) {
 		putTile(f.img, t.rect, nil)
 	}
 	t.by, t.rays = nil, 0
-}
-
-// frameLabel names frame k for errors: "frame 17", or "" for a still.
-func (r *run) frameLabel(k int) string {
-	if n := r.frames[k].num; n != still {
-		return fmt.Sprintf("frame %d ", n)
-	}
-	return ""
 }
 
 // partial returns the frames begun and not written, with their images as
