@@ -27,7 +27,7 @@ type Settings struct {
 // would refuse. A zero field means the default of DefaultLimits.
 type Limits struct {
 	MaxSceneBytes    int64 // scene JSON plus every mesh and texture, in bytes
-	MaxTriangles     int   // triangles over all meshes
+	MaxTriangles     int   // triangles over all meshes (at most 2^27, whatever is asked)
 	MaxTexturePixels int   // width*height of any one texture
 	MaxJSONBytes     int64 // the scene JSON file alone: it is decoded into memory several times its size
 

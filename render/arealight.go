@@ -35,7 +35,7 @@ type light struct {
 	le       Vec     // emitted radiance of an area light
 	phi      float64 // the most radiant intensity (luminance) it emits in a direction, W/sr; a sun's irradiance
 	mat      int32   // the material of a textured light
-	tri      int32   // a textured triangle's shading data (Scene.tris), or -1
+	tri      int32   // a triangle's primitive (leaf order), for its texture coordinates, or -1
 	punct    int32   // a punctual light's index into Scene.punctual
 	// The light tree's choices from the root to the light's leaf: bit k
 	// set when the second child was taken at depth k.
@@ -443,9 +443,15 @@ func (s *sceneData) areaLightsOf(order []int32) []light {
 		if !(lum > 0) || math.IsInf(lum, 0) {
 			continue
 		}
-		sh := &s.shapes[slot]
-		l := light{sh: *sh, n: inf.n, area: inf.area, le: m.emission, twoSided: m.twoSided,
-			textured: textured, mat: inf.mat, tri: inf.tri, punct: -1}
+		geom := s.shapeOf(int(slot))
+		sh := &geom
+		n, area := sh.normalArea()
+		tri := int32(-1)
+		if sh.kind == primTriangle {
+			tri = slot
+		}
+		l := light{sh: *sh, n: n, area: area, le: m.emission, twoSided: m.twoSided,
+			textured: textured, mat: inf.mat, tri: tri, punct: -1}
 		inf.light = int32(len(lights))
 		switch sh.kind {
 		case primSphere:
@@ -466,8 +472,9 @@ func (s *sceneData) areaLightsOf(order []int32) []light {
 			// one light, sampled as a rectangle.
 			if i+1 < len(order) && !textured {
 				next := slotOf[i+1]
-				if s.info[next].mat == inf.mat && s.shapes[next].kind == primTriangle {
-					if r, ok := rectangleOf(sh, &s.shapes[next], inf.n); ok {
+				if s.info[next].mat == inf.mat && s.info[next].kind == primTriangle {
+					nsh := s.shapeOf(int(next))
+					if r, ok := rectangleOf(sh, &nsh, n); ok {
 						l.kind, l.sh, l.area = lightRect, r, r.e1.Len()*r.e2.Len()
 						s.info[next].light = inf.light
 						i++

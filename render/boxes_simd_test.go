@@ -38,7 +38,8 @@ func TestSIMDBoxesMatchScalar(t *testing.T) {
 			tmax := make([]float64, rays)
 			for i := range rs {
 				o := V(-12+24*rg.float(), -12+24*rg.float(), -12+24*rg.float())
-				l, h := sd.shapes[int(rg.float()*float64(len(sd.shapes)))].bounds()
+				sh := sd.shapeOf(int(rg.float() * float64(len(sd.info))))
+				l, h := sh.bounds()
 				rs[i] = Ray{Origin: o, Dir: l.Add(h).Scale(0.5).Sub(o).Norm()}
 				tmax[i] = math.Inf(1)
 				if i%3 == 0 {

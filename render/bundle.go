@@ -75,7 +75,14 @@ func (s *diskSource) read(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a regular file", p)
 	}
 	left := s.max - s.total
-	data, err := io.ReadAll(io.LimitReader(f, left+1))
+	// Read into a buffer of the file's size (one byte more, to see past the
+	// limit), not one ReadAll regrows: a big mesh would leave its half-read
+	// copies to the collector.
+	size := int64(512)
+	if st, err := f.Stat(); err == nil && st.Size() < left {
+		size = st.Size() + 1
+	}
+	data, err := readAll(io.LimitReader(f, left+1), make([]byte, 0, size))
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +96,23 @@ func (s *diskSource) read(name string) ([]byte, error) {
 	s.total += int64(len(data))
 	s.files[name] = data
 	return data, nil
+}
+
+// readAll is io.ReadAll into buf, which it grows only when it is full.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // readBundle loads the scene at path from disk (without building its BVH)

@@ -31,7 +31,7 @@
 // scene's node hierarchy is kept as the file has it (each node's TRS or
 // matrix and its children; gltfNode.local) and composed while placing, a
 // mesh's vertex data is decoded once for all its instances, and every mesh
-// triangle, OBJ's as glTF's, enters the scene through addTriangle.
+// triangle, OBJ's as glTF's, enters the scene through addMesh.
 //
 // Animations (anim.go: curves; gltfanim.go: a glTF file's channels;
 // keys.go: a scene file's keyframes; frame.go: what moves and the scene at

@@ -73,6 +73,11 @@ var DefaultLimits = Limits{
 	MaxTilePixels: 1 << 20, // 1 Mi pixels: a 12 MiB result, well inside a 64 MiB frame
 }
 
+// maxTriangles is the most triangles any Limits allows: the BVH builder
+// keeps a primitive's index in 30 bits and its traversal stack is sized for
+// a tree over at most 2^27 primitives (bvhMaxDepth).
+const maxTriangles = 1 << 27
+
 // withDefaults returns lim with every zero (or negative) field set to its default.
 func (lim Limits) withDefaults() Limits {
 	if lim.MaxSceneBytes <= 0 {
@@ -81,6 +86,7 @@ func (lim Limits) withDefaults() Limits {
 	if lim.MaxTriangles <= 0 {
 		lim.MaxTriangles = DefaultLimits.MaxTriangles
 	}
+	lim.MaxTriangles = min(lim.MaxTriangles, maxTriangles)
 	if lim.MaxTexturePixels <= 0 {
 		lim.MaxTexturePixels = DefaultLimits.MaxTexturePixels
 	}

@@ -44,8 +44,8 @@ type sceneAnim struct {
 
 	// The still's primitives before the BVH reordered them: those of no
 	// mover are every frame's.
-	shapes []shape
-	info   []primInfo
+	pv   [][3]uint32
+	info []primInfo
 }
 
 // animObject is an object of the scene file that moves something: a glTF
@@ -320,17 +320,19 @@ func (s *sceneData) atFrame(f int) (*sceneData, error) {
 	}
 	if len(a.movers) > 0 {
 		// Rebuild: every frame's primitives, then the movers' at the frame.
-		fd.shapes = make([]shape, 0, len(a.shapes))
+		fd.pv = make([][3]uint32, 0, len(a.pv))
 		fd.info = make([]primInfo, 0, len(a.info))
 		from := 0
 		for _, m := range a.movers {
-			fd.shapes = append(fd.shapes, a.shapes[from:m.lo]...)
+			fd.pv = append(fd.pv, a.pv[from:m.lo]...)
 			fd.info = append(fd.info, a.info[from:m.lo]...)
 			from = m.hi
 		}
-		fd.shapes = append(fd.shapes, a.shapes[from:]...)
+		fd.pv = append(fd.pv, a.pv[from:]...)
 		fd.info = append(fd.info, a.info[from:]...)
-		fd.tris, fd.tangents = slices.Clip(s.tris), slices.Clip(s.tangents)
+		// The movers' points and attributes are added after the still's,
+		// into copies (the still's arrays are full: append copies them).
+		fd.verts, fd.nrm, fd.uv, fd.tan = slices.Clip(s.verts), slices.Clip(s.nrm), slices.Clip(s.uv), slices.Clip(s.tan)
 		for _, m := range a.movers {
 			if err := m.place(&fd, &xs[m.obj]); err != nil {
 				return nil, fmt.Errorf("frame %d: %w", f, err)

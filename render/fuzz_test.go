@@ -133,9 +133,11 @@ func FuzzOBJ(f *testing.F) {
 	f.Fuzz(func(t *testing.T, obj, mtl []byte) {
 		// The parsers alone first, then the whole loader.
 		n := 0
-		if _, err := parseOBJ("m.obj", obj, fuzzLimits.MaxTriangles, &n); err != nil {
+		m, err := parseOBJ("m.obj", obj, fuzzLimits.MaxTriangles, &n)
+		if err != nil {
 			checkLoadErr(t, err)
 		}
+		checkOBJPaths(t, obj, m, n, err)
 		if _, err := parseMTL("m.mtl", mtl); err != nil {
 			checkLoadErr(t, err)
 		}

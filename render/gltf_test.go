@@ -114,14 +114,14 @@ func loadGLTFScene(t testing.TB, gltf string, extra ...string) (*Scene, error) {
 	return loadFiles(t, files, Limits{})
 }
 
-// triangles returns the scene's triangles as vertex triples, in load order
-// (before the BVH reorders them, which finish does: compare as sets).
+// triangles returns the scene's triangles as vertex triples, in BVH leaf
+// order (compare as sets).
 func triangles(s *Scene) [][3]Vec {
 	var out [][3]Vec
-	for i := range s.shapes {
-		sh := &s.shapes[i]
-		if sh.kind == primTriangle {
-			out = append(out, [3]Vec{sh.p, sh.p.Add(sh.e1), sh.p.Add(sh.e2)})
+	for i := range s.info {
+		if s.info[i].kind == primTriangle {
+			v := &s.pv[i]
+			out = append(out, [3]Vec{s.verts[v[0]], s.verts[v[1]], s.verts[v[2]]})
 		}
 	}
 	return out
@@ -239,8 +239,10 @@ func TestGLTFGeometry(t *testing.T) {
 				t.Errorf("bounds %v to %v, want %v to %v", lo, hi, tt.lo, tt.hi)
 			}
 			for i := range s.info {
-				if ti := s.info[i].tri; ti >= 0 && s.tris[ti].hasN && s.tris[ti].n[0].Dot(s.info[i].n) <= 0 {
-					t.Errorf("vertex normal %v disagrees with the front %v", s.tris[ti].n[0], s.info[i].n)
+				if s.info[i].attrs&hasN != 0 {
+					if n, ng := s.nrm[s.pv[i][0]].vec(), s.normal(int32(i)); n.Dot(ng) <= 0 {
+						t.Errorf("vertex normal %v disagrees with the front %v", n, ng)
+					}
 				}
 			}
 		})

@@ -182,7 +182,7 @@ func (p *sceneParser) placeGLTF(doc *gltfDoc, rest trsXf, keys *trsKeys) (*gltfP
 			if err != nil {
 				return err
 			}
-			lo := len(p.sd.shapes)
+			lo := len(p.sd.info)
 			tris, err := placePrims(p.sd, doc.file, prims, world, &pl.lo, &pl.hi)
 			if err != nil {
 				return err
@@ -191,7 +191,7 @@ func (p *sceneParser) placeGLTF(doc *gltfDoc, rest trsXf, keys *trsKeys) (*gltfP
 			if moving(n) {
 				file := doc.file
 				a := p.anim()
-				a.movers = append(a.movers, mover{obj: pl.obj, node: n, lo: lo, hi: len(p.sd.shapes),
+				a.movers = append(a.movers, mover{obj: pl.obj, node: n, lo: lo, hi: len(p.sd.info),
 					place: func(sd *sceneData, x *frameXf) error {
 						var lo, hi Vec
 						_, err := placePrims(sd, file, prims, x.worlds[n], &lo, &hi)
@@ -320,53 +320,27 @@ func placePrims(sd *sceneData, file string, prims []meshPrim, world affine, lo, 
 				tan[i] = world.m.apply(t).Norm()
 			}
 		}
-		var mt meshTri
-		mt.mat = mp.mat
-		for _, t := range pd.tris {
+		md := meshData{pos: pos, nrm: nrm, uv: pd.uv, tan: tan, mat: mp.mat, fixN: nrm != nil}
+		if tan != nil {
+			md.tsign = pd.tsign
 			if flip {
-				t[1], t[2] = t[2], t[1]
-			}
-			mt.p = [3]Vec{pos[t[0]], pos[t[1]], pos[t[2]]}
-			mt.hasN, mt.hasUV, mt.hasT = nrm != nil, pd.uv != nil, tan != nil
-			for c, v := range t {
-				if nrm != nil {
-					mt.n[c] = nrm[v]
-				}
-				if pd.uv != nil {
-					mt.uv[c] = pd.uv[v]
-				}
-				if tan != nil {
-					mt.t[c] = tan[v]
+				md.tsign = make([]float64, len(pd.tsign))
+				for i, sg := range pd.tsign {
+					md.tsign[i] = -sg
 				}
 			}
-			if tan != nil {
-				mt.tsign = pd.tsign[t[0]]
-				if flip {
-					mt.tsign = -mt.tsign
-				}
-			}
-			if mt.hasN {
-				fixNormals(&mt)
-			}
-			sd.addTriangle(&mt)
 		}
+		md.tris = pd.tris
+		if flip {
+			md.tris = make([][3]uint32, len(pd.tris))
+			for i, t := range pd.tris {
+				md.tris[i] = [3]uint32{t[0], t[2], t[1]}
+			}
+		}
+		sd.addMesh(&md)
 		tris += len(pd.tris)
 	}
 	return tris, nil
-}
-
-// fixNormals replaces vertex normals that are zero or not finite by the
-// face normal, so that a file with broken normals still shades.
-func fixNormals(mt *meshTri) {
-	var face Vec
-	for c := range mt.n {
-		if n := mt.n[c]; n.IsZero() || !n.finite() {
-			if face.IsZero() {
-				face = mt.p[1].Sub(mt.p[0]).Cross(mt.p[2].Sub(mt.p[0])).Norm()
-			}
-			mt.n[c] = face
-		}
-	}
 }
 
 // primitive decodes primitive k of mesh mi (once for every instance). It

@@ -93,8 +93,9 @@ func (pl *punctualLight) sample(p Vec, pick float64) (lightSample, bool) {
 // (1 when there is none), the area a directional light shines on.
 func (s *sceneData) boundingRadius() float64 {
 	lo, hi := emptyBounds()
-	for i := range s.shapes {
-		a, b := s.shapes[i].bounds()
+	for i := range s.info {
+		sh := s.shapeOf(i)
+		a, b := sh.bounds()
 		lo, hi = lo.Min(a), hi.Max(b)
 	}
 	r := hi.Sub(lo).Len() / 2
@@ -105,15 +106,11 @@ func (s *sceneData) boundingRadius() float64 {
 }
 
 // emissionTexel returns the emissive texture of material m (a pbr one with
-// an emissive texture) at barycentrics (a, b) of the triangle whose
-// shading data is tri.
-func (s *sceneData) emissionTexel(m *material, tri int32, a, b float64) Vec {
+// an emissive texture) at barycentrics (a, b) of primitive i.
+func (s *sceneData) emissionTexel(m *material, i int32, a, b float64) Vec {
 	u, v := 0.0, 0.0
-	if tri >= 0 && s.tris[tri].hasUV {
-		ts := &s.tris[tri]
-		w0 := 1 - a - b
-		u = ts.uv[0][0]*w0 + ts.uv[1][0]*a + ts.uv[2][0]*b
-		v = ts.uv[0][1]*w0 + ts.uv[1][1]*a + ts.uv[2][1]*b
+	if s.info[i].attrs&hasUV != 0 {
+		u, v = s.uvAt(&s.pv[i], a, b)
 	}
 	c, _ := m.pbr.emTex.lookup(s.images[m.pbr.emTex.img], u, v, &srgbToLinear)
 	return c

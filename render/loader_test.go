@@ -7,8 +7,10 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -241,7 +243,8 @@ func TestLoaderReadsEveryFeature(t *testing.T) {
 	// The scale [2,1,1] then a rotation of 90° about Y maps x to -z.
 	for i := range s.geo {
 		if s.materials[s.info[i].mat].name == "white" {
-			lo, hi := s.shapes[i].bounds()
+			sh := s.shapeOf(i)
+			lo, hi := sh.bounds()
 			if !nearVec(lo, V(1, 0, -2), 1e-9) || !nearVec(hi, V(1, 1, 0), 1e-9) {
 				t.Errorf("transformed triangle spans %v..%v, want (1,0,-2)..(1,1,0)", lo, hi)
 			}
@@ -444,3 +447,88 @@ func TestLimits(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// checkOBJPaths parses obj again without parseOBJ's fast path and checks
+// that the result is the same, bit for bit, error included.
+func checkOBJPaths(t *testing.T, obj []byte, fast *objMesh, fastTris int, fastErr error) {
+	t.Helper()
+	n := 0
+	slow, err := parseOBJPaths("m.obj", obj, fuzzLimits.MaxTriangles, &n, false)
+	if (err == nil) != (fastErr == nil) || (err != nil && err.Error() != fastErr.Error()) {
+		t.Fatalf("fast path: error %v; general path: %v", fastErr, err)
+	}
+	if err != nil {
+		return
+	}
+	if n != fastTris {
+		t.Fatalf("fast path counted %d triangles, general path %d", fastTris, n)
+	}
+	same := func(what string, a, b any) {
+		t.Helper()
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s differ: fast path %v, general path %v", what, a, b)
+		}
+	}
+	bits := func(vs []Vec) []uint64 {
+		var out []uint64
+		for _, v := range vs {
+			out = append(out, math.Float64bits(v.X), math.Float64bits(v.Y), math.Float64bits(v.Z))
+		}
+		return out
+	}
+	same("vertices", bits(fast.v), bits(slow.v))
+	same("normals", bits(fast.vn), bits(slow.vn))
+	var ft, st []uint64
+	for i := range fast.vt {
+		ft = append(ft, math.Float64bits(fast.vt[i][0]), math.Float64bits(fast.vt[i][1]))
+	}
+	for i := range slow.vt {
+		st = append(st, math.Float64bits(slow.vt[i][0]), math.Float64bits(slow.vt[i][1]))
+	}
+	same("texture coordinates", ft, st)
+	same("triangles", fast.tv, slow.tv)
+	same("texture coordinate indices", fast.tvt, slow.tvt)
+	same("normal indices", fast.tvn, slow.tvn)
+	same("material runs", fast.runs, slow.runs)
+	same("material names", fast.mtlNames, slow.mtlNames)
+}
+
+// TestOBJFastPath: the fast path reads the lines it takes as the general
+// path does, numbers bit for bit, on the repository's meshes and on lines
+// made to sit at its edges (long mantissas, exponents, signs, relative
+// indices, comments, odd spacing, errors).
+func TestOBJFastPath(t *testing.T) {
+	for _, name := range []string{"bunny.obj", "teapot.obj", "cornell-box.obj", "cornell-blocks.obj", "ground.obj"} {
+		data, err := os.ReadFile("../testdata/meshes/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		m, err := parseOBJ(name, data, fuzzLimits.MaxTriangles, &n)
+		checkOBJPaths(t, data, m, n, err)
+		if len(m.tv) == 0 {
+			t.Fatalf("%s: no triangles", name)
+		}
+	}
+	edges := []string{
+		"v 1 2 3\nv -1.5 +2.25 .5\nv 1. -0. 0.000000000000001\nf 1 2 3\n",
+		"v 123456789012345 1e22 1e-22\nv 1234567890123456 1e23 1e-23\nv 0.1 0.2 0.3\nf -3 -2 -1\n",
+		"v 1e5 1E-5 -2.5e+3\nv 1e 2 3\n",
+		"v 1 2 3 # comment\nv 4\t5\t6\nv  7   8   9  \nf 1 2 3 # c\n",
+		"v 1 2 3 4\nv 1 2 3\nv 1 2 3\nf 1/1 2/1 3/1\n",
+		"v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0 0\nvn 0 0 1\nf 1/1/1 2/2/1 3/1/1\nf 1//1 2//1 3//1\nf 1/1/ 2/2/ 3/1/\n",
+		"v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 4 3\nusemtl a\nf 1 2 3\nusemtl b\nf 2 4 3\nusemtl a\nf 1 2 3\n",
+		"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3 4\nf 0 1 2\n",
+		"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 +3\nf 1 2 99999999999\n",
+		"v 0x1p3 nan inf\n",
+		"v 1_0 2 3\nvn 1 2\nvt\n",
+		"v 0 0 0\r\nv 1 0 0\r\nv 0 1 0\r\nf 1 2 3\r\n",
+		"v 0 0 \\\n0\nv 1 0 0\nv 0 1 0\nf 1 2 \\\n3\n",
+		"vt 0.5\nvt 0.25 0.75 1\nvn 1 0 0\n",
+	}
+	for _, obj := range edges {
+		n := 0
+		m, err := parseOBJ("m.obj", []byte(obj), fuzzLimits.MaxTriangles, &n)
+		checkOBJPaths(t, []byte(obj), m, n, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -127,14 +128,14 @@ func (p *sceneParser) mesh(o *jobj) error {
 		}
 	}
 	om := &objPlacement{m: m, name: name, objPath: o.path, mat: mat, mats: mats, smooth: smooth}
-	lo := len(p.sd.shapes)
+	lo := len(p.sd.info)
 	if err := om.place(p.sd, xf); err != nil {
 		return err
 	}
 	if keys != nil {
 		obj := p.keyedObject(&animObject{rest: xf, keys: keys})
 		a := p.anim()
-		a.movers = append(a.movers, mover{obj: obj, node: -1, lo: lo, hi: len(p.sd.shapes),
+		a.movers = append(a.movers, mover{obj: obj, node: -1, lo: lo, hi: len(p.sd.info),
 			place: func(sd *sceneData, x *frameXf) error { return om.place(sd, x.trs) }})
 	}
 	return nil
@@ -154,6 +155,18 @@ type objPlacement struct {
 // place adds the mesh's triangles at transform xf to sd.
 func (om *objPlacement) place(sd *sceneData, x trsXf) error {
 	m, name := om.m, om.name
+	md := meshData{mat: om.mat}
+	if om.mat < 0 && len(m.runs) > 0 {
+		md.mats = make([]int32, 0, len(m.runs))
+		md.runs = make([]int32, 0, len(m.runs))
+		for r := range m.runs {
+			if m.runs[r].mtl < 0 {
+				return loadErr(name, "line "+strconv.Itoa(int(m.runs[r].line)), "f: face without a material: no usemtl comes before it and %s names no \"material\"", om.objPath)
+			}
+			md.runs = append(md.runs, m.runs[r].start)
+			md.mats = append(md.mats, om.mats[m.runs[r].mtl])
+		}
+	}
 	translate, rotate, scale := x.translate, x.rotate, x.scale
 	rot := rotation(rotate)
 	xf := rot.mul(mat3{{scale.X, 0, 0}, {0, scale.Y, 0}, {0, 0, scale.Z}})
@@ -165,99 +178,236 @@ func (om *objPlacement) place(sd *sceneData, x trsXf) error {
 			return loadErr(name, "", "vertex %d is not finite after the transform of %s", i+1, om.objPath)
 		}
 	}
-	nrm := make([]Vec, len(m.vn))
-	for i, n := range m.vn {
-		nrm[i] = nxf.apply(n).Norm()
-	}
 	// Smooth shading for meshes without normals: area-weighted vertex normals.
 	var vnorm []Vec
 	if om.smooth {
 		vnorm = make([]Vec, len(pos))
-		for _, t := range m.tris {
-			a, b, c := pos[t.c[0].v], pos[t.c[1].v], pos[t.c[2].v]
+		for _, t := range m.tv {
+			a, b, c := pos[t[0]], pos[t[1]], pos[t[2]]
 			cr := b.Sub(a).Cross(c.Sub(a))
-			for _, k := range t.c {
-				vnorm[k.v] = vnorm[k.v].Add(cr)
+			for _, k := range t {
+				vnorm[k] = vnorm[k].Add(cr)
 			}
 		}
 		for i := range vnorm {
 			vnorm[i] = vnorm[i].Norm()
 		}
 	}
-
-	var mt meshTri
-	for _, t := range m.tris {
-		mt.p = [3]Vec{pos[t.c[0].v], pos[t.c[1].v], pos[t.c[2].v]}
-		mt.mat = om.mat
-		if om.mat < 0 {
-			if t.mtl < 0 {
-				return loadErr(name, "line "+strconv.Itoa(int(t.line)), "f: face without a material: no usemtl comes before it and %s names no \"material\"", om.objPath)
-			}
-			mt.mat = om.mats[t.mtl]
-		}
-		mt.hasN, mt.hasUV = true, true
-		for k, cn := range t.c {
-			switch {
-			case cn.vn >= 0:
-				mt.n[k] = nrm[cn.vn]
-			case vnorm != nil:
-				mt.n[k] = vnorm[cn.v]
-			default:
-				mt.hasN = false
-			}
-			if cn.vt >= 0 {
-				mt.uv[k] = m.vt[cn.vt]
-			} else {
-				mt.hasUV = false
-			}
-		}
-		sd.addTriangle(&mt)
+	md.pos, md.tris = pos, m.tv
+	if m.tvt == nil {
+		// Every corner is a vertex and nothing else: the mesh as parsed.
+		md.nrm = vnorm
+		sd.addMesh(&md)
+		return nil
 	}
+	nrm := make([]Vec, len(m.vn))
+	for i, n := range m.vn {
+		nrm[i] = nxf.apply(n).Norm()
+	}
+	weldOBJ(m, &md, nrm, vnorm)
+	sd.addMesh(&md)
 	return nil
 }
 
-// meshTri is one triangle of a mesh in world space, as every mesh loader
-// (OBJ, glTF) hands it to addTriangle: the one place that turns mesh
-// triangles into primitives.
-type meshTri struct {
-	p           [3]Vec        // vertices; the front side is the one (p1-p0)×(p2-p0) points to
-	n           [3]Vec        // unit vertex normals, when hasN
-	uv          [3][2]float64 // texture coordinates, v up (OBJ's convention), when hasUV
-	t           [3]Vec        // unit vertex tangents (along increasing u), when hasT
-	tsign       float64       // the bitangent is tsign * n×t, when hasT
-	hasN, hasUV bool
-	hasT        bool
-	mat         int32
+// weldOBJ gives md one vertex for each distinct (position, texture
+// coordinate, normal) of the OBJ's corners, with the attributes beside it,
+// and the triangles that index them, with which attributes each has: a
+// corner without a normal (unless smooth gives one) or a texture
+// coordinate leaves its triangle without them, as the file says.
+func weldOBJ(m *objMesh, md *meshData, nrm, vnorm []Vec) {
+	type key struct{ v, vt, vn int32 }
+	// The first combination each position is used with, and a map for
+	// the others (a seam of texture coordinates, a hard edge).
+	first := make([]int32, len(m.v))
+	for i := range first {
+		first[i] = -1
+	}
+	var firstKey []key = make([]key, len(m.v))
+	more := map[key]int32{}
+	pos := make([]Vec, 0, len(m.v))
+	var vn []Vec
+	var vt [][2]float64
+	if len(m.vn) > 0 || vnorm != nil {
+		vn = make([]Vec, 0, len(m.v))
+	}
+	if len(m.vt) > 0 {
+		vt = make([][2]float64, 0, len(m.v))
+	}
+	vertex := func(k key) uint32 {
+		if i := first[k.v]; i >= 0 {
+			if firstKey[k.v] == k {
+				return uint32(i)
+			}
+			if j, ok := more[k]; ok {
+				return uint32(j)
+			}
+		}
+		i := int32(len(pos))
+		if first[k.v] < 0 {
+			first[k.v], firstKey[k.v] = i, k
+		} else {
+			more[k] = i
+		}
+		pos = append(pos, md.pos[k.v])
+		if vn != nil {
+			var n Vec
+			switch {
+			case k.vn >= 0:
+				n = nrm[k.vn]
+			case vnorm != nil:
+				n = vnorm[k.v]
+			}
+			vn = append(vn, n)
+		}
+		if vt != nil {
+			var t [2]float64
+			if k.vt >= 0 {
+				t = m.vt[k.vt]
+			}
+			vt = append(vt, t)
+		}
+		return uint32(i)
+	}
+	tris := make([][3]uint32, len(m.tv))
+	md.attrs = make([]attrs, len(m.tv))
+	for t, tv := range m.tv {
+		a := hasN | hasUV
+		for c := range 3 {
+			k := key{int32(tv[c]), m.tvt[t][c], m.tvn[t][c]}
+			if k.vn < 0 && vnorm == nil {
+				a &^= hasN
+			}
+			if k.vt < 0 {
+				a &^= hasUV
+			}
+			tris[t][c] = vertex(k)
+		}
+		md.attrs[t] = a
+	}
+	md.pos, md.nrm, md.uv, md.tris = pos, vn, vt, tris
 }
 
-// addTriangle adds a mesh triangle to the scene. A degenerate one (zero or
+// meshData is a mesh in world space, as every mesh loader (OBJ, glTF) hands
+// it to addMesh: the one place that turns mesh triangles into primitives.
+// The slices are the mesh's own: addMesh may keep them.
+type meshData struct {
+	pos   []Vec        // vertices
+	nrm   []Vec        // unit vertex normals, or nil
+	uv    [][2]float64 // texture coordinates, v up (OBJ's convention), or nil
+	tan   []Vec        // unit vertex tangents (along increasing u), or nil
+	tsign []float64    // the bitangent of a vertex is tsign * n×t, when tan
+	tris  [][3]uint32  // vertex indices; the front side is the one (p1-p0)×(p2-p0) points to
+	attrs []attrs      // the attributes (hasN, hasUV) each triangle has, or nil: all it has arrays for
+	mat   int32        // the material of every triangle, unless runs
+	runs  []int32      // the triangles from runs[k] on (to the next run) have material mats[k]
+	mats  []int32      //
+	fixN  bool         // zero or non-finite vertex normals shade with the face normal
+}
+
+// addMesh adds a mesh's triangles to the scene. A degenerate one (zero or
 // non-finite area) is dropped: no ray can hit it.
-func (sd *sceneData) addTriangle(mt *meshTri) {
-	a, b, c := mt.p[0], mt.p[1], mt.p[2]
-	e1, e2 := b.Sub(a), c.Sub(a)
-	cr := e1.Cross(e2)
-	area2 := cr.Len()
-	if !(area2 > 0) || math.IsInf(area2, 0) {
-		return
+func (sd *sceneData) addMesh(md *meshData) {
+	base := uint32(len(sd.verts))
+	if base == 0 {
+		sd.verts = md.pos
+	} else {
+		sd.verts = append(sd.verts, md.pos...)
 	}
-	info := primInfo{n: cr.Scale(1 / area2), mat: mt.mat, tri: -1, area: area2 / 2}
-	if mt.hasN || mt.hasUV {
-		ts := triShading{hasN: mt.hasN, hasUV: mt.hasUV, tan: -1}
-		if mt.hasN {
-			ts.n = mt.n
+	sd.nrm = appendAttr(sd.nrm, int(base), md.nrm, func(n Vec) vec3f { return toVec3f(n) })
+	sd.uv = appendAttr(sd.uv, int(base), md.uv, func(t [2]float64) vec2f { return vec2f{float32(t[0]), float32(t[1])} })
+	var tan []vec4f
+	if md.tan != nil {
+		tan = make([]vec4f, len(md.tan))
+		for i, t := range md.tan {
+			tan[i] = vec4f{float32(t.X), float32(t.Y), float32(t.Z), float32(md.tsign[i])}
 		}
-		if mt.hasUV {
-			ts.uv = mt.uv
-		}
-		if mt.hasT && mt.hasN {
-			ts.tan = int32(len(sd.tangents))
-			sd.tangents = append(sd.tangents, triTangents{t: mt.t, sign: mt.tsign})
-		}
-		info.tri = int32(len(sd.tris))
-		sd.tris = append(sd.tris, ts)
 	}
-	sd.shapes = append(sd.shapes, shape{kind: primTriangle, p: a, e1: e1, e2: e2})
-	sd.info = append(sd.info, info)
+	sd.tan = appendAttr(sd.tan, int(base), tan, func(t vec4f) vec4f { return t })
+	whole := attrs(0)
+	if md.nrm != nil {
+		whole |= hasN
+		if md.fixN {
+			whole |= fixN
+		}
+	}
+	if md.uv != nil {
+		whole |= hasUV
+	}
+	if md.tan != nil && md.nrm != nil {
+		whole |= hasT
+	}
+	sd.pv, sd.info = slices.Grow(sd.pv, len(md.tris)), slices.Grow(sd.info, len(md.tris))
+	mat, run := md.mat, 0
+	for t, tri := range md.tris {
+		for run < len(md.runs) && int(md.runs[run]) <= t {
+			mat = md.mats[run]
+			run++
+		}
+		a, b, c := md.pos[tri[0]], md.pos[tri[1]], md.pos[tri[2]]
+		cr := b.Sub(a).Cross(c.Sub(a))
+		if area2 := cr.Len(); !(area2 > 0) || math.IsInf(area2, 0) {
+			continue
+		}
+		at := whole
+		if md.attrs != nil {
+			at &= md.attrs[t]
+		}
+		sd.pv = append(sd.pv, [3]uint32{base + tri[0], base + tri[1], base + tri[2]})
+		sd.info = append(sd.info, primInfo{mat: mat, light: -1, kind: primTriangle, attrs: at})
+	}
+}
+
+// appendAttr extends the attribute array have (one per point of the scene so
+// far, or nil) by add converted, or by zeros where add is nil, so that it
+// stays beside the points: base points are there before add's. It stays
+// nil while no mesh has the attribute.
+func appendAttr[T, A any](have []A, base int, add []T, conv func(T) A) []A {
+	if have == nil && add == nil {
+		return nil
+	}
+	if len(have) < base {
+		have = append(have, make([]A, base-len(have))...)
+	}
+	if add == nil {
+		return have
+	}
+	have = slices.Grow(have, len(add))
+	for _, x := range add {
+		have = append(have, conv(x))
+	}
+	return have
+}
+
+// addQuad adds the parallelogram corner + a*u + b*v, a, b in [0, 1].
+func (sd *sceneData) addQuad(corner, u, v Vec, mat int32) {
+	i := uint32(len(sd.verts))
+	sd.verts = append(sd.verts, corner, u, v)
+	sd.pv = append(sd.pv, [3]uint32{i, i + 1, i + 2})
+	sd.info = append(sd.info, primInfo{mat: mat, light: -1, kind: primQuad})
+}
+
+// addShape adds a primitive as a shape describes it (a triangle as its
+// corner and edges: its vertices are corner + edge).
+func (sd *sceneData) addShape(sh shape, mat int32) {
+	switch sh.kind {
+	case primSphere:
+		sd.addSphere(sh.p, sh.r, mat)
+	case primQuad:
+		sd.addQuad(sh.p, sh.e1, sh.e2, mat)
+	default:
+		i := uint32(len(sd.verts))
+		sd.verts = append(sd.verts, sh.p, sh.p.Add(sh.e1), sh.p.Add(sh.e2))
+		sd.pv = append(sd.pv, [3]uint32{i, i + 1, i + 2})
+		sd.info = append(sd.info, primInfo{mat: mat, light: -1, kind: primTriangle})
+	}
+}
+
+// addSphere adds a sphere.
+func (sd *sceneData) addSphere(centre Vec, r float64, mat int32) {
+	i := uint32(len(sd.verts))
+	sd.verts = append(sd.verts, centre, Vec{X: r})
+	sd.pv = append(sd.pv, [3]uint32{i, i + 1, i + 1})
+	sd.info = append(sd.info, primInfo{mat: mat, light: -1, kind: primSphere})
 }
 
 // objMaterials resolves the usemtl names of the OBJ file name: first in its

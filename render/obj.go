@@ -10,23 +10,35 @@ import (
 // objCorner is one corner of a face: 0-based indices, -1 when absent.
 type objCorner struct{ v, vt, vn int32 }
 
-// objTri is a triangle of an OBJ file, after triangulation.
-type objTri struct {
-	c    [3]objCorner
-	mtl  int32 // index into objMesh.mtlNames, -1 for none
-	line int32
-}
-
-// objMesh is a parsed Wavefront OBJ file.
+// objMesh is a parsed Wavefront OBJ file. Its triangles are three arrays of
+// corner indices (0-based), so that a big mesh costs 12 bytes a triangle
+// here, 36 with texture coordinates and normals.
 type objMesh struct {
 	v        []Vec
 	vt       [][2]float64
 	vn       []Vec
-	tris     []objTri
-	mtlNames []string // names given to usemtl, in order of first use
-	mtlLines []int    // line of each name's first usemtl
-	mtllibs  []string // mtllib file names as written, relative to the OBJ file
+	tv       [][3]uint32 // the vertices of each triangle, after triangulation
+	tvt, tvn [][3]int32  // its texture coordinates and normals, -1 for none; nil while no corner has one
+	runs     []objRun    // the material of the triangles, run by run
+	mtlNames []string    // names given to usemtl, in order of first use
+	mtlLines []int       // line of each name's first usemtl
+	mtllibs  []string    // mtllib file names as written, relative to the OBJ file
 	libLines []int
+}
+
+// objRun says that the triangles from start on (up to the next run) have
+// material mtl (an index into objMesh.mtlNames, -1 for none); line is the
+// line of the run's first face.
+type objRun struct{ start, mtl, line int32 }
+
+// mtlOf returns the material of the triangles of run r and where the run
+// ends.
+func (m *objMesh) mtlOf(r int) (mtl int32, end int) {
+	end = len(m.tv)
+	if r+1 < len(m.runs) {
+		end = int(m.runs[r+1].start)
+	}
+	return m.runs[r].mtl, end
 }
 
 // objFields splits a line into fields, dropping a trailing comment.
@@ -111,91 +123,375 @@ func lines(data []byte, fn func(n int, line []byte) error) error {
 // defined), o and g (accepted; one mesh is one object), usemtl and mtllib.
 // Other statements (s, l, p, vp, curves) are ignored. At most maxTris
 // triangles are accepted; *triangles is increased by the count.
+//
+// The lines that make up a big mesh (v, vt and vn with plain numbers, f with
+// plain indices) are read by a fast path that allocates nothing; every
+// other line, and any line the fast path does not take whole, goes through
+// the general one (statement), which also says what is wrong with it.
 func parseOBJ(file string, data []byte, maxTris int, triangles *int) (*objMesh, error) {
-	m := &objMesh{}
-	mtl := int32(-1)
-	mtlIndex := map[string]int32{}
-	var face []objCorner
-	err := lines(data, func(n int, line []byte) error {
-		f := objFields(line)
-		if len(f) == 0 {
-			return nil
+	return parseOBJPaths(file, data, maxTris, triangles, true)
+}
+
+// parseOBJPaths is parseOBJ, with the fast path or (for tests that compare
+// the two) without it.
+func parseOBJPaths(file string, data []byte, maxTris int, triangles *int, fast bool) (*objMesh, error) {
+	p := &objParser{file: file, m: &objMesh{}, maxTris: maxTris, triangles: triangles, mtl: -1, mtlIndex: map[string]int32{}}
+	// Room for the vertices and triangles the file holds, counted first
+	// (bytes.Count is fast), so that a big mesh's arrays are not regrown:
+	// regrowing leaves the old copies to the collector, half again the
+	// memory. Polygons with more than three corners make more triangles
+	// than lines; those arrays grow.
+	p.m.v = make([]Vec, 0, bytes.Count(data, []byte("\nv "))+1)
+	p.m.tv = make([][3]uint32, 0, bytes.Count(data, []byte("\nf "))+1)
+	n := 0
+	var cont []byte
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
 		}
-		where := fmt.Sprintf("line %d", n)
-		bad := func(format string, args ...any) error {
-			return loadErr(file, where, "%s: %s", f[0], fmt.Sprintf(format, args...))
+		n++
+		if k := len(line); k > 0 && line[k-1] == '\r' {
+			line = line[:k-1]
 		}
-		switch string(f[0]) {
-		case "v":
-			x, err := parseFloats(f[1:], 3, 7) // x y z [w] or x y z r g b
-			if err != nil {
-				return bad("%v", err)
-			}
-			m.v = append(m.v, Vec{X: x[0], Y: x[1], Z: x[2]})
-		case "vt":
-			x, err := parseFloats(f[1:], 1, 3)
-			if err != nil {
-				return bad("%v", err)
-			}
-			uv := [2]float64{x[0], 0}
-			if len(x) > 1 {
-				uv[1] = x[1]
-			}
-			m.vt = append(m.vt, uv)
-		case "vn":
-			x, err := parseFloats(f[1:], 3, 3)
-			if err != nil {
-				return bad("%v", err)
-			}
-			m.vn = append(m.vn, Vec{X: x[0], Y: x[1], Z: x[2]})
-		case "f", "fo":
-			if len(f) < 4 {
-				return bad("expected at least 3 vertices, got %d", len(f)-1)
-			}
-			face = face[:0]
-			for i, c := range f[1:] {
-				corner, err := m.corner(c)
-				if err != nil {
-					return bad("vertex %d (%q): %v", i+1, truncate(c), err)
-				}
-				face = append(face, corner)
-			}
-			add := len(face) - 2
-			if *triangles+add > maxTris {
-				return &LoadError{File: file, Where: where, Err: &LimitError{Limit: "MaxTriangles", What: "triangles", Value: int64(*triangles + add), Max: int64(maxTris)}}
-			}
-			*triangles += add
-			for i := 1; i+1 < len(face); i++ {
-				m.tris = append(m.tris, objTri{c: [3]objCorner{face[0], face[i], face[i+1]}, mtl: mtl, line: int32(n)})
-			}
-		case "usemtl":
-			if len(f) < 2 {
-				return bad("expected a material name")
-			}
-			name := string(bytes.Join(f[1:], []byte{' '}))
-			i, ok := mtlIndex[name]
-			if !ok {
-				i = int32(len(m.mtlNames))
-				mtlIndex[name] = i
-				m.mtlNames = append(m.mtlNames, name)
-				m.mtlLines = append(m.mtlLines, n)
-			}
-			mtl = i
-		case "mtllib":
-			if len(f) < 2 {
-				return bad("expected a file name")
-			}
-			for _, lib := range f[1:] {
-				m.mtllibs = append(m.mtllibs, string(lib))
-				m.libLines = append(m.libLines, n)
-			}
+		if k := len(line); k > 0 && line[k-1] == '\\' {
+			cont = append(cont, line[:k-1]...)
+			cont = append(cont, ' ')
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if cont != nil {
+			line = append(cont, line...)
+			cont = nil
+		} else if fast && p.fast(n, line) {
+			continue
+		}
+		if err := p.statement(n, line); err != nil {
+			return nil, err
+		}
 	}
-	return m, nil
+	if cont != nil {
+		if err := p.statement(n, cont); err != nil {
+			return nil, err
+		}
+	}
+	return p.m, nil
+}
+
+// objParser is the state of parseOBJ.
+type objParser struct {
+	file      string
+	m         *objMesh
+	maxTris   int
+	triangles *int
+	mtl       int32 // the current material, -1 before any usemtl
+	mtlIndex  map[string]int32
+	face      []objCorner // the corners of the face being read
+}
+
+// statement parses one line of any kind, or says what is wrong with it.
+func (p *objParser) statement(n int, line []byte) error {
+	m := p.m
+	f := objFields(line)
+	if len(f) == 0 {
+		return nil
+	}
+	where := "line " + strconv.Itoa(n)
+	bad := func(format string, args ...any) error {
+		return loadErr(p.file, where, "%s: %s", f[0], fmt.Sprintf(format, args...))
+	}
+	switch string(f[0]) {
+	case "v":
+		x, err := parseFloats(f[1:], 3, 7) // x y z [w] or x y z r g b
+		if err != nil {
+			return bad("%v", err)
+		}
+		m.v = append(m.v, Vec{X: x[0], Y: x[1], Z: x[2]})
+	case "vt":
+		x, err := parseFloats(f[1:], 1, 3)
+		if err != nil {
+			return bad("%v", err)
+		}
+		uv := [2]float64{x[0], 0}
+		if len(x) > 1 {
+			uv[1] = x[1]
+		}
+		m.vt = append(m.vt, uv)
+	case "vn":
+		x, err := parseFloats(f[1:], 3, 3)
+		if err != nil {
+			return bad("%v", err)
+		}
+		m.vn = append(m.vn, Vec{X: x[0], Y: x[1], Z: x[2]})
+	case "f", "fo":
+		if len(f) < 4 {
+			return bad("expected at least 3 vertices, got %d", len(f)-1)
+		}
+		p.face = p.face[:0]
+		for i, c := range f[1:] {
+			corner, err := m.corner(c)
+			if err != nil {
+				return bad("vertex %d (%q): %v", i+1, truncate(c), err)
+			}
+			p.face = append(p.face, corner)
+		}
+		return p.addFace(n)
+	case "usemtl":
+		if len(f) < 2 {
+			return bad("expected a material name")
+		}
+		name := string(bytes.Join(f[1:], []byte{' '}))
+		i, ok := p.mtlIndex[name]
+		if !ok {
+			i = int32(len(m.mtlNames))
+			p.mtlIndex[name] = i
+			m.mtlNames = append(m.mtlNames, name)
+			m.mtlLines = append(m.mtlLines, n)
+		}
+		p.mtl = i
+	case "mtllib":
+		if len(f) < 2 {
+			return bad("expected a file name")
+		}
+		for _, lib := range f[1:] {
+			m.mtllibs = append(m.mtllibs, string(lib))
+			m.libLines = append(m.libLines, n)
+		}
+	}
+	return nil
+}
+
+// addFace adds p.face, the face of line n, as a fan of triangles.
+func (p *objParser) addFace(n int) error {
+	m, face := p.m, p.face
+	add := len(face) - 2
+	if *p.triangles+add > p.maxTris {
+		return &LoadError{File: p.file, Where: "line " + strconv.Itoa(n), Err: &LimitError{Limit: "MaxTriangles", What: "triangles", Value: int64(*p.triangles + add), Max: int64(p.maxTris)}}
+	}
+	*p.triangles += add
+	if k := len(m.runs); k == 0 || m.runs[k-1].mtl != p.mtl {
+		m.runs = append(m.runs, objRun{start: int32(len(m.tv)), mtl: p.mtl, line: int32(n)})
+	}
+	attrs := m.tvt != nil
+	for _, c := range face {
+		if !attrs && (c.vt >= 0 || c.vn >= 0) {
+			// The first corner with a texture coordinate or a normal: the
+			// triangles so far have none.
+			m.tvt, m.tvn = make([][3]int32, len(m.tv), cap(m.tv)), make([][3]int32, len(m.tv), cap(m.tv))
+			for i := range m.tvt {
+				m.tvt[i], m.tvn[i] = [3]int32{-1, -1, -1}, [3]int32{-1, -1, -1}
+			}
+			attrs = true
+		}
+	}
+	for i := 1; i+1 < len(face); i++ {
+		a, b, c := face[0], face[i], face[i+1]
+		m.tv = append(m.tv, [3]uint32{uint32(a.v), uint32(b.v), uint32(c.v)})
+		if attrs {
+			m.tvt = append(m.tvt, [3]int32{a.vt, b.vt, c.vt})
+			m.tvn = append(m.tvn, [3]int32{a.vn, b.vn, c.vn})
+		}
+	}
+	return nil
+}
+
+// fast parses line n if it is a v, vt, vn or f statement of plain numbers
+// separated by spaces or tabs, and reports whether it did. It changes
+// nothing when it returns false: the line then goes to statement.
+func (p *objParser) fast(n int, line []byte) bool {
+	if len(line) < 2 {
+		return false
+	}
+	m := p.m
+	switch {
+	case line[0] == 'v' && isBlank(line[1]):
+		var x [3]float64
+		if !fastFloats(line[2:], x[:]) {
+			return false
+		}
+		m.v = append(m.v, Vec{X: x[0], Y: x[1], Z: x[2]})
+	case line[0] == 'v' && line[1] == 'n' && len(line) > 2 && isBlank(line[2]):
+		var x [3]float64
+		if !fastFloats(line[3:], x[:]) {
+			return false
+		}
+		m.vn = append(m.vn, Vec{X: x[0], Y: x[1], Z: x[2]})
+	case line[0] == 'v' && line[1] == 't' && len(line) > 2 && isBlank(line[2]):
+		var x [2]float64
+		if !fastFloats(line[3:], x[:]) {
+			return false
+		}
+		m.vt = append(m.vt, x)
+	case line[0] == 'f' && isBlank(line[1]):
+		return p.fastFace(n, line[2:])
+	default:
+		return false
+	}
+	return true
+}
+
+// fastFace is fast for the corners of an f statement.
+func (p *objParser) fastFace(n int, b []byte) bool {
+	m := p.m
+	p.face = p.face[:0]
+	for {
+		b = skipBlanks(b)
+		if len(b) == 0 {
+			break
+		}
+		c := objCorner{v: -1, vt: -1, vn: -1}
+		var ok bool
+		if c.v, b, ok = fastIndex(b, len(m.v)); !ok {
+			return false
+		}
+		if len(b) > 0 && b[0] == '/' {
+			b = b[1:]
+			if len(b) > 0 && b[0] != '/' {
+				if c.vt, b, ok = fastIndex(b, len(m.vt)); !ok {
+					return false
+				}
+			}
+			if len(b) > 0 && b[0] == '/' {
+				if c.vn, b, ok = fastIndex(b[1:], len(m.vn)); !ok {
+					return false
+				}
+			}
+		}
+		if len(b) > 0 && !isBlank(b[0]) {
+			return false
+		}
+		p.face = append(p.face, c)
+	}
+	if len(p.face) < 3 || *p.triangles+len(p.face)-2 > p.maxTris {
+		return false
+	}
+	return p.addFace(n) == nil
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+func skipBlanks(b []byte) []byte {
+	for len(b) > 0 && isBlank(b[0]) {
+		b = b[1:]
+	}
+	return b
+}
+
+// fastFloats parses exactly len(x) numbers from b, separated and perhaps
+// surrounded by blanks, each as strconv.ParseFloat would, or reports false.
+func fastFloats(b []byte, x []float64) bool {
+	for i := range x {
+		b = skipBlanks(b)
+		var ok bool
+		if x[i], b, ok = fastFloat(b); !ok || (len(b) > 0 && !isBlank(b[0])) {
+			return false
+		}
+	}
+	return len(skipBlanks(b)) == 0
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// fastFloat parses a decimal number at the start of b ([-+]digits[.digits]
+// [e[-+]digits]) when its value is exact in float64 arithmetic: at most 15
+// significant digits (so below 2^53) and a power of ten of at most 22 either
+// way. A single multiplication or division of two exact values rounds
+// correctly, so the result is strconv.ParseFloat's (Clinger's fast path,
+// which strconv takes too). Anything else reports false.
+func fastFloat(b []byte) (float64, []byte, bool) {
+	i, neg := 0, false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	var mant uint64
+	digits, exp, seen := 0, 0, false
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		seen = true
+		if mant == 0 && b[i] == '0' {
+			continue // leading zeros count for nothing
+		}
+		mant = mant*10 + uint64(b[i]-'0')
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			seen = true
+			exp--
+			if mant == 0 && b[i] == '0' {
+				continue
+			}
+			mant = mant*10 + uint64(b[i]-'0')
+			digits++
+		}
+	}
+	if !seen || digits > 15 {
+		return 0, b, false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '-' || b[i] == '+') {
+			eneg = b[i] == '-'
+			i++
+		}
+		e, ed := 0, 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9' && ed < 4; i++ {
+			e = e*10 + int(b[i]-'0')
+			ed++
+		}
+		if ed == 0 || (i < len(b) && b[i] >= '0' && b[i] <= '9') {
+			return 0, b, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	f := float64(mant)
+	switch {
+	case mant == 0:
+	case exp >= 0 && exp < len(pow10):
+		f *= pow10[exp]
+	case exp < 0 && -exp < len(pow10):
+		f /= pow10[-exp]
+	default:
+		return 0, b, false
+	}
+	if neg {
+		f = -f
+	}
+	return f, b[i:], true
+}
+
+// fastIndex parses a face index at the start of b and resolves it against
+// the n elements defined so far, as objIndex does, or reports false.
+func fastIndex(b []byte, n int) (int32, []byte, bool) {
+	i, neg := 0, false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	v, d := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if d++; d > 10 {
+			return 0, b, false
+		}
+		v = v*10 + int(b[i]-'0')
+	}
+	switch {
+	case d == 0 || v == 0:
+		return 0, b, false
+	case !neg && v <= n:
+		return int32(v - 1), b[i:], true
+	case neg && v <= n:
+		return int32(n - v), b[i:], true
+	}
+	return 0, b, false
 }
 
 // corner parses one face corner: v, v/vt, v//vn or v/vt/vn.

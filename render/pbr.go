@@ -408,14 +408,15 @@ func (s *sceneData) pbrSurfaceAt(m *material, h *hit, sf *surface, ps *pbrSurfac
 		ps.le = ps.le.Mul(c)
 	}
 	if t := &pm.normTex; t.img >= 0 && h.prim >= 0 {
-		if tri := s.info[h.prim].tri; tri >= 0 && s.tris[tri].tan >= 0 {
+		if s.info[h.prim].attrs&hasT != 0 {
 			c, _ := t.lookup(s.images[t.img], sf.u, sf.v, &linear8)
-			tg := &s.tangents[s.tris[tri].tan]
+			v := &s.pv[h.prim]
+			t0, t1, t2 := &s.tan[v[0]], &s.tan[v[1]], &s.tan[v[2]]
 			w0 := 1 - h.a - h.b
 			n := sf.ns
-			tv := tg.t[0].Scale(w0).AddScaled(tg.t[1], h.a).AddScaled(tg.t[2], h.b)
+			tv := vec3f{t0[0], t0[1], t0[2]}.vec().Scale(w0).AddScaled(vec3f{t1[0], t1[1], t1[2]}.vec(), h.a).AddScaled(vec3f{t2[0], t2[1], t2[2]}.vec(), h.b)
 			tv = tv.Sub(n.Scale(n.Dot(tv))).Norm()
-			bv := n.Cross(tv).Scale(tg.sign)
+			bv := n.Cross(tv).Scale(float64(t0[3])) // the first vertex's sign is the triangle's
 			x, y := (2*c.X-1)*pm.normScale, (2*c.Y-1)*pm.normScale
 			if mapped := tv.Scale(x).Add(bv.Scale(y)).Add(n.Scale(2*c.Z - 1)).Norm(); mapped.finite() && !mapped.IsZero() {
 				sf.ns = mapped

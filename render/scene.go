@@ -2,18 +2,28 @@ package render
 
 import (
 	"math"
+	"runtime"
 	"time"
 )
 
 // Scene fields. The public methods are in api.go.
 type sceneData struct {
-	shapes     []shape    // in BVH leaf order once built
-	geo        []primGeo  // the shapes' intersection form (see prim), same order
-	bary       []primBary // same order
-	info       []primInfo // same order
-	tris       []triShading
-	tangents   []triTangents
-	planes     []plane
+	// Every bounded primitive is three points of verts (pv: a triangle's
+	// vertices, a quad's corner and edges, a sphere's centre and radius in
+	// the second's X) and a primInfo; loaders append them (addMesh, addQuad,
+	// addSphere) and finish puts them in BVH leaf order and adds geo, the
+	// plane that traversal reads first. nrm, uv and tan are mesh vertex
+	// attributes, beside verts (zero for points that have none), or nil when
+	// no mesh has them.
+	verts  []Vec
+	nrm    []vec3f
+	uv     []vec2f
+	tan    []vec4f
+	pv     [][3]uint32
+	info   []primInfo
+	geo    []primGeo
+	planes []plane
+
 	bvh        bvh
 	materials  []material
 	textures   []*texture
@@ -66,6 +76,10 @@ const maxEachPunctual = 8
 // comparable without knowing how much of the map the scene sees.
 const envShare = 0.5
 
+// bigScene is the number of primitives from which finishShapes collects
+// the garbage of loading between its stages.
+const bigScene = 1 << 16
+
 // finish builds the BVH over the primitives, reorders them to leaf order
 // and indexes the lights: the still is ready to render. A scene that moves
 // keeps its primitives as they were before the reordering, for its frames.
@@ -75,28 +89,37 @@ func (s *sceneData) finish() {
 		s.stats.Triangles, s.stats.Primitives, s.stats.Build = s.triangles, len(s.geo), time.Since(start)
 	}()
 	if s.anim != nil && len(s.anim.movers) > 0 {
-		s.anim.shapes, s.anim.info = s.shapes, s.info
+		s.anim.pv, s.anim.info = s.pv, s.info // finishShapes makes new ones
 	}
 	s.finishShapes()
 	s.indexLights(true)
 	s.frames = &frameCache{}
 }
 
-// finishShapes builds the BVH over the primitives and reorders them to leaf
-// order.
+// finishShapes builds the BVH over the primitives and puts them in leaf
+// order, into new arrays (the points stay as they are).
 func (s *sceneData) finishShapes() {
-	tree, order := buildBVH(s.shapes)
-	shapes := make([]shape, len(order))
-	geo := make([]primGeo, len(order))
-	bary := make([]primBary, len(order))
-	info := make([]primInfo, len(order))
-	for slot, i := range order {
-		shapes[slot], info[slot] = s.shapes[i], s.info[i]
-		p := shapes[slot].prim()
-		geo[slot], bary[slot] = p.primGeo, p.primBary
+	// A big scene's parse and build leave temporaries as big as what they
+	// make (the files' decoded arrays, the builder's records and binary
+	// nodes); collecting them before the next stage allocates (here, and
+	// in buildBVH) keeps the peak near what the scene holds, where the
+	// collector's own pace would let the heap grow by half again.
+	big := len(s.info) >= bigScene
+	if big {
+		runtime.GC()
 	}
-	s.shapes, s.geo, s.bary, s.info, s.bvh = shapes, geo, bary, info, tree
-
+	tree, order := buildBVH(len(s.info), s.shapeOf)
+	if big {
+		runtime.GC()
+	}
+	s.pv = permute(s.pv, order)
+	s.info = permute(s.info, order)
+	s.geo = make([]primGeo, len(order))
+	for i := range s.geo {
+		sh := s.shapeOf(i)
+		s.geo[i] = sh.prim().primGeo
+	}
+	s.bvh = tree
 	for i := range s.materials {
 		if pm := s.materials[i].pbr; pm != nil && pm.transmission > 0 {
 			s.seeThrough = true
@@ -106,9 +129,47 @@ func (s *sceneData) finishShapes() {
 	s.order = order
 }
 
+// shapeOf returns primitive i's geometry (load order before finish, leaf
+// order after): the same values the loader gave, so that bounds and planes
+// come out as they would from a copy of the shape.
+func (s *sceneData) shapeOf(i int) shape {
+	v := &s.pv[i]
+	p := s.verts[v[0]]
+	switch kind := s.info[i].kind; kind {
+	case primSphere:
+		return shape{kind: kind, p: p, r: s.verts[v[1]].X}
+	case primQuad:
+		return shape{kind: kind, p: p, e1: s.verts[v[1]], e2: s.verts[v[2]]}
+	default:
+		return shape{kind: kind, p: p, e1: s.verts[v[1]].Sub(p), e2: s.verts[v[2]].Sub(p)}
+	}
+}
+
+// normalArea returns the shape's unit normal (its front side; zero for a
+// sphere) and its area.
+func (sh *shape) normalArea() (Vec, float64) {
+	if sh.kind == primSphere {
+		return Vec{}, 4 * math.Pi * sh.r * sh.r
+	}
+	cr := sh.e1.Cross(sh.e2)
+	l := cr.Len()
+	if sh.kind == primTriangle {
+		return cr.Scale(1 / l), l / 2
+	}
+	return cr.Scale(1 / l), l
+}
+
 // prim returns primitive i (BVH leaf order) in its intersection form.
 func (s *sceneData) prim(i int) prim {
-	return prim{primGeo: s.geo[i], primBary: s.bary[i], kind: s.shapes[i].kind}
+	sh := s.shapeOf(i)
+	return sh.prim()
+}
+
+// normal returns the unit geometric normal of the triangle or quad i (leaf
+// order): its front side.
+func (s *sceneData) normal(i int32) Vec {
+	n := s.geo[i].n
+	return n.Scale(1 / n.Len())
 }
 
 // surface is what shading needs to know about a hit.
@@ -129,12 +190,12 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 		sf.u, sf.v = q.Dot(pl.u), q.Dot(pl.v)
 		return
 	}
-	pr := &s.shapes[h.prim]
 	inf := &s.info[h.prim]
 	sf.mat = inf.mat
-	switch pr.kind {
+	switch inf.kind {
 	case primSphere:
-		n := sf.p.Sub(pr.p).Scale(1 / pr.r)
+		g := &s.geo[h.prim] // its centre and radius
+		n := sf.p.Sub(g.n).Scale(1 / g.w)
 		sf.ng, sf.ns = n, n
 		sf.u, sf.v = 0, 0
 		if s.materials[inf.mat].tex >= 0 { // only a texture reads them
@@ -142,29 +203,52 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 			sf.v = 0.5 + math.Asin(max(-1, min(1, n.Y)))/math.Pi
 		}
 	case primQuad:
-		sf.ng, sf.ns = inf.n, inf.n
+		ng := s.normal(h.prim)
+		sf.ng, sf.ns = ng, ng
 		sf.u, sf.v = h.a, h.b
 	default:
-		sf.ng, sf.ns = inf.n, inf.n
+		ng := s.normal(h.prim)
+		sf.ng, sf.ns = ng, ng
 		sf.u, sf.v = h.a, h.b
-		if inf.tri >= 0 {
-			ts := &s.tris[inf.tri]
-			w0 := 1 - h.a - h.b
-			if ts.hasN {
-				n := ts.n[0].Scale(w0).AddScaled(ts.n[1], h.a).AddScaled(ts.n[2], h.b).Norm()
-				if !n.IsZero() {
-					if n.Dot(inf.n) < 0 {
-						n = n.Neg() // normals that disagree with the winding: keep the side
-					}
-					sf.ns = n
-				}
+		if inf.attrs == 0 {
+			return
+		}
+		v := &s.pv[h.prim]
+		w0 := 1 - h.a - h.b
+		if inf.attrs&hasN != 0 {
+			n0, n1, n2 := s.nrm[v[0]].vec(), s.nrm[v[1]].vec(), s.nrm[v[2]].vec()
+			if inf.attrs&fixN != 0 {
+				n0, n1, n2 = orFace(n0, ng), orFace(n1, ng), orFace(n2, ng)
 			}
-			if ts.hasUV {
-				sf.u = ts.uv[0][0]*w0 + ts.uv[1][0]*h.a + ts.uv[2][0]*h.b
-				sf.v = ts.uv[0][1]*w0 + ts.uv[1][1]*h.a + ts.uv[2][1]*h.b
+			n := n0.Scale(w0).AddScaled(n1, h.a).AddScaled(n2, h.b).Norm()
+			if !n.IsZero() {
+				if n.Dot(ng) < 0 {
+					n = n.Neg() // normals that disagree with the winding: keep the side
+				}
+				sf.ns = n
 			}
 		}
+		if inf.attrs&hasUV != 0 {
+			sf.u, sf.v = s.uvAt(v, h.a, h.b)
+		}
 	}
+}
+
+// orFace is the vertex normal n, or the face normal where n is zero or not
+// finite, so that a file with broken normals still shades.
+func orFace(n, face Vec) Vec {
+	if n.IsZero() || !n.finite() {
+		return face
+	}
+	return n
+}
+
+// uvAt interpolates the texture coordinates of the triangle whose points
+// are v at barycentrics (a, b).
+func (s *sceneData) uvAt(v *[3]uint32, a, b float64) (float64, float64) {
+	t0, t1, t2 := &s.uv[v[0]], &s.uv[v[1]], &s.uv[v[2]]
+	w0 := 1 - a - b
+	return float64(t0[0])*w0 + float64(t1[0])*a + float64(t2[0])*b, float64(t0[1])*w0 + float64(t1[1])*a + float64(t2[1])*b
 }
 
 // albedoAt returns the material's reflectance at the surface. The common

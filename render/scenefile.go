@@ -507,8 +507,7 @@ func (p *sceneParser) object(o *jobj, index int) error {
 		if p.r.err != nil {
 			return p.r.err
 		}
-		sd.shapes = append(sd.shapes, shape{kind: primSphere, p: c, r: rad})
-		sd.info = append(sd.info, primInfo{mat: mat, tri: -1, area: 4 * math.Pi * rad * rad})
+		sd.addSphere(c, rad, mat)
 	case "quad":
 		o.require("corner", "a point")
 		o.require("u", "the vector along one edge")
@@ -526,8 +525,7 @@ func (p *sceneParser) object(o *jobj, index int) error {
 		if p.r.err != nil {
 			return p.r.err
 		}
-		sd.shapes = append(sd.shapes, shape{kind: primQuad, p: c, e1: u, e2: v})
-		sd.info = append(sd.info, primInfo{n: cr.Scale(1 / area), mat: mat, tri: -1, area: area})
+		sd.addQuad(c, u, v, mat)
 	case "plane":
 		o.require("point", "a point on the plane")
 		o.require("normal", "the plane's normal")

@@ -21,20 +21,18 @@ type shape struct {
 }
 
 // prim is the form of a primitive that intersection reads. A triangle or
-// quad is its plane n·x = w and two edge planes that give the surface
-// coordinates of a point x on it: a = n1·x + w1 along e1 and b = n2·x + w2
-// along e2 (Havel and Herout, "Yet Faster Ray-Triangle Intersection", 2010).
-// The distance comes first, so most candidates are rejected after one
-// division. A sphere keeps its centre in n and its radius in w.
+// quad is its plane n·x = w (n = e1×e2) and its corner and edges: the
+// distance comes first, so most candidates are rejected after one division,
+// and only those in range compute their surface coordinates (edgeCoords).
+// A sphere keeps its centre in n and its radius in w.
 //
-// A scene keeps its primitives in BVH leaf order split in two arrays
-// (sceneData.geo and .bary): what every candidate reads to compute the
-// distance, 32 bytes, and what only those at a distance in range read, so
-// that a leaf's candidates share cache lines.
+// A scene keeps only the plane of each primitive (sceneData.geo, 32 bytes,
+// in BVH leaf order); the corner and edges come from its points
+// (sceneData.pv), which its shading reads anyway.
 type prim struct {
 	primGeo
-	primBary
-	kind primKind
+	p, e1, e2 Vec
+	kind      primKind
 }
 
 // primGeo is a primitive's plane (n·x = w), or a sphere's centre and radius.
@@ -43,10 +41,14 @@ type primGeo struct {
 	w float64
 }
 
-// primBary gives the surface coordinates of a point on a triangle or quad.
-type primBary struct {
-	n1, n2 Vec
-	w1, w2 float64
+// edgeCoords returns the surface coordinates (a, b) of the point q of the
+// plane of normal n = e1×e2 through p: q = p + a*e1 + b*e2. With m = n×(q-p),
+// a = e2·m / n·n and b = -e1·m / n·n (the edge planes of Havel and Herout,
+// "Yet Faster Ray-Triangle Intersection", 2010, as triple products).
+func edgeCoords(n, p, e1, e2, q Vec) (a, b float64) {
+	m := n.Cross(q.Sub(p))
+	k := 1 / n.Dot(n)
+	return e2.Dot(m) * k, -e1.Dot(m) * k
 }
 
 // prim returns the intersection form of the shape. The shape must not be
@@ -56,35 +58,41 @@ func (s *shape) prim() prim {
 		return prim{kind: primSphere, primGeo: primGeo{n: s.p, w: s.r}}
 	}
 	n := s.e1.Cross(s.e2)
-	k := 1 / n.Dot(n)
-	n1 := s.e2.Cross(n).Scale(k)
-	n2 := n.Cross(s.e1).Scale(k)
-	return prim{kind: s.kind, primGeo: primGeo{n: n, w: n.Dot(s.p)}, primBary: primBary{n1: n1, w1: -n1.Dot(s.p), n2: n2, w2: -n2.Dot(s.p)}}
+	return prim{kind: s.kind, primGeo: primGeo{n: n, w: n.Dot(s.p)}, p: s.p, e1: s.e1, e2: s.e2}
 }
 
-// primInfo is the part of a primitive that shading reads, in the same order.
+// primInfo is the part of a primitive that shading reads, in the same order
+// as geo. The geometric normal is geo's, normalized; the vertex attributes
+// of a triangle are those of its points (pv), where attrs says it has them.
 type primInfo struct {
-	n     Vec   // unit geometric normal (triangles and quads); u×v side is the front
 	mat   int32 // index into Scene.materials
 	light int32 // index into Scene.lights, or -1
-	tri   int32 // index into Scene.triShading for meshes with normals or UVs, or -1
-	area  float64
+	kind  primKind
+	attrs attrs
 }
 
-// triShading holds a mesh triangle's vertex normals and UVs.
-type triShading struct {
-	n           [3]Vec // vertex normals (unit); zero when the mesh has none
-	uv          [3][2]float64
-	tan         int32 // index into Scene.tangents, or -1
-	hasN, hasUV bool
-}
+// attrs says which vertex attributes a mesh triangle has.
+type attrs uint8
 
-// triTangents are a triangle's vertex tangents, for normal maps: kept apart
-// from triShading so that meshes without normal maps do not carry them.
-type triTangents struct {
-	t    [3]Vec  // unit, along increasing u
-	sign float64 // the bitangent is sign * n×t
-}
+const (
+	hasN  attrs = 1 << iota // vertex normals (sceneData.nrm)
+	hasUV                   // texture coordinates (sceneData.uv)
+	hasT                    // tangents for a normal map (sceneData.tan), with hasN
+	fixN                    // a zero or non-finite vertex normal shades with the face's (glTF)
+)
+
+// vec3f and vec2f are the float32 vectors of vertex attributes: a unit
+// normal or tangent, a texture coordinate, where float32's 24 bits are far
+// more than shading sees.
+type (
+	vec3f [3]float32
+	vec2f [2]float32
+	vec4f [4]float32 // a tangent and the sign of its bitangent
+)
+
+func toVec3f(v Vec) vec3f { return vec3f{float32(v.X), float32(v.Y), float32(v.Z)} }
+
+func (v vec3f) vec() Vec { return Vec{X: float64(v[0]), Y: float64(v[1]), Z: float64(v[2])} }
 
 // hit is a ray-primitive intersection: where along the ray, which primitive,
 // and the surface parameters (barycentrics or quad coordinates).
@@ -105,13 +113,8 @@ func (p *prim) intersectPlanar(o, d Vec, tmin, tmax float64) (t, a, b float64, o
 	if !(t > tmin && t < tmax) {
 		return 0, 0, 0, false
 	}
-	q := o.AddScaled(d, t)
-	a = p.n1.Dot(q) + p.w1
-	if a < 0 || a > 1 {
-		return 0, 0, 0, false
-	}
-	b = p.n2.Dot(q) + p.w2
-	if b < 0 {
+	a, b = edgeCoords(p.n, p.p, p.e1, p.e2, o.AddScaled(d, t))
+	if a < 0 || a > 1 || b < 0 {
 		return 0, 0, 0, false
 	}
 	if p.kind == primTriangle {
@@ -166,7 +169,7 @@ func (p *prim) intersect(o, d Vec, tmin, tmax float64) (t, a, b float64, ok bool
 }
 
 // bounds returns the shape's axis-aligned bounding box.
-func (p *shape) bounds() (lo, hi Vec) {
+func (p shape) bounds() (lo, hi Vec) {
 	switch p.kind {
 	case primSphere:
 		r := Vec{X: p.r, Y: p.r, Z: p.r}
