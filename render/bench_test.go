@@ -60,7 +60,7 @@ func BenchmarkBVHBuild(b *testing.B) {
 
 func BenchmarkRayTriangle(b *testing.B) {
 	sh := tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
-	p := sh.prim()
+	p := sh.prim(false)
 	rays := make([]Ray, 256)
 	rg := newRNG(5, 0)
 	for i := range rays {

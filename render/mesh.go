@@ -324,10 +324,18 @@ func (sd *sceneData) addMesh(md *meshData) {
 	}
 	sd.tan = appendAttr(sd.tan, int(base), tan, func(t vec4f) vec4f { return t })
 	whole := attrs(0)
+	var bad []bool // the vertices whose normal fixN replaces
 	if md.nrm != nil {
 		whole |= hasN
 		if md.fixN {
-			whole |= fixN
+			for i, n := range md.nrm {
+				if n.IsZero() || !n.finite() {
+					if bad == nil {
+						bad = make([]bool, len(md.nrm))
+					}
+					bad[i] = true
+				}
+			}
 		}
 	}
 	if md.uv != nil {
@@ -351,6 +359,9 @@ func (sd *sceneData) addMesh(md *meshData) {
 		at := whole
 		if md.attrs != nil {
 			at &= md.attrs[t]
+		}
+		if bad != nil && (bad[tri[0]] || bad[tri[1]] || bad[tri[2]]) {
+			at |= fixN
 		}
 		sd.pv = append(sd.pv, [3]uint32{base + tri[0], base + tri[1], base + tri[2]})
 		sd.info = append(sd.info, primInfo{mat: mat, light: -1, kind: primTriangle, attrs: at})

@@ -22,6 +22,7 @@ type sceneData struct {
 	pv     [][3]uint32
 	info   []primInfo
 	geo    []primGeo
+	bary   []primBary // nil for a big scene (see prim)
 	planes []plane
 
 	bvh        bvh
@@ -115,9 +116,17 @@ func (s *sceneData) finishShapes() {
 	s.pv = permute(s.pv, order)
 	s.info = permute(s.info, order)
 	s.geo = make([]primGeo, len(order))
+	s.bary = nil
+	if len(order) <= baryMax {
+		s.bary = make([]primBary, len(order))
+	}
 	for i := range s.geo {
 		sh := s.shapeOf(i)
-		s.geo[i] = sh.prim().primGeo
+		p := sh.prim(s.bary == nil)
+		s.geo[i] = p.primGeo
+		if s.bary != nil {
+			s.bary[i] = p.primBary
+		}
 	}
 	s.bvh = tree
 	for i := range s.materials {
@@ -159,10 +168,11 @@ func (sh *shape) normalArea() (Vec, float64) {
 	return cr.Scale(1 / l), l
 }
 
-// prim returns primitive i (BVH leaf order) in its intersection form.
+// prim returns primitive i (BVH leaf order) in its intersection form, as
+// traverse reads it.
 func (s *sceneData) prim(i int) prim {
 	sh := s.shapeOf(i)
-	return sh.prim()
+	return sh.prim(s.bary == nil)
 }
 
 // normal returns the unit geometric normal of the triangle or quad i (leaf
@@ -229,7 +239,10 @@ func (s *sceneData) surfaceAt(r *Ray, h *hit, sf *surface) {
 			}
 		}
 		if inf.attrs&hasUV != 0 {
-			sf.u, sf.v = s.uvAt(v, h.a, h.b)
+			// s.uvAt(v, h.a, h.b), written out: the call cost as much.
+			t0, t1, t2 := &s.uv[v[0]], &s.uv[v[1]], &s.uv[v[2]]
+			sf.u = float64(t0[0])*w0 + float64(t1[0])*h.a + float64(t2[0])*h.b
+			sf.v = float64(t0[1])*w0 + float64(t1[1])*h.a + float64(t2[1])*h.b
 		}
 	}
 }

@@ -21,18 +21,23 @@ type shape struct {
 }
 
 // prim is the form of a primitive that intersection reads. A triangle or
-// quad is its plane n·x = w (n = e1×e2) and its corner and edges: the
+// quad is its plane n·x = w (n = e1×e2) and its surface coordinates: the
 // distance comes first, so most candidates are rejected after one division,
-// and only those in range compute their surface coordinates (edgeCoords).
-// A sphere keeps its centre in n and its radius in w.
+// and only those in range compute where on the primitive the ray is. A
+// sphere keeps its centre in n and its radius in w.
 //
-// A scene keeps only the plane of each primitive (sceneData.geo, 32 bytes,
-// in BVH leaf order); the corner and edges come from its points
-// (sceneData.pv), which its shading reads anyway.
+// A scene keeps the plane of each primitive (sceneData.geo, 32 bytes, in BVH
+// leaf order) and, unless it is big, the edge planes that give the surface
+// coordinates (primBary, 64 bytes more: sceneData.bary). A big scene computes
+// them from the primitive's points (edgeCoords; sceneData.pv, which its
+// shading reads anyway): about 70 instructions a candidate in range, for a
+// third of the memory.
 type prim struct {
 	primGeo
+	primBary
 	p, e1, e2 Vec
 	kind      primKind
+	compact   bool // the surface coordinates by edgeCoords, not primBary
 }
 
 // primGeo is a primitive's plane (n·x = w), or a sphere's centre and radius.
@@ -41,24 +46,42 @@ type primGeo struct {
 	w float64
 }
 
+// primBary gives the surface coordinates of a point x on a triangle or quad:
+// a = n1·x + w1 along e1 and b = n2·x + w2 along e2 (Havel and Herout, "Yet
+// Faster Ray-Triangle Intersection", 2010).
+type primBary struct {
+	n1, n2 Vec
+	w1, w2 float64
+}
+
+// baryMax is the most primitives for which a scene stores primBary.
+const baryMax = 1 << 19
+
 // edgeCoords returns the surface coordinates (a, b) of the point q of the
 // plane of normal n = e1×e2 through p: q = p + a*e1 + b*e2. With m = n×(q-p),
-// a = e2·m / n·n and b = -e1·m / n·n (the edge planes of Havel and Herout,
-// "Yet Faster Ray-Triangle Intersection", 2010, as triple products).
+// a = e2·m / n·n and b = -e1·m / n·n (primBary's edge planes as triple
+// products, with no division by n·n kept).
 func edgeCoords(n, p, e1, e2, q Vec) (a, b float64) {
 	m := n.Cross(q.Sub(p))
 	k := 1 / n.Dot(n)
 	return e2.Dot(m) * k, -e1.Dot(m) * k
 }
 
-// prim returns the intersection form of the shape. The shape must not be
-// degenerate (zero area or radius).
-func (s *shape) prim() prim {
+// prim returns the intersection form of the shape (compact: without
+// primBary). The shape must not be degenerate (zero area or radius).
+func (s *shape) prim(compact bool) prim {
 	if s.kind == primSphere {
 		return prim{kind: primSphere, primGeo: primGeo{n: s.p, w: s.r}}
 	}
 	n := s.e1.Cross(s.e2)
-	return prim{kind: s.kind, primGeo: primGeo{n: n, w: n.Dot(s.p)}, p: s.p, e1: s.e1, e2: s.e2}
+	p := prim{kind: s.kind, primGeo: primGeo{n: n, w: n.Dot(s.p)}, p: s.p, e1: s.e1, e2: s.e2, compact: compact}
+	if !compact {
+		k := 1 / n.Dot(n)
+		n1 := s.e2.Cross(n).Scale(k)
+		n2 := n.Cross(s.e1).Scale(k)
+		p.primBary = primBary{n1: n1, w1: -n1.Dot(s.p), n2: n2, w2: -n2.Dot(s.p)}
+	}
+	return p
 }
 
 // primInfo is the part of a primitive that shading reads, in the same order
@@ -113,7 +136,12 @@ func (p *prim) intersectPlanar(o, d Vec, tmin, tmax float64) (t, a, b float64, o
 	if !(t > tmin && t < tmax) {
 		return 0, 0, 0, false
 	}
-	a, b = edgeCoords(p.n, p.p, p.e1, p.e2, o.AddScaled(d, t))
+	q := o.AddScaled(d, t)
+	if p.compact {
+		a, b = edgeCoords(p.n, p.p, p.e1, p.e2, q)
+	} else {
+		a, b = p.n1.Dot(q)+p.w1, p.n2.Dot(q)+p.w2
+	}
 	if a < 0 || a > 1 || b < 0 {
 		return 0, 0, 0, false
 	}

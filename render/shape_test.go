@@ -54,23 +54,28 @@ func TestIntersectPrimitives(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hot := tt.p.prim()
-			got, _, _, ok := hot.intersect(tt.o, tt.d, 0, math.Inf(1))
-			if ok != tt.hit {
-				t.Fatalf("hit = %v (t=%v), want %v", ok, got, tt.hit)
-			}
-			if ok && !near(got, tt.wantT, 1e-9*max(1, tt.wantT)) {
-				t.Errorf("t = %v, want %v", got, tt.wantT)
-			}
-			// The same primitive through a BVH of its own.
-			sd := testScene(t, []shape{tt.p})
-			var h hit
-			r := Ray{Origin: tt.o, Dir: tt.d}
-			if ok := sd.intersect(&r, math.Inf(1), &h); ok != tt.hit {
-				t.Errorf("through the BVH: hit = %v, want %v", ok, tt.hit)
-			}
-			if occ := sd.occluded(&r, math.Inf(1)); occ != tt.hit {
-				t.Errorf("occluded = %v, want %v", occ, tt.hit)
+			for _, compact := range []bool{false, true} {
+				hot := tt.p.prim(compact)
+				got, _, _, ok := hot.intersect(tt.o, tt.d, 0, math.Inf(1))
+				if ok != tt.hit {
+					t.Fatalf("compact %v: hit = %v (t=%v), want %v", compact, ok, got, tt.hit)
+				}
+				if ok && !near(got, tt.wantT, 1e-9*max(1, tt.wantT)) {
+					t.Errorf("compact %v: t = %v, want %v", compact, got, tt.wantT)
+				}
+				// The same primitive through a BVH of its own.
+				sd := testScene(t, []shape{tt.p})
+				if compact {
+					sd.bary = nil
+				}
+				var h hit
+				r := Ray{Origin: tt.o, Dir: tt.d}
+				if ok := sd.intersect(&r, math.Inf(1), &h); ok != tt.hit {
+					t.Errorf("compact %v: through the BVH: hit = %v, want %v", compact, ok, tt.hit)
+				}
+				if occ := sd.occluded(&r, math.Inf(1)); occ != tt.hit {
+					t.Errorf("compact %v: occluded = %v, want %v", compact, occ, tt.hit)
+				}
 			}
 		})
 	}
@@ -188,68 +193,83 @@ func bvhTestScenes(t testing.TB) map[string][]shape {
 // compares the BVH's nearest hit and occlusion with testing every primitive.
 func TestBVHMatchesBruteForce(t *testing.T) {
 	for name, prims := range bvhTestScenes(t) {
-		t.Run(name, func(t *testing.T) {
-			sd := testScene(t, prims)
-			if len(sd.geo) != len(prims) {
-				t.Fatalf("%d primitives in the scene, want %d", len(sd.geo), len(prims))
+		for _, compact := range []bool{false, true} {
+			if compact {
+				name += " compact"
 			}
-			lo, hi := emptyBounds()
-			for i := range sd.info {
-				l, h := sd.shapeOf(i).bounds()
-				lo, hi = lo.Min(l), hi.Max(h)
+			t.Run(name, func(t *testing.T) { bruteForce(t, prims, compact) })
+		}
+	}
+}
+
+// bruteForce is TestBVHMatchesBruteForce on one scene, with the surface
+// coordinates of a big scene (compact) or not.
+func bruteForce(t *testing.T, prims []shape, compact bool) {
+	sd := testScene(t, prims)
+	if compact {
+		sd.bary = nil
+	}
+	if len(sd.geo) != len(prims) {
+		t.Fatalf("%d primitives in the scene, want %d", len(sd.geo), len(prims))
+	}
+	lo, hi := emptyBounds()
+	for i := range sd.info {
+		l, h := sd.shapeOf(i).bounds()
+		lo, hi = lo.Min(l), hi.Max(h)
+	}
+	size := hi.Sub(lo)
+	rg := newRNG(99, 0)
+	inBox := func(k float64) Vec {
+		return V(lo.X+size.X*(k*rg.float()-(k-1)/2), lo.Y+size.Y*(k*rg.float()-(k-1)/2), lo.Z+size.Z*(k*rg.float()-(k-1)/2))
+	}
+	hits := 0
+	rays := 3000
+	if len(prims) > 10_000 {
+		rays = 600 // brute force costs a ray all the primitives
+	}
+	for i := range rays {
+		o := inBox(2)
+		var d Vec
+		if i%2 == 0 {
+			// Aim at a primitive, so that most rays hit.
+			l, h := sd.shapeOf(int(rg.float() * float64(len(sd.info)))).bounds()
+			d = l.Add(h).Scale(0.5).Sub(o).Norm()
+		} else {
+			d = V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Norm()
+		}
+		tmax := math.Inf(1)
+		if i%3 == 0 {
+			tmax = size.Len() * rg.float()
+		}
+		want := tmax
+		for k := range sd.geo {
+			p := sd.prim(k)
+			if tt, _, _, ok := p.intersect(o, d, 0, want); ok {
+				want = tt
 			}
-			size := hi.Sub(lo)
-			rg := newRNG(99, 0)
-			inBox := func(k float64) Vec {
-				return V(lo.X+size.X*(k*rg.float()-(k-1)/2), lo.Y+size.Y*(k*rg.float()-(k-1)/2), lo.Z+size.Z*(k*rg.float()-(k-1)/2))
+		}
+		r := Ray{Origin: o, Dir: d}
+		var h hit
+		ok := sd.intersect(&r, tmax, &h)
+		if ok != (want < tmax) {
+			t.Fatalf("ray %d from %v along %v: BVH hit=%v, brute force hit=%v", i, o, d, ok, want < tmax)
+		}
+		if ok {
+			hits++
+			if h.t != want {
+				t.Fatalf("ray %d: BVH t=%v, brute force t=%v", i, h.t, want)
 			}
-			hits := 0
-			const rays = 3000
-			for i := range rays {
-				o := inBox(2)
-				var d Vec
-				if i%2 == 0 {
-					// Aim at a primitive, so that most rays hit.
-					l, h := sd.shapeOf(int(rg.float() * float64(len(sd.info)))).bounds()
-					d = l.Add(h).Scale(0.5).Sub(o).Norm()
-				} else {
-					d = V(rg.float()-0.5, rg.float()-0.5, rg.float()-0.5).Norm()
-				}
-				tmax := math.Inf(1)
-				if i%3 == 0 {
-					tmax = size.Len() * rg.float()
-				}
-				want := tmax
-				for k := range sd.geo {
-					p := sd.prim(k)
-					if tt, _, _, ok := p.intersect(o, d, 0, want); ok {
-						want = tt
-					}
-				}
-				r := Ray{Origin: o, Dir: d}
-				var h hit
-				ok := sd.intersect(&r, tmax, &h)
-				if ok != (want < tmax) {
-					t.Fatalf("ray %d from %v along %v: BVH hit=%v, brute force hit=%v", i, o, d, ok, want < tmax)
-				}
-				if ok {
-					hits++
-					if h.t != want {
-						t.Fatalf("ray %d: BVH t=%v, brute force t=%v", i, h.t, want)
-					}
-					p := sd.prim(int(h.prim))
-					if tt, _, _, hitToo := p.intersect(o, d, 0, math.Inf(1)); !hitToo || tt != h.t {
-						t.Fatalf("ray %d: primitive %d, which the BVH reports, is not hit at %v", i, h.prim, h.t)
-					}
-				}
-				if occ := sd.occluded(&r, tmax); occ != ok {
-					t.Fatalf("ray %d: occluded=%v, nearest hit=%v", i, occ, ok)
-				}
+			p := sd.prim(int(h.prim))
+			if tt, _, _, hitToo := p.intersect(o, d, 0, math.Inf(1)); !hitToo || tt != h.t {
+				t.Fatalf("ray %d: primitive %d, which the BVH reports, is not hit at %v", i, h.prim, h.t)
 			}
-			if hits < rays/3 {
-				t.Errorf("only %d of %d rays hit: the test is too weak", hits, rays)
-			}
-		})
+		}
+		if occ := sd.occluded(&r, tmax); occ != ok {
+			t.Fatalf("ray %d: occluded=%v, nearest hit=%v", i, occ, ok)
+		}
+	}
+	if hits < rays/3 {
+		t.Errorf("only %d of %d rays hit: the test is too weak", hits, rays)
 	}
 }
 

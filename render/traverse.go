@@ -112,7 +112,7 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 	if len(s.planes) > 0 && s.hitPlanes(o, d, h, anyHit) && anyHit {
 		return true
 	}
-	nodes, geo, pv, verts := s.bvh.nodes, s.geo, s.pv, s.verts
+	nodes, geo, bary, pv, verts := s.bvh.nodes, s.geo, s.bary, s.pv, s.verts
 	if len(nodes) == 0 {
 		return h.prim != -1
 	}
@@ -233,20 +233,30 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 					if !(t > 0 && t < h.t) {
 						continue
 					}
-					// The surface coordinates from the corner and edges.
-					v := &pv[i]
-					p0, e1, e2 := verts[v[0]], verts[v[1]], verts[v[2]]
-					if !quad {
-						e1, e2 = e1.Sub(p0), e2.Sub(p0)
+					// The surface coordinates: from the edge planes, or in a
+					// big scene from the corner and edges (edgeCoords,
+					// written out).
+					q := o.AddScaled(d, t)
+					var a, b float64
+					if bary != nil {
+						e := &bary[i]
+						if a = e.n1.Dot(q) + e.w1; a < 0 || (quad && a > 1) {
+							continue
+						}
+						b = e.n2.Dot(q) + e.w2
+					} else {
+						v := &pv[i]
+						p0, e1, e2 := verts[v[0]], verts[v[1]], verts[v[2]]
+						if !quad {
+							e1, e2 = e1.Sub(p0), e2.Sub(p0)
+						}
+						m := p.n.Cross(q.Sub(p0))
+						k := 1 / p.n.Dot(p.n)
+						if a = e2.Dot(m) * k; a < 0 || (quad && a > 1) {
+							continue
+						}
+						b = -e1.Dot(m) * k
 					}
-					// edgeCoords(p.n, p0, e1, e2, o + t*d), written out.
-					m := p.n.Cross(o.AddScaled(d, t).Sub(p0))
-					k := 1 / p.n.Dot(p.n)
-					a := e2.Dot(m) * k
-					if a < 0 || (quad && a > 1) {
-						continue
-					}
-					b := -e1.Dot(m) * k
 					if b < 0 || (quad && b > 1) || (!quad && a+b > 1) {
 						continue
 					}
