@@ -207,7 +207,7 @@ func (b *bencher) watchRun(ctx context.Context, reg *nodeProc, mode string, wind
 		// over one interval.
 		delay := time.Duration(i) * watchInterval / watchWatchers
 		wg.Go(func() {
-			_ = sleepCtx(wctx, delay)
+			_ = waitUntil(wctx, time.Now().Add(delay))
 			w.Run(wctx) // returns at once when wctx has ended, closing Events
 		})
 		wg.Go(func() {
@@ -228,7 +228,7 @@ func (b *bencher) watchRun(ctx context.Context, reg *nodeProc, mode string, wind
 			if time.Now().After(deadline) {
 				return WatchMode{}, fmt.Errorf("bench: watchers (%s): a watcher made %d polls in 30 s (%d answered)", mode, pt.count(false), pt.count(true))
 			}
-			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+			if err := waitUntil(ctx, time.Now().Add(10*time.Millisecond)); err != nil {
 				return WatchMode{}, err
 			}
 		}
@@ -238,7 +238,7 @@ func (b *bencher) watchRun(ctx context.Context, reg *nodeProc, mode string, wind
 	}
 	cpu0, ok0 := processCPU(reg.cmd.Process.Pid)
 	t0 := time.Now()
-	if err := sleepCtx(ctx, window); err != nil {
+	if err := waitUntil(ctx, time.Now().Add(window)); err != nil {
 		return WatchMode{}, err
 	}
 	cpu1, ok1 := processCPU(reg.cmd.Process.Pid)
@@ -325,17 +325,5 @@ func medianWatch(mode string, runs []WatchMode) WatchMode {
 		ChangeMissed:      int(pick(func(m WatchMode) float64 { return float64(m.ChangeMissed) })),
 		ChangePolls:       int(pick(func(m WatchMode) float64 { return float64(m.ChangePolls) })),
 		LoadAverage:       pick(func(m WatchMode) float64 { return m.LoadAverage }),
-	}
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }

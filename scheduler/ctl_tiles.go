@@ -158,7 +158,33 @@ func (r *run) dispatch() {
 		r.dry = false            // a new tile out: maybe one to copy
 	}
 	if r.queueEmpty() {
+		r.feedCheckers() // the controller's checkers take what they can first
+		r.auditsToNodes()
 		r.endgame()
+	}
+}
+
+// auditsToNodes hands the audits queued to the sessions with room in their
+// window, round robin, once no tile is left in the queue: nodes render them
+// alongside the controller's checkers (audits are mandatory: the render
+// cannot end without them), as many at once as they take tiles, so that
+// the audits left at the end take one round trip, not one a node at a time.
+func (r *run) auditsToNodes() {
+	var skipped []*session
+	for len(r.checkQ.audits) > 0 {
+		s := r.want.pop()
+		if s == nil {
+			break
+		}
+		if !r.wantsTiles(s) {
+			continue
+		}
+		if !r.auditOnIdle(s) { // none it may render (its own, or it is distrusted)
+			skipped = append(skipped, s)
+		}
+	}
+	for _, s := range skipped {
+		r.want.push(s)
 	}
 }
 

@@ -169,9 +169,10 @@ func (r *run) feedCheckers() {
 	}
 }
 
-// auditOnIdle hands queued audits to nodes with an idle worker, never a
-// node's own tiles: at the end of a render, every node has one, and the
-// audits left are rendered all at once.
+// auditOnIdle hands one queued audit to session s, which can take a job
+// (an idle worker, or room in its window), never one of its own tiles: at
+// the end of a render every node has room, and the audits left are
+// rendered all at once. It reports whether s got one.
 func (r *run) auditOnIdle(s *session) bool {
 	if len(r.checkQ.audits) == 0 || s.rec.isLocal() || s.rec.trust.level(r.c.audit) == TrustDistrusted {
 		return false

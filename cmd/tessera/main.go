@@ -1,10 +1,11 @@
 // Command tessera renders one image on every computer in a room.
 //
-// It is one binary with five subcommands: registry, node, render, bench and
-// demo. Run `tessera help` for the list and `tessera CMD -h` for the flags of
-// one. The work is done by the packages render, protocol, discovery,
-// scheduler (the controller), node, preview and bench; this command only
-// parses flags, handles signals and wires them.
+// It is one binary with six subcommands: registry, node, render, bench,
+// demo and sim (simulated nodes for benchmarks). Run `tessera help` for the
+// list and `tessera CMD -h` for the flags of one. The work is done by the
+// packages render, protocol, discovery, scheduler (the controller),
+// scheduler/sim, node, preview and bench; this command only parses flags,
+// handles signals and wires them.
 package main
 
 import (
