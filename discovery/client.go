@@ -158,9 +158,9 @@ func (l *Lister) List(ctx context.Context) ([]Record, error) {
 	switch {
 	case status == http.StatusNotModified:
 		return l.list, nil
-	case ans.Version == "":
-		return nil, fmt.Errorf("discovery: list: registry %s: the answer has no version", l.Client.Addr)
-	case ans.Full || l.version == "":
+	case ans.Full || l.version == "" || ans.Version == "":
+		// The whole list; without a version, from a registry of an earlier
+		// release, which answers every poll so.
 		l.nodes = make(map[string]Record, len(ans.Nodes))
 		for _, r := range ans.Nodes {
 			l.nodes[r.ID] = r

@@ -406,3 +406,30 @@ func FuzzRegistryRequests(f *testing.F) {
 		}
 	})
 }
+
+// TestListerOfAnOldRegistry: a registry of an earlier release answers every
+// poll with the whole list and no version; a Lister takes it as such.
+func TestListerOfAnOldRegistry(t *testing.T) {
+	lists := []string{
+		`{"nodes":[{"id":"a","addr":"10.0.0.1:7701","cores":1}],"ttlSeconds":15}`,
+		`{"nodes":[{"id":"a","addr":"10.0.0.1:7701","cores":1},{"id":"b","addr":"10.0.0.2:7701","cores":1}],"ttlSeconds":15}`,
+		`{"nodes":[{"id":"b","addr":"10.0.0.2:7701","cores":1}],"ttlSeconds":15}`,
+	}
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Query().Has("since") || req.Header.Get("If-None-Match") != "" {
+			t.Errorf("poll %d: %s with If-None-Match %q: the registry gave no version to ask from", calls, req.URL, req.Header.Get("If-None-Match"))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(lists[calls]))
+		calls++
+	}))
+	defer srv.Close()
+	l := &Lister{Client: &RegistryClient{Addr: srv.URL}}
+	for i, want := range []string{"a", "a,b", "b"} {
+		got, err := l.List(context.Background())
+		if err != nil || ids(got) != want {
+			t.Errorf("poll %d: %q, %v; want %s", i, ids(got), err, want)
+		}
+	}
+}
