@@ -76,6 +76,21 @@ func (c *timedConn) Send(m protocol.Message) error {
 	return c.Conn.Send(m)
 }
 
+// SendBatch notes when each TileJob of a batch leaves (the controller's
+// writer sends what its outbox holds so; without this method the embedded
+// Conn's would bypass Send).
+func (c *timedConn) SendBatch(ms []protocol.Message) error {
+	now := c.now()
+	c.times.mu.Lock()
+	for _, m := range ms {
+		if j, ok := m.(protocol.TileJob); ok {
+			c.times.sent[connJob{conn: c, job: j.Job}] = now
+		}
+	}
+	c.times.mu.Unlock()
+	return c.Conn.SendBatch(ms)
+}
+
 // Recv notes when a TileResult arrives.
 func (c *timedConn) Recv() (protocol.Message, error) {
 	m, err := c.Conn.Recv()

@@ -265,6 +265,18 @@ func (c *countingConn) Send(m protocol.Message) error {
 	return err
 }
 
+// SendBatch counts a batch's frames (without it the embedded Conn's would
+// bypass Send). A failed batch counts none: its connection is then closed.
+func (c *countingConn) SendBatch(ms []protocol.Message) error {
+	err := c.Conn.SendBatch(ms)
+	if err == nil {
+		for _, m := range ms {
+			c.count(m)
+		}
+	}
+	return err
+}
+
 func (c *countingConn) Recv() (protocol.Message, error) {
 	m, err := c.Conn.Recv()
 	if err == nil {

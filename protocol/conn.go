@@ -100,6 +100,32 @@ func (c *Conn) Send(m Message) error {
 	return err
 }
 
+// SendBatch is Send for several messages: their frames go out back to back
+// and are flushed once, within one Config.WriteTimeout (a controller's
+// writer sends what its outbox holds so: one system call for many jobs). A
+// message that cannot be encoded stops the batch (the frames before it are
+// sent) and the error says which.
+func (c *Conn) SendBatch(ms []Message) error {
+	c.lock()
+	defer c.wmu.Unlock()
+	if err := c.startWrite(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	var err error
+	for i, m := range ms {
+		if err = c.write(m); err != nil {
+			if c.werr == nil {
+				err = fmt.Errorf("protocol: send batch: message %d of %d: %w", i+1, len(ms), err)
+			}
+			break
+		}
+	}
+	if ferr := c.flushUnlessWaiting(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
 // lock takes c.wmu, counted as waiting while it waits.
 func (c *Conn) lock() {
 	c.waiting.Add(1)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -632,4 +633,53 @@ func FuzzRecv(f *testing.F) {
 		}
 		t.Fatalf("Recv did not end within %d calls", len(data)+1)
 	})
+}
+
+// writeLog is an io.Writer that keeps each Write apart.
+type writeLog struct{ writes [][]byte }
+
+func (w *writeLog) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+// TestSendBatch: a batch's frames leave in one write, in order; a message
+// that cannot be encoded stops the batch, the error names it, the frames
+// before it are still flushed and the connection stays usable.
+func TestSendBatch(t *testing.T) {
+	log := &writeLog{}
+	c := NewConn(&fakeConn{w: log}, Config{})
+	defer c.Close()
+	var batch []Message
+	for seq := range 5 {
+		batch = append(batch, Ping{Seq: uint64(seq)})
+	}
+	if err := c.SendBatch(batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.writes) != 1 {
+		t.Fatalf("%d writes for a batch of 5, want 1", len(log.writes))
+	}
+	got, err := recvAll(NewConn(&fakeConn{r: bytes.NewReader(log.writes[0])}, Config{}))
+	if !errors.Is(err, io.EOF) || len(got) != 5 {
+		t.Fatalf("the write holds %d frames (%v), want 5", len(got), err)
+	}
+	for i, m := range got {
+		if m != (Ping{Seq: uint64(i)}) {
+			t.Fatalf("frame %d is %#v, want Ping %d", i, m, i)
+		}
+	}
+
+	log.writes = nil
+	err = c.SendBatch([]Message{Ping{Seq: 10}, Hello{Name: "\xff"}, Ping{Seq: 11}})
+	if err == nil || !strings.Contains(err.Error(), "message 2 of 3") {
+		t.Fatalf("SendBatch with a bad second message: %v, want an error naming message 2 of 3", err)
+	}
+	if err := c.Send(Ping{Seq: 12}); err != nil {
+		t.Fatalf("Send after a refused batch message: %v", err)
+	}
+	got, err = recvAll(NewConn(&fakeConn{r: bytes.NewReader(bytes.Join(log.writes, nil))}, Config{}))
+	if !errors.Is(err, io.EOF) || len(got) != 2 || got[0] != (Ping{Seq: 10}) || got[1] != (Ping{Seq: 12}) {
+		t.Fatalf("sent %v (%v), want Ping 10 then Ping 12", got, err)
+	}
 }

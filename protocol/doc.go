@@ -76,7 +76,9 @@
 // # Conn
 //
 // A Conn is used by both ends. Send is safe for concurrent use and
-// coalesces: frames queued by concurrent senders leave in one write. Recv is
+// coalesces: frames queued by concurrent senders leave in one write, and
+// SendBatch sends several with one flush (an Outbox drained with DrainBatch:
+// a controller's jobs to one node share a system call). Recv is
 // called from one goroutine; what it returns never aliases a buffer it
 // reuses. Each Send and Recv has its own deadline (Config), Handshake honours
 // its context and a timeout, and Close is idempotent and unblocks both.

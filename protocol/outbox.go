@@ -66,15 +66,28 @@ func (o *Outbox) take(buf []Message) ([]Message, bool) {
 // closed and empty (nil), send fails (its error), or stop is closed (nil).
 // One goroutine drains an outbox.
 func (o *Outbox) Drain(send func(Message) error, stop <-chan struct{}) error {
+	return o.DrainBatch(func(ms []Message) error {
+		for _, m := range ms {
+			if err := send(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, stop)
+}
+
+// DrainBatch is Drain handing send every message queued at once, in order
+// (Conn.SendBatch: their frames share one flush, one system call).
+func (o *Outbox) DrainBatch(send func([]Message) error, stop <-chan struct{}) error {
 	var batch []Message
 	for {
 		var closing bool
 		batch, closing = o.take(batch[:0])
-		for i, m := range batch {
-			if err := send(m); err != nil {
+		if len(batch) > 0 {
+			if err := send(batch); err != nil {
 				return err
 			}
-			batch[i] = nil
+			clear(batch)
 		}
 		if len(batch) > 0 {
 			continue

@@ -19,6 +19,15 @@ type NodeConn interface {
 	BytesReceived() int64
 }
 
+// batchSender is a NodeConn that can send several messages with one flush
+// (*protocol.Conn): a session's writer then sends everything its outbox
+// holds in one system call. A NodeConn that wraps a *protocol.Conn by
+// embedding it and overrides Send must override SendBatch too, or its Send
+// is bypassed.
+type batchSender interface {
+	SendBatch(ms []protocol.Message) error
+}
+
 // TileRenderer renders rectangles of the scene in-process (the in-process
 // node, audits and arbitration); *render.Scene is one. It must be safe for
 // concurrent use.

@@ -233,7 +233,13 @@ func (r *run) reader(s *session) {
 func (r *run) writer(s *session, label string) {
 	defer r.wg.Done()
 	defer close(s.writerDone)
-	if err := s.out.Drain(s.conn.Send, s.ctx.Done()); err != nil {
+	var err error
+	if bs, ok := s.conn.(batchSender); ok {
+		err = s.out.DrainBatch(bs.SendBatch, s.ctx.Done()) // what is queued shares one flush
+	} else {
+		err = s.out.Drain(s.conn.Send, s.ctx.Done())
+	}
+	if err != nil {
 		r.log.Debug().Err(err).Str("node", label).Msg("send failed")
 	}
 	s.conn.Close() // the reader then reports the connection down
