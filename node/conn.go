@@ -243,6 +243,10 @@ func (n *Node) handleJob(c *conn, m protocol.TileJob) error {
 		set:   render.Settings{Width: m.Width, Height: m.Height, SPP: m.SPP, MaxDepth: m.MaxDepth},
 		rect:  image.Rect(m.X0, m.Y0, m.X1, m.Y1),
 		frame: m.Frame,
+		npix:  m.ResultPixels(),
+	}
+	if m.To > 0 {
+		j.pass = &render.Pass{From: m.From, To: m.To, Mask: m.Mask}
 	}
 	switch e.state {
 	case sceneReady:

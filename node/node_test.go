@@ -489,3 +489,59 @@ func TestNodeRendersFrames(t *testing.T) {
 		}
 	}
 }
+
+// A job with a sample range renders that pass: the sums of those samples of
+// the pixels its mask selects, as render.Scene.RenderPass writes them, of
+// the still and of a frame.
+func TestNodeRendersPasses(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "orbit.glb")
+	_, addr := startNode(t, Config{Workers: 2})
+	c := controllerConn(t, addr, "")
+	frame := schedtest.SceneFrame(bundle)
+	send(t, c, frame)
+	r := image.Rect(8, 4, 19, 11) // 77 pixels: a mask of 10 bytes
+	set := render.Settings{Width: 32, Height: 20, SPP: 16, MaxDepth: 3}
+	mask := make([]byte, render.MaskBytes(77))
+	for k := 0; k < 77; k += 2 {
+		mask[k/8] |= 1 << (k % 8)
+	}
+	f := 5
+	fs, err := scene.Frame(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64][]float32{}
+	for i, tt := range []struct {
+		s     *render.Scene
+		frame *int
+		p     render.Pass
+	}{
+		{scene, nil, render.Pass{From: 0, To: 4}},
+		{scene, nil, render.Pass{From: 4, To: 8, Mask: mask}},
+		{fs, &f, render.Pass{From: 8, To: 16, Mask: mask}},
+	} {
+		job := protocol.TileJob{Job: uint64(i + 1), Scene: frame.Hash, Width: set.Width, Height: set.Height, SPP: set.SPP, MaxDepth: set.MaxDepth,
+			X0: r.Min.X, Y0: r.Min.Y, X1: r.Max.X, Y1: r.Max.Y, Frame: tt.frame, From: tt.p.From, To: tt.p.To, Mask: tt.p.Mask}
+		pix := make([]float32, 3*tt.p.Selected(77))
+		if _, err := tt.s.RenderPass(context.Background(), set, r, tt.p, pix); err != nil {
+			t.Fatal(err)
+		}
+		want[job.Job] = pix
+		send(t, c, job)
+	}
+	got := map[uint64]string{}
+	for len(got) < len(want) {
+		switch m := recv(t, c).(type) {
+		case protocol.TileResult:
+			got[m.Job] = string(m.Pixels)
+		case protocol.Pong:
+		default:
+			t.Fatalf("unexpected %#v", m)
+		}
+	}
+	for id, pix := range want {
+		if got[id] != string(protocol.EncodePixels(pix)) {
+			t.Errorf("job %d: %d bytes, differing from RenderPass's %d pixels", id, len(got[id]), len(pix)/3)
+		}
+	}
+}

@@ -42,7 +42,9 @@ type job struct {
 	entry *sceneEntry
 	set   render.Settings
 	rect  image.Rectangle
-	frame *int // the animation's frame; nil: the still
+	frame *int         // the animation's frame; nil: the still
+	pass  *render.Pass // a pass of a progressive render; nil: the whole tile
+	npix  int          // pixels of the result
 
 	state   jobState
 	cancel  context.CancelFunc // while running
@@ -172,7 +174,7 @@ func (n *Node) next() (*job, context.Context) {
 // runJob renders j and sends its result, or tells the controller why not.
 // scratch is the worker's pixel buffer, returned grown as needed.
 func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []float32) []float32 {
-	size := 3 * j.rect.Dx() * j.rect.Dy()
+	size := 3 * j.npix
 	if cap(scratch) < size {
 		scratch = make([]float32, size)
 	}
@@ -181,7 +183,7 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 	var rays uint64
 	sc, err := frameOf(j.entry.scene, j.frame)
 	if err == nil {
-		rays, err = sc.RenderTile(ctx, j.set, j.rect, dst)
+		rays, err = renderJob(ctx, sc, j, dst)
 	}
 	nanos := time.Since(start).Nanoseconds()
 
@@ -232,4 +234,21 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 		c.cancel()
 	}
 	return scratch
+}
+
+// passRenderer renders passes of a progressive render; *render.Scene is one.
+type passRenderer interface {
+	RenderPass(ctx context.Context, set render.Settings, r image.Rectangle, p render.Pass, dst []float32) (rays uint64, err error)
+}
+
+// renderJob renders j with sc: the whole tile, or the pass it asks for.
+func renderJob(ctx context.Context, sc renderer, j *job, dst []float32) (uint64, error) {
+	if j.pass == nil {
+		return sc.RenderTile(ctx, j.set, j.rect, dst)
+	}
+	pr, ok := sc.(passRenderer)
+	if !ok {
+		return 0, fmt.Errorf("this node's renderer cannot render passes of a progressive render")
+	}
+	return pr.RenderPass(ctx, j.set, j.rect, *j.pass, dst)
 }

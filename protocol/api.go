@@ -115,10 +115,23 @@ type TileJob struct {
 	// scene as its files stand), and the key is then left out, so that a
 	// still's jobs are the frames they always were.
 	Frame *int `msgpack:"fr,omitempty"`
+	// To > 0 makes the job one pass of a progressive render: samples
+	// [From, To) of each pixel of the rectangle that Mask selects, and the
+	// result carries their sums, not means (see PassPixels). Zero (the keys
+	// left out) renders every pixel's SPP samples, as a job always did.
+	From int `msgpack:"sa,omitempty"`
+	To   int `msgpack:"sb,omitempty"`
+	// Mask selects the pixels of a pass, one bit a pixel of the rectangle
+	// in row-major order (pixel k is bit k%8 of byte k/8, least significant
+	// first; bits past the last pixel zero); nil (the key left out) selects
+	// every pixel. Only with To > 0.
+	Mask []byte `msgpack:"pm,omitempty"`
 }
 
 // TileResult carries a rendered tile: Pixels is linear float32 RGB, row-major,
-// little-endian (EncodePixels and DecodePixels convert), 12 bytes a pixel.
+// little-endian (EncodePixels and DecodePixels convert), 12 bytes a pixel:
+// the job's pixels (TileJob.ResultPixels of them; for a pass, the sums of
+// the pass's samples of the pixels its mask selects).
 type TileResult struct {
 	Job    uint64 `msgpack:"j"`
 	Epoch  uint32 `msgpack:"e"`

@@ -121,7 +121,7 @@ var (
 	answerKeys     = []string{"m"}
 	sceneKeys      = []string{"h", "m", "f"}
 	blobKeys       = []string{"n", "d"}
-	tileJobKeys    = []string{"j", "s", "w", "h", "spp", "md", "x0", "y0", "x1", "y1", "e", "fr"}
+	tileJobKeys    = []string{"j", "s", "w", "h", "spp", "md", "x0", "y0", "x1", "y1", "e", "fr", "sa", "sb", "pm"}
 	tileResultKeys = []string{"j", "e", "p", "r", "ns"}
 	errorKeys      = []string{"c", "m", "j"}
 	jobKeys        = []string{"j"}
@@ -229,6 +229,12 @@ func (r *reader) tileJob() (m TileJob, err error) {
 			if f, err = decodeInt[int](r); err == nil {
 				m.Frame = &f
 			}
+		case "sa":
+			m.From, err = decodeInt[int](r)
+		case "sb":
+			m.To, err = decodeInt[int](r)
+		case "pm":
+			m.Mask, err = r.bin()
 		}
 		return err
 	})

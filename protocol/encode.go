@@ -160,11 +160,17 @@ func (e *encoder) scene(m *Scene) {
 }
 
 func (e *encoder) tileJob(m *TileJob) {
+	n := 11
 	if m.Frame != nil {
-		e.mapLen(12)
-	} else {
-		e.mapLen(11)
+		n++
 	}
+	if m.To != 0 {
+		n += 2
+	}
+	if m.Mask != nil {
+		n++
+	}
+	e.mapLen(n)
 	e.uint("j", m.Job)
 	e.str("s", m.Scene)
 	e.int("w", int64(m.Width))
@@ -178,6 +184,13 @@ func (e *encoder) tileJob(m *TileJob) {
 	e.uint("e", uint64(m.Epoch))
 	if m.Frame != nil {
 		e.int("fr", int64(*m.Frame))
+	}
+	if m.To != 0 {
+		e.int("sa", int64(m.From))
+		e.int("sb", int64(m.To))
+	}
+	if m.Mask != nil {
+		e.bin("pm", m.Mask)
 	}
 }
 

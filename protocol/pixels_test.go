@@ -57,6 +57,13 @@ func TestDecodePixelsWrongSize(t *testing.T) {
 	}
 }
 
+// oneBit returns a mask of n bytes with bit k set.
+func oneBit(n, k int) []byte {
+	m := make([]byte, n)
+	m[k/8] |= 1 << (k % 8)
+	return m
+}
+
 func TestTileJobValidate(t *testing.T) {
 	ok := TileJob{Job: 1, Scene: "h", Width: 64, Height: 48, SPP: 1, MaxDepth: 1, X0: 32, Y0: 16, X1: 64, Y1: 48}
 	tests := []struct {
@@ -75,6 +82,21 @@ func TestTileJobValidate(t *testing.T) {
 		{name: "outside", edit: func(j *TileJob) { j.X1 = 65 }, want: "not inside"},
 		{name: "frame 0", edit: func(j *TileJob) { j.Frame = intPtr(0) }},
 		{name: "negative frame", edit: func(j *TileJob) { j.Frame = intPtr(-3) }, want: "frame -3, want 0 or more"},
+		// The tile is 32x32: 1024 pixels, a mask of 128 bytes.
+		{name: "pass", edit: func(j *TileJob) { j.SPP, j.From, j.To = 64, 16, 32 }},
+		{name: "first pass", edit: func(j *TileJob) { j.SPP, j.To = 64, 4 }},
+		{name: "masked pass", edit: func(j *TileJob) { j.SPP, j.From, j.To, j.Mask = 64, 16, 32, oneBit(128, 1023) }},
+		{name: "from without to", edit: func(j *TileJob) { j.SPP, j.From = 64, 4 }, want: "samples [4,0)"},
+		{name: "empty range", edit: func(j *TileJob) { j.SPP, j.From, j.To = 64, 8, 8 }, want: "not a range within the 64"},
+		{name: "past spp", edit: func(j *TileJob) { j.SPP, j.From, j.To = 64, 32, 65 }, want: "not a range within the 64"},
+		{name: "negative from", edit: func(j *TileJob) { j.SPP, j.From, j.To = 64, -1, 4 }, want: "samples [-1,4)"},
+		{name: "mask without range", edit: func(j *TileJob) { j.Mask = oneBit(128, 0) }, want: "mask without a sample range"},
+		{name: "short mask", edit: func(j *TileJob) { j.SPP, j.To, j.Mask = 64, 4, oneBit(127, 0) }, want: "mask of 127 bytes for 1024 pixels"},
+		{name: "empty mask", edit: func(j *TileJob) { j.SPP, j.To, j.Mask = 64, 4, make([]byte, 128) }, want: "selects no pixel"},
+		{name: "mask past the tile", edit: func(j *TileJob) {
+			j.X1, j.Y1, j.SPP, j.To, j.Mask = 63, 47, 64, 4, oneBit(121, 0) // 31x31 = 961 pixels: bit 967 is past them
+			j.Mask[120] |= 0x80
+		}, want: "selects pixels past the 961"},
 		{name: "too big", edit: func(j *TileJob) {
 			j.Width, j.Height, j.X0, j.Y0, j.X1, j.Y1 = 1<<30, 1<<30, 0, 0, 1<<30, 1<<30
 		}, want: "would not fit in any frame"},

@@ -269,7 +269,10 @@ func (lim Limits) CheckTile(set Settings, r image.Rectangle) error {
 
 // RenderTile renders rectangle r of the image described by set (resolved)
 // into dst, which must hold r.Dx()*r.Dy()*3 float32: linear RGB, row-major.
-// It returns the number of rays cast (camera, bounce and shadow rays).
+// It returns the number of rays cast (camera, bounce and shadow rays). Each
+// pixel is the passes of PassEnds(set.SPP) added up as a Film adds them,
+// so that a progressive render stopped after the passes ending at N
+// samples gives RenderTile's pixels of N samples, bit for bit.
 //
 // A pixel's value depends only on the scene, set and its coordinates, never
 // on r. RenderTile checks ctx between rows and returns ctx.Err() when it is
@@ -286,6 +289,36 @@ func (s *Scene) RenderTile(ctx context.Context, set Settings, r image.Rectangle,
 		return 0, fmt.Errorf("%w: destination holds %d float32, rectangle %v needs %d", ErrBadTile, len(dst), r, want)
 	}
 	return s.renderTile(ctx, set, r, dst)
+}
+
+// RenderPass renders one pass of a progressive render (see PassEnds and
+// Film): samples [p.From, p.To) of the pixels of rectangle r that p.Mask
+// selects, into dst, which must hold 3 float32 for each of them: per pixel
+// selected, in row-major order, the sum of those samples (linear RGB, summed
+// in float64 in sample order and rounded once to float32). It returns the
+// number of rays cast.
+//
+// A pixel's sums depend only on the scene, set.Width, set.Height,
+// set.MaxDepth, its coordinates and the samples asked for (set.SPP, the
+// most samples of the render, only bounds p.To). A Film given the passes
+// of PassEnds(N) holds RenderTile's pixels of N samples, bit for bit.
+// RenderPass checks ctx between rows and allocates nothing.
+func (s *Scene) RenderPass(ctx context.Context, set Settings, r image.Rectangle, p Pass, dst []float32) (rays uint64, err error) {
+	set = s.Resolve(set)
+	if err := s.lim.CheckSettings(set); err != nil {
+		return 0, err
+	}
+	if r.Empty() || !r.In(image.Rect(0, 0, set.Width, set.Height)) {
+		return 0, fmt.Errorf("%w: rectangle %v is empty or outside the %dx%d image", ErrBadTile, r, set.Width, set.Height)
+	}
+	n := r.Dx() * r.Dy()
+	if err := p.Check(set, n); err != nil {
+		return 0, err
+	}
+	if want := 3 * p.Selected(n); len(dst) != want {
+		return 0, fmt.Errorf("%w: destination holds %d float32, the pass of rectangle %v needs %d", ErrBadTile, len(dst), r, want)
+	}
+	return s.renderPass(ctx, set, r, p, dst)
 }
 
 // NewImage returns a black image.

@@ -297,37 +297,90 @@ func (tr *tracer) seeThrough(r *Ray, tmax float64, delta bool, tint *Vec) bool {
 	return false
 }
 
-// renderTile is RenderTile on resolved, validated settings.
+// renderTile is RenderTile on resolved, validated settings. Each pixel's
+// samples are summed pass by pass (PassEnds), each pass's sum rounded to
+// float32 and added to the pixel's in pass order, exactly as a Film adds
+// the passes of a progressive render, so that the two give the same bits.
 func (s *sceneData) renderTile(ctx context.Context, set Settings, r image.Rectangle, dst []float32) (uint64, error) {
-	cam := s.camera.view(set.Width, set.Height)
-	tr := tracer{s: s, maxDepth: set.MaxDepth}
-	inv := 1 / float64(set.SPP)
-	lens := cam.lensRadius > 0
+	px := newPixelTracer(s, set)
+	var endBuf [maxPasses]int
+	ends := passEnds(set.SPP, endBuf[:0])
 	k := 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		if err := ctx.Err(); err != nil {
-			return tr.rays, err
+			return px.tr.rays, err
 		}
 		for x := r.Min.X; x < r.Max.X; x++ {
-			key := pixelKey(x, y, s.frameSeed)
-			var sum Vec
-			for i := 0; i < set.SPP; i++ {
-				sp := newSampler(key, i)
-				jx, jy := sp.get2D(dimPixel)
-				var lu, lv float64
-				if lens {
-					lu, lv = sp.get2D(dimLens)
-				}
-				ray := cam.ray(float64(x)+jx, float64(y)+jy, lu, lv)
-				if c := tr.radiance(ray, &sp); c.finite() {
-					sum = sum.Add(c)
-				}
+			var acc [3]float32
+			from := 0
+			for _, to := range ends {
+				sum := px.sum(x, y, from, to)
+				acc[0] += float32(sum.X)
+				acc[1] += float32(sum.Y)
+				acc[2] += float32(sum.Z)
+				from = to
 			}
-			dst[k] = float32(sum.X * inv)
-			dst[k+1] = float32(sum.Y * inv)
-			dst[k+2] = float32(sum.Z * inv)
+			dst[k] = passMean(acc[0], set.SPP)
+			dst[k+1] = passMean(acc[1], set.SPP)
+			dst[k+2] = passMean(acc[2], set.SPP)
 			k += 3
 		}
 	}
-	return tr.rays, nil
+	return px.tr.rays, nil
+}
+
+// renderPass is RenderPass on resolved, validated settings and pass.
+func (s *sceneData) renderPass(ctx context.Context, set Settings, r image.Rectangle, p Pass, dst []float32) (uint64, error) {
+	px := newPixelTracer(s, set)
+	k, i := 0, 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		if err := ctx.Err(); err != nil {
+			return px.tr.rays, err
+		}
+		for x := r.Min.X; x < r.Max.X; x, i = x+1, i+1 {
+			if p.Mask != nil && p.Mask[i>>3]&(1<<(i&7)) == 0 {
+				continue
+			}
+			sum := px.sum(x, y, p.From, p.To)
+			dst[k] = float32(sum.X)
+			dst[k+1] = float32(sum.Y)
+			dst[k+2] = float32(sum.Z)
+			k += 3
+		}
+	}
+	return px.tr.rays, nil
+}
+
+// pixelTracer traces the samples of pixels of one image.
+type pixelTracer struct {
+	s    *sceneData
+	cam  camera
+	lens bool // the camera has a lens: its samples take dimLens
+	tr   tracer
+}
+
+func newPixelTracer(s *sceneData, set Settings) pixelTracer {
+	cam := s.camera.view(set.Width, set.Height)
+	return pixelTracer{s: s, cam: cam, lens: cam.lensRadius > 0, tr: tracer{s: s, maxDepth: set.MaxDepth}}
+}
+
+// sum returns the sum of samples [from, to) of pixel (x, y), in float64,
+// in sample order; a sample that is not finite adds nothing. Sample i of
+// a pixel depends on the scene, the pixel, the frame and i alone.
+func (px *pixelTracer) sum(x, y, from, to int) Vec {
+	key := pixelKey(x, y, px.s.frameSeed)
+	var sum Vec
+	for i := from; i < to; i++ {
+		sp := newSampler(key, i)
+		jx, jy := sp.get2D(dimPixel)
+		var lu, lv float64
+		if px.lens {
+			lu, lv = sp.get2D(dimLens)
+		}
+		ray := px.cam.ray(float64(x)+jx, float64(y)+jy, lu, lv)
+		if c := px.tr.radiance(ray, &sp); c.finite() {
+			sum = sum.Add(c)
+		}
+	}
+	return sum
 }
