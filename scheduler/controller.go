@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -63,13 +64,30 @@ type Config struct {
 	// evaluates the frames itself. Empty: the still.
 	Frames []int
 
-	// OnProgress, OnTile and OnFrame are called from Run's goroutine and
+	// Progressive renders every frame in passes (render.PassEnds of
+	// Settings.SPP: 4 samples, then doubling the total): after each one the
+	// controller holds a whole image (OnPass; Result.Image is the last one
+	// written), and a render stopped after the passes ending at N samples
+	// is bit for bit the render of N samples. Noise > 0 makes it adaptive
+	// (render.Film's rule: a pixel whose estimated error, and its
+	// neighbours', is below Noise takes no more samples; Settings.SPP is the
+	// ceiling). Budget > 0 (a still only) ends the render when the next pass
+	// is not expected to end within Budget of Run's start, at the rate of
+	// the passes so far.
+	Progressive bool
+	Noise       float64
+	Budget      time.Duration
+
+	// OnProgress, OnTile, OnFrame and OnPass are called from Run's goroutine and
 	// must return quickly. OnFrame gets each frame of an animation once
 	// its last tile is in (hand the image to a writer: it is the
 	// receiver's).
 	OnProgress func(Progress)
 	OnTile     func(TileEvent)
 	OnFrame    func(FrameEvent)
+	// OnPass gets each pass of a progressive render once written (the
+	// image is the receiver's).
+	OnPass func(PassEvent)
 }
 
 // tuning holds the controller's timings and limits. Tests shorten them.
@@ -174,6 +192,16 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 			return nil, fmt.Errorf("%w: frame %d given twice", ErrBadConfig, f)
 		}
 		seen[f] = true
+	}
+	switch {
+	case !cfg.Progressive && (cfg.Noise != 0 || cfg.Budget != 0):
+		return nil, fmt.Errorf("%w: Config.Noise and Config.Budget need Config.Progressive", ErrBadConfig)
+	case math.IsNaN(cfg.Noise) || math.IsInf(cfg.Noise, 0) || cfg.Noise < 0:
+		return nil, fmt.Errorf("%w: Config.Noise is %v, want 0 (none) or more", ErrBadConfig, cfg.Noise)
+	case cfg.Budget < 0:
+		return nil, fmt.Errorf("%w: Config.Budget is %v, want 0 (none) or more", ErrBadConfig, cfg.Budget)
+	case cfg.Budget > 0 && len(cfg.Frames) > 0:
+		return nil, fmt.Errorf("%w: a time budget is for a still, not for %d frames of an animation", ErrBadConfig, len(cfg.Frames))
 	}
 	cfg.Frames = slices.Clone(cfg.Frames)
 	if cfg.Tile == 0 {

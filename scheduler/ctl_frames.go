@@ -40,6 +40,12 @@ type frameRun struct {
 	rays   uint64        // of its tiles in the image
 	opened time.Time
 	wrote  time.Time
+
+	// A progressive render's frame is one unit a pass, sharing its film.
+	film    *filmRun // nil when not progressive
+	pass    int      // the pass of film, 0 for the first
+	skipped bool     // never opened: the film ended before it
+	pixels  int      // the pixels its tiles render
 }
 
 // frameRenderer renders the frames of an animated scene in-process: the
@@ -84,6 +90,13 @@ func (r *run) animation() bool { return len(r.cfg.Frames) > 0 }
 // open.
 func (r *run) refill() {
 	for r.next == len(r.order) && r.opened < len(r.frames) {
+		if r.frames[r.opened].skipped {
+			r.opened++
+			continue
+		}
+		if !r.canOpen(r.opened) {
+			return
+		}
 		r.openFrame(r.opened)
 		r.opened++
 	}
@@ -96,9 +109,13 @@ func (r *run) openFrame(k int) {
 	f.img = render.NewImage(r.set.Width, r.set.Height)
 	f.opened = r.clock.Now()
 	f.lo = len(r.tiles)
-	for _, rect := range r.grid {
-		r.order = append(r.order, len(r.tiles))
-		r.tiles = append(r.tiles, tile{rect: rect, frame: k})
+	if f.film != nil {
+		r.openPass(k)
+	} else {
+		for _, rect := range r.grid {
+			r.order = append(r.order, len(r.tiles))
+			r.tiles = append(r.tiles, tile{rect: rect, frame: k, npix: rect.Dx() * rect.Dy()})
+		}
 	}
 	f.hi = len(r.tiles)
 }
@@ -116,11 +133,22 @@ func (r *run) writeFrames() {
 		r.framesDone++
 		fs := FrameStats{Frame: f.num, Tiles: f.hi - f.lo, Rays: f.rays,
 			Seconds: f.wrote.Sub(f.opened).Seconds(), DoneAt: f.wrote.Sub(r.start).Seconds()}
+		img := f.img
+		if f.film != nil {
+			r.endPass(k)
+			if !f.film.ended {
+				continue
+			}
+			r.stillsDone++
+			fs = r.filmStats(f.film, f.wrote)
+			img = f.film.film.Image()
+		} else {
+			r.stillsDone++
+		}
 		if !r.animation() {
 			continue
 		}
 		r.stats.Frames = append(r.stats.Frames, fs)
-		img := f.img
 		f.img = nil
 		if r.cfg.OnFrame != nil {
 			r.cfg.OnFrame(FrameEvent{Frame: f.num, Image: img, Stats: fs})
@@ -147,6 +175,12 @@ func (r *run) checksPending(f *frameRun) bool {
 func (r *run) reopenFramesOf(rec *nodeRec) {
 	for k := range r.opened {
 		f := &r.frames[k]
+		if f.film != nil && f.state == frameWritten && !f.skipped && slices.ContainsFunc(r.tiles[f.lo:f.hi], func(t tile) bool { return t.by == rec }) {
+			// Its sums are in the film, and the passes after it were
+			// decided from them: they passed their checks and stay.
+			r.log.Warn().Int("frame", f.num).Int("pass", f.pass+1).Msg("a node caught lying rendered part of a pass already in the film; its checked tiles stay")
+			continue
+		}
 		if f.state != frameWritten || !slices.ContainsFunc(r.tiles[f.lo:f.hi], func(t tile) bool { return t.by == rec }) {
 			continue
 		}
@@ -192,10 +226,37 @@ func (r *run) partial() []FrameEvent {
 	var out []FrameEvent
 	for k := range r.opened {
 		f := &r.frames[k]
+		if fr := f.film; fr != nil {
+			// The frame's last pass written, once per frame.
+			if !fr.ended && fr.film.Passes() > 0 && (k+1 == r.opened || r.frames[k+1].film != fr) {
+				out = append(out, FrameEvent{Frame: f.num, Image: fr.film.Image(), Stats: FrameStats{Frame: f.num, Tiles: r.filmTiles(fr)}})
+			}
+			continue
+		}
 		if f.state == frameOpen && f.done > 0 {
 			out = append(out, FrameEvent{Frame: f.num, Image: f.img,
 				Stats: FrameStats{Frame: f.num, Tiles: f.done, Rays: f.rays}})
 		}
 	}
 	return out
+}
+
+// filmTiles counts the tiles of fr's passes in their images.
+func (r *run) filmTiles(fr *filmRun) int {
+	n := 0
+	for k := fr.first; k < fr.first+len(fr.film.Ends()); k++ {
+		n += r.frames[k].done
+	}
+	return n
+}
+
+// filmStats is the FrameStats of a progressive frame, written at now.
+func (r *run) filmStats(fr *filmRun, now time.Time) FrameStats {
+	first := &r.frames[fr.first]
+	fs := FrameStats{Frame: first.num, Seconds: now.Sub(fr.started).Seconds(), DoneAt: now.Sub(r.start).Seconds()}
+	for k := fr.first; k < fr.first+len(fr.film.Ends()); k++ {
+		fs.Tiles += r.frames[k].done
+		fs.Rays += r.frames[k].rays
+	}
+	return fs
 }

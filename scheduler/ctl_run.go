@@ -74,7 +74,8 @@ type run struct {
 	frames     []frameRun        // the still, or the animation's frames in order
 	opened     int               // frames[:opened] are open or written
 	written    int               // frames[:written] are all written
-	framesDone int               // frames written
+	framesDone int               // frames written (passes, in a progressive render)
+	stillsDone int               // frames written whole (all their passes)
 	total      int               // tiles of every frame
 	tiles      []tile            // the open frames' (and written frames') tiles
 	order      []int             // queue of fresh tiles, frame by frame, centre outwards; consumed from next
@@ -137,11 +138,17 @@ func newRun(ctx context.Context, c *Controller) *run {
 	r.aud = newAuditor(c.audit, c.seed)
 	r.grid = tileGrid(r.set.Width, r.set.Height, cfg.Tile)
 	nums := frameNums(cfg)
-	r.frames = make([]frameRun, len(nums))
-	for k, n := range nums {
-		r.frames[k] = frameRun{num: n}
+	if cfg.Progressive {
+		if err := r.passUnits(nums); err != nil {
+			panic("scheduler: " + err.Error()) // NewController checked the settings
+		}
+	} else {
+		r.frames = make([]frameRun, len(nums))
+		for k, n := range nums {
+			r.frames[k] = frameRun{num: n}
+		}
 	}
-	r.total = len(r.grid) * len(nums)
+	r.total = len(r.grid) * len(r.frames)
 	r.start = r.clock.Now()
 	r.lastLive = r.start
 	r.lastWorking = r.start
@@ -218,8 +225,16 @@ func (r *run) finished() bool { return r.framesDone == len(r.frames) && r.pendin
 
 // missing says what is not done: tiles, and for an animation frames.
 func (r *run) missing() string {
+	if r.progressive() && !r.animation() {
+		fr := r.frames[0].film
+		return fmt.Sprintf("the passes after %d of %d (%d samples per pixel at most, %d pixels still taking samples)",
+			fr.film.Passes(), len(fr.film.Ends()), r.set.SPP, fr.film.Live())
+	}
 	if !r.animation() {
 		return fmt.Sprintf("%d of %d tiles", r.total-r.done, r.total)
+	}
+	if r.progressive() {
+		return fmt.Sprintf("%d of %d frames", len(r.cfg.Frames)-r.stillsDone, len(r.cfg.Frames))
 	}
 	return fmt.Sprintf("%d of %d frames (%d of %d tiles)", len(r.frames)-r.framesDone, len(r.frames), r.total-r.done, r.total)
 }
@@ -430,9 +445,13 @@ func (r *run) progress(final bool) {
 	}
 	r.lastProg = now
 	p := Progress{Done: r.done, Total: r.total, Rays: r.stats.Rays, Live: len(r.live), Elapsed: now.Sub(r.start), Nodes: r.nodeStats(),
-		FramesDone: r.framesDone, Frames: len(r.frames), Frame: still}
+		FramesDone: r.stillsDone, Frames: len(frameNums(r.cfg)), Frame: still}
 	if r.animation() && r.written < len(r.frames) {
 		p.Frame = r.frames[r.written].num
+	}
+	if r.progressive() && r.written < len(r.frames) {
+		fr := r.frames[r.written].film
+		p.Pass, p.Passes, p.SPP = fr.film.Passes()+1, len(fr.film.Ends()), fr.film.Ends()[min(fr.film.Passes(), len(fr.film.Ends())-1)]
 	}
 	r.cfg.OnProgress(p)
 }
@@ -496,12 +515,24 @@ func (r *run) result() *Result {
 		st.AuditWaitSeconds = r.clock.Now().Sub(r.allDone).Seconds()
 	}
 	res := &Result{Stats: st, Missing: r.total - r.done}
-	if r.animation() {
+	switch {
+	case r.animation():
 		res.Partial = r.partial()
-		res.MissingFrames = len(r.frames) - r.framesDone
-	} else {
+		res.MissingFrames = len(r.cfg.Frames) - r.stillsDone
+	case r.progressive():
+		film := r.frames[0].film.film
+		res.Image, res.Samples = film.Image(), film.SampleImage()
+		res.Stats.SPPMin, res.Stats.SPPMedian, res.Stats.SPPMax = film.SampleStats()
+		res.Stats.Samples = 0
+		for y := range r.set.Height {
+			for x := range r.set.Width {
+				res.Stats.Samples += int64(film.Samples(x, y))
+			}
+		}
+	default:
 		res.Image = r.frames[0].img
 	}
+	res.Stats.Tiles = r.total
 	return res
 }
 

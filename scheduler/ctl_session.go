@@ -271,12 +271,12 @@ func (r *run) localWorker(s *session) {
 			return
 		}
 		rect := l.rect
-		pix := make([]float32, 3*rect.Dx()*rect.Dy())
+		pix := make([]float32, 3*l.npix)
 		start := time.Now()
 		var rays uint64
 		rend, err := r.c.rendererOf(l.frame)
 		if err == nil {
-			rays, err = rend.RenderTile(s.ctx, r.set, rect, pix)
+			rays, err = renderWork(s.ctx, rend, r.set, rect, l.pass, pix)
 		}
 		ev := event{kind: evResult, s: s, job: l.job, epoch: l.epoch, pix: pix, rays: rays, nanos: time.Since(start).Nanoseconds()}
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tessera/protocol"
+	"tessera/render"
 )
 
 // tileState is where a tile is in the render.
@@ -32,6 +33,10 @@ type tile struct {
 	rays   uint64    // of the pixels in the image
 	pix    []float32 // the pixels in the image, kept while another copy or a check is pending
 	checks int       // audits or arbitrations pending
+	// npix is the pixels its result carries: the rectangle's, or those of
+	// the mask of its pass (a progressive render's, To > 0).
+	npix int
+	pass render.Pass
 }
 
 // lease is a tile handed to a session under a job id and the tile's epoch.
@@ -46,6 +51,8 @@ type lease struct {
 	rect  image.Rectangle
 	frame int    // the animation's frame number; still for a still
 	audit *check // an audit of a tile already in the image, not a tile to render
+	pass  render.Pass
+	npix  int
 }
 
 // revoke ends a lease without a result; its tile goes back to the queue if
@@ -271,7 +278,8 @@ func (r *run) issue(s *session, i int) *lease {
 	t := &r.tiles[i]
 	r.nextJob++
 	now := r.clock.Now()
-	l := &lease{job: r.nextJob, tile: i, epoch: t.epoch, s: s, sent: now, rect: t.rect, frame: r.frames[t.frame].num}
+	l := &lease{job: r.nextJob, tile: i, epoch: t.epoch, s: s, sent: now, rect: t.rect, frame: r.frames[t.frame].num,
+		pass: t.pass, npix: t.npix}
 	if len(s.leases) == 0 {
 		s.lastProgress = now
 	}
@@ -286,7 +294,7 @@ func (r *run) issue(s *session, i int) *lease {
 		Job: l.job, Scene: r.c.scene.Hash,
 		Width: r.set.Width, Height: r.set.Height, SPP: r.set.SPP, MaxDepth: r.set.MaxDepth,
 		X0: t.rect.Min.X, Y0: t.rect.Min.Y, X1: t.rect.Max.X, Y1: t.rect.Max.Y,
-		Epoch: l.epoch,
+		Epoch: l.epoch, From: t.pass.From, To: t.pass.To, Mask: t.pass.Mask,
 	}
 	if l.frame != still {
 		job.Frame = &l.frame
@@ -309,7 +317,7 @@ func (r *run) takeResult(ev event) {
 	s.noteDone(now, len(s.leases))
 	r.unlease(l)
 	t := &r.tiles[l.tile]
-	want := 3 * t.rect.Dx() * t.rect.Dy()
+	want := 3 * t.npix
 	bad := ""
 	switch {
 	case ev.epoch != l.epoch:
@@ -370,9 +378,15 @@ func (r *run) accept(i int, rec *nodeRec, pix []float32, rays uint64) {
 	rec.tiles++
 	rec.rays += rays
 	r.stats.Rays += rays
-	putTile(f.img, t.rect, pix)
+	show := pix
+	if f.film != nil {
+		scatterPass(f.img, t.rect, t.pass.Mask, pix)
+		show = r.previewTile(t, pix)
+	} else {
+		putTile(f.img, t.rect, pix)
+	}
 	t.pix = pix // for comparisons; tidy forgets it
-	if r.cfg.OnTile != nil {
-		r.cfg.OnTile(TileEvent{Rect: t.rect, Pixels: pix, NodeID: rec.id, Frame: f.num})
+	if r.cfg.OnTile != nil && show != nil {
+		r.cfg.OnTile(TileEvent{Rect: t.rect, Pixels: show, NodeID: rec.id, Frame: f.num})
 	}
 }

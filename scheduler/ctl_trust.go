@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tessera/protocol"
+	"tessera/render"
 )
 
 // checkKind is what a check renders and who may render it.
@@ -50,6 +51,8 @@ type check struct {
 	// that its verdict counts as the first claim's audit.
 	ofAudit bool
 	lease   *lease // checkAudit: the lease of the node rendering it, while one does
+	pass    render.Pass
+	npix    int
 }
 
 type claim struct {
@@ -111,7 +114,8 @@ func (q *checkQueue) push(ck *check) {
 // addCheck queues a check of tile i.
 func (r *run) addCheck(kind checkKind, i int, claims ...claim) *check {
 	t := &r.tiles[i]
-	ck := &check{kind: kind, tile: i, rect: t.rect, frame: r.frames[t.frame].num, claims: claims}
+	ck := &check{kind: kind, tile: i, rect: t.rect, frame: r.frames[t.frame].num, claims: claims,
+		pass: t.pass, npix: t.npix}
 	if kind == checkSpot {
 		ck.spots = r.aud.spots(t.rect)
 	}
@@ -338,11 +342,15 @@ func (r *run) judge(ck *check) verdict {
 			v.right[j] = true
 		}
 		for _, p := range ck.spots {
-			if _, err := rend.RenderTile(r.ctx, r.set, image.Rectangle{Min: p, Max: p.Add(image.Pt(1, 1))}, px[:]); err != nil {
+			at := 3 * passAt(ck.rect, ck.pass.Mask, p)
+			if at < 0 {
+				continue // a pixel the pass does not render
+			}
+			one := render.Pass{From: ck.pass.From, To: ck.pass.To}
+			if _, err := renderWork(r.ctx, rend, r.set, image.Rectangle{Min: p, Max: p.Add(image.Pt(1, 1))}, one, px[:]); err != nil {
 				v.err = err
 				return v
 			}
-			at := 3 * ((p.Y-ck.rect.Min.Y)*ck.rect.Dx() + p.X - ck.rect.Min.X)
 			for j, cl := range ck.claims {
 				if v.right[j] && !samePixels(cl.pix[at:at+3], px[:]) {
 					v.right[j] = false
@@ -352,8 +360,8 @@ func (r *run) judge(ck *check) verdict {
 		}
 		return v
 	}
-	v.pix = make([]float32, 3*ck.rect.Dx()*ck.rect.Dy())
-	v.rays, v.err = rend.RenderTile(r.ctx, r.set, ck.rect, v.pix)
+	v.pix = make([]float32, 3*ck.npix)
+	v.rays, v.err = renderWork(r.ctx, rend, r.set, ck.rect, ck.pass, v.pix)
 	if v.err != nil {
 		return v
 	}
@@ -411,6 +419,9 @@ func (r *run) distrust(rec *nodeRec, reason string) {
 		t := &r.tiles[i]
 		if t.state != tileDone || t.by != rec {
 			continue
+		}
+		if f := &r.frames[t.frame]; f.film != nil && f.state == frameWritten {
+			continue // in the film already (see reopenFramesOf)
 		}
 		n++
 		r.forgetTile(i)

@@ -24,6 +24,10 @@ type Progress struct {
 	FramesDone int // frames written (a still: 1 once done)
 	Frames     int // frames in all (a still: 1)
 	Frame      int // an animation's earliest frame not written yet (the one the preview shows); -1 for a still or when all are written
+
+	// A progressive render's pass under way (1 for the first; 0 when not
+	// progressive) of the frame's Passes at most, ending at SPP samples.
+	Pass, Passes, SPP int
 }
 
 // ProgressInterval is the shortest time between two OnProgress calls.
@@ -60,6 +64,9 @@ type Result struct {
 	Missing       int // tiles
 	MissingFrames int // an animation's frames not written
 	Partial       []FrameEvent
+	// Samples is a progressive still's samples per pixel (the count in
+	// every channel); nil otherwise.
+	Samples *render.Image
 }
 
 // FrameStats is one frame of an animation in the stats.
@@ -80,7 +87,7 @@ type Stats struct {
 	Height        int     `json:"height"`
 	SPP           int     `json:"spp"`
 	Tiles         int     `json:"tiles"`
-	Samples       int64   `json:"samples"`       // width * height * spp
+	Samples       int64   `json:"samples"`       // width * height * spp; a progressive render's: every pixel's samples summed
 	Rays          uint64  `json:"rays"`          // of the tiles in the image
 	RaysPerSecond float64 `json:"raysPerSecond"` // rays / wallSeconds
 	Retries       int     `json:"retries"`       // tiles handed out again after a lease was lost
@@ -102,6 +109,12 @@ type Stats struct {
 	BytesSent        int64        `json:"bytesSent"`
 	BytesReceived    int64        `json:"bytesReceived"`
 	Frames           []FrameStats `json:"frames,omitempty"` // an animation's frames, in the order they were written
+	// A progressive render's passes, in the order they were written, and
+	// a still's samples per pixel: the fewest, the median and the most.
+	Passes    []PassStats `json:"passes,omitempty"`
+	SPPMin    int         `json:"sppMin,omitempty"`
+	SPPMedian int         `json:"sppMedian,omitempty"`
+	SPPMax    int         `json:"sppMax,omitempty"`
 	Nodes            []NodeStats  `json:"nodes"`
 }
 

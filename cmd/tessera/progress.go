@@ -60,7 +60,14 @@ func (b *tileBar) update(p scheduler.Progress) {
 				frames = fmt.Sprintf("%d/%d frames, ", p.FramesDone, p.Frames)
 			}
 		}
+		if p.Pass > 0 {
+			// A progressive render: the tiles to go change with every pass.
+			frames += fmt.Sprintf("pass %d/%d (%d spp), ", p.Pass, p.Passes, p.SPP)
+		}
 		b.bar.Describe(fmt.Sprintf("%s%6.1f Mrays/s, %d nodes", frames, float64(p.Rays)/s/1e6, p.Live))
+	}
+	if p.Total > 0 && int64(p.Total) != b.bar.GetMax64() {
+		b.bar.ChangeMax(p.Total)
 	}
 	b.bar.Set(p.Done)
 }

@@ -35,7 +35,8 @@ func init() {
 }
 
 const renderSynopsis = `render [-o out.png] [-registry host:port] [-nodes h:p,h:p] [-local auto|N] [-no-mdns]
-               [-discover 1s] [-width W] [-height H] [-spp N] [-tile 32] [-camera NAME]
+               [-discover 1s] [-width W] [-height H] [-spp N] [-noise E] [-time D] [-o-spp spp.pfm]
+               [-tile 32] [-camera NAME]
                [-env sky.hdr [-env-strength K] [-env-rotate DEG]]
                [-frame N | -frames A-B[,C,D-E:STEP]] [-fps 24] [-overwrite]
                [-stats stats.json] [-preview :8080] [-token T] [-q] SCENE.json|SCENE.glb|SCENE.gltf
@@ -44,7 +45,16 @@ An animation: -frames 1-240 -o frames/orbit-####.png renders frames 1 to
 240 in one job (#### is the frame number, zero-padded: orbit-0017.png; a
 name without # gets -#### before its extension). Frames whose file exists
 are skipped, so the same command run again after Ctrl-C or a crash renders
-only what is missing; -overwrite renders them again.`
+only what is missing; -overwrite renders them again.
+
+Progressive: -noise 0.01 renders in passes (4 samples a pixel, then
+doubling) and stops each pixel once its estimated error is below 1%
+(Cycles' measure; -spp is then the most a pixel gets, 4096 without it);
+-time 10m renders passes while the next one is expected to end within 10
+minutes (a still only; -spp the most, 65536 without it). Either way the
+image after every pass is whole: Ctrl-C leaves the last one in the
+.partial file, and a render stopped after passes of N samples is bit for
+bit -spp N. -o-spp writes the samples each pixel got.`
 
 // renderJob is one render as the flags (or tessera demo) describe it.
 type renderJob struct {
@@ -72,7 +82,22 @@ type renderJob struct {
 	frameRange bool    // -frames (not -frame): names without # get the frame number
 	fps        float64 // -fps: the frame rate of a glTF file's animations; 0: the default
 	overwrite  bool    // -overwrite: render frames whose output exists
+
+	noise   float64       // -noise: the adaptive threshold; 0 for none
+	budget  time.Duration // -time: the time budget; 0 for none
+	sppOut  string        // -o-spp: where the samples per pixel go
+	sppSet  bool          // -spp was given: the ceiling of a progressive render
 }
+
+// Ceilings of a progressive render's samples per pixel without -spp: a
+// noise target's (Cycles' default maximum) and a time budget's (MaxSPP).
+const (
+	noiseCeiling = 4096
+	timeCeiling  = 1 << 16
+)
+
+// progressive reports whether the job renders in passes.
+func (j *renderJob) progressive() bool { return j.noise > 0 || j.budget > 0 }
 
 func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	j := &renderJob{}
@@ -88,6 +113,9 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 	fs.IntVar(&j.set.Width, "width", 0, fmt.Sprintf("image width in pixels (0: the scene file's; at most %d, MaxImageSide)", render.DefaultLimits.MaxImageSide))
 	fs.IntVar(&j.set.Height, "height", 0, fmt.Sprintf("image height in pixels (0: the scene file's; at most %d, MaxImageSide)", render.DefaultLimits.MaxImageSide))
 	fs.IntVar(&j.set.SPP, "spp", 0, fmt.Sprintf("samples per pixel (0: the scene file's; at most %d, MaxSPP)", render.DefaultLimits.MaxSPP))
+	fs.Float64Var(&j.noise, "noise", 0, "render in passes and stop each pixel once its estimated error is below this (0.01: 1%; Cycles' noise threshold); -spp is then the ceiling (default 4096)")
+	fs.DurationVar(&j.budget, "time", 0, "render in passes while the next one is expected to end within this `duration` (10m); a still only; -spp is then the ceiling (default 65536)")
+	fs.StringVar(&j.sppOut, "o-spp", "", "with -noise or -time: write the samples per pixel to this `file`: .pfm (the counts) or .png (gray on a log scale: black the fewest, white the most)")
 	fs.StringVar(&j.camera, "camera", "", "for a .glb or .gltf file: its camera of this `name` (default: the first perspective camera)")
 	fs.StringVar(&j.env, "env", "", "for a .glb or .gltf file: an equirectangular Radiance `file.hdr` that lights the scene and is what escaping rays see (oriented as Blender's Environment Texture)")
 	fs.Float64Var(&j.envK, "env-strength", 1, "with -env: multiplies the map's radiance (more than 0)")
@@ -134,6 +162,9 @@ func parseRenderFlags(args []string, stderr io.Writer) (*renderJob, error) {
 		return nil, err
 	}
 	if err := checkFrameFlags(fs, j, frame, frames); err != nil {
+		return nil, err
+	}
+	if err := checkProgressiveFlags(fs, j); err != nil {
 		return nil, err
 	}
 	var err error
@@ -211,6 +242,57 @@ func checkFrameFlags(fs *flag.FlagSet, j *renderJob, frame, frames string) error
 		j.fps = 0
 	}
 	return nil
+}
+
+// checkProgressiveFlags refuses what -noise, -time and -o-spp cannot do.
+func checkProgressiveFlags(fs *flag.FlagSet, j *renderJob) error {
+	fs.Visit(func(f *flag.Flag) { j.sppSet = j.sppSet || f.Name == "spp" })
+	switch {
+	case math.IsNaN(j.noise) || math.IsInf(j.noise, 0) || j.noise < 0:
+		return badInput(fmt.Errorf("-noise %v: expected an error to reach, more than 0 (0.01 is 1%%), or 0 for none", j.noise))
+	case j.budget < 0:
+		return badInput(fmt.Errorf("-time %v: expected a duration of more than 0 (10m, 30s)", j.budget))
+	case j.budget > 0 && j.frames != nil:
+		return badInput(fmt.Errorf("-time %v: only for a still, not with -frame or -frames (how the budget shares out over frames is not defined; -noise applies to each frame)", j.budget))
+	case j.sppOut != "" && !j.progressive():
+		return badInput(errors.New("-o-spp: only with -noise or -time (without them every pixel gets -spp samples)"))
+	case j.sppOut != "" && j.frames != nil:
+		return badInput(errors.New("-o-spp: only for a still, not with -frame or -frames"))
+	}
+	if j.sppOut != "" {
+		switch ext := strings.ToLower(filepath.Ext(j.sppOut)); ext {
+		case ".png", ".pfm":
+		default:
+			return badInput(fmt.Errorf("-o-spp %s: expected a file name ending in .png or .pfm", j.sppOut))
+		}
+	}
+	if j.progressive() && !j.sppSet {
+		j.set.SPP = noiseCeiling
+		if j.budget > 0 {
+			j.set.SPP = timeCeiling
+		}
+	}
+	return nil
+}
+
+// sppImage is the samples-per-pixel image -o-spp writes: the counts for a
+// .pfm; for a .png a gray on a log scale, as the passes double, from black
+// (the fewest samples, fewest) to white (the most, most), even steps as
+// displayed.
+func sppImage(samples *render.Image, name string, fewest, most int) *render.Image {
+	if !strings.EqualFold(filepath.Ext(name), ".png") {
+		return samples
+	}
+	m := render.NewImage(samples.Width, samples.Height)
+	lo, hi := math.Log2(float64(max(fewest, 1))), math.Log2(float64(max(most, 1)))
+	for i, v := range samples.Pix {
+		g := 1.0
+		if hi > lo {
+			g = (math.Log2(max(float64(v), 1)) - lo) / (hi - lo)
+		}
+		m.Pix[i] = float32(math.Pow(g, 2.2)) // Save encodes sRGB: about even steps on screen
+	}
+	return m
 }
 
 // parseInterleaved parses flags that may also follow the positional argument
@@ -339,6 +421,10 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		Discover: j.discover,
 		Token:    j.token,
 		Logger:   j.log,
+
+		Progressive: j.progressive(),
+		Noise:       j.noise,
+		Budget:      j.budget,
 		OnProgress: func(p scheduler.Progress) {
 			bar.update(p)
 			if pv != nil {
@@ -358,6 +444,11 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 				pv.Tile(ev.Rect, ev.Pixels, ev.NodeID)
 			}
 		},
+	}
+	var passes *passWriter
+	if j.progressive() && plan == nil {
+		passes = newPassWriter(partialName(j.out))
+		cfg.OnPass = passes.put
 	}
 	if plan != nil {
 		cfg.Frames = plan.todo
@@ -407,6 +498,9 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	res, runErr := ctl.Run(ctx)
 	stopWatch()
 	bar.finish()
+	if err := passes.close(); err != nil && runErr == nil {
+		j.log.Warn().Err(err).Msg("the image of a pass could not be written")
+	}
 
 	if plan != nil {
 		return j.finishFrames(ctx, res, runErr, plan, writer, pv, set, stderr)
@@ -417,13 +511,25 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := res.Image.Save(j.out); err != nil {
 		return err
 	}
+	if passes != nil {
+		os.Remove(partialName(j.out)) // the passes' image: the output is whole now
+	}
+	if j.sppOut != "" && res.Samples != nil {
+		if err := sppImage(res.Samples, j.sppOut, res.Stats.SPPMin, res.Stats.SPPMax).Save(j.sppOut); err != nil {
+			return fmt.Errorf("-o-spp: %w", err)
+		}
+	}
 	if err := j.writeStats(res.Stats); err != nil {
 		return err
 	}
 	if !j.quiet {
 		st := res.Stats
-		fmt.Fprintf(stderr, "%s: %dx%d, %d spp, %d tiles on %d nodes, %.2f s, %.2f Mrays/s\n",
-			j.out, set.Width, set.Height, set.SPP, st.Tiles, len(st.Nodes), st.WallSeconds, st.RaysPerSecond/1e6)
+		spp := fmt.Sprintf("%d spp", set.SPP)
+		if j.progressive() {
+			spp = fmt.Sprintf("%d/%d/%d spp (min/median/max of %d) in %d passes", st.SPPMin, st.SPPMedian, st.SPPMax, set.SPP, len(st.Passes))
+		}
+		fmt.Fprintf(stderr, "%s: %dx%d, %s, %d tiles on %d nodes, %.2f s, %.2f Mrays/s\n",
+			j.out, set.Width, set.Height, spp, st.Tiles, len(st.Nodes), st.WallSeconds, st.RaysPerSecond/1e6)
 	}
 	if pv != nil {
 		j.finishPreview(ctx, pv, res.Image, stderr)
@@ -439,7 +545,15 @@ func (j *renderJob) fail(res *scheduler.Result, runErr error) error {
 		return runErr
 	}
 	var notes []string
-	if done := res.Stats.Tiles - res.Missing; done > 0 {
+	if n := len(res.Stats.Passes); j.progressive() && n > 0 {
+		partial := partialName(j.out)
+		if err := res.Image.Save(partial); err != nil {
+			notes = append(notes, fmt.Sprintf("the partial image could not be written: %v", err))
+		} else {
+			notes = append(notes, fmt.Sprintf("the image of the %d passes written (%d/%d/%d spp, min/median/max) is in %s",
+				n, res.Stats.SPPMin, res.Stats.SPPMedian, res.Stats.SPPMax, partial))
+		}
+	} else if done := res.Stats.Tiles - res.Missing; done > 0 && !j.progressive() {
 		partial := partialName(j.out)
 		if err := res.Image.Save(partial); err != nil {
 			notes = append(notes, fmt.Sprintf("the partial image could not be written: %v", err))
@@ -620,4 +734,52 @@ func maxTileSide() int {
 		side--
 	}
 	return side
+}
+
+// passWriter writes the image of every pass of a progressive still to
+// its file as the passes come (atomically: Image.Save), off the
+// controller's loop, the latest one only when the disk lags: so that a
+// render killed at any moment leaves the last pass written whole.
+type passWriter struct {
+	name string
+	next chan *render.Image // capacity 1: the newest pass not yet written
+	done chan error
+}
+
+func newPassWriter(name string) *passWriter {
+	w := &passWriter{name: name, next: make(chan *render.Image, 1), done: make(chan error, 1)}
+	go func() {
+		var first error
+		for img := range w.next {
+			if err := img.Save(w.name); err != nil && first == nil {
+				first = err
+			}
+		}
+		w.done <- first
+	}()
+	return w
+}
+
+// put hands the writer a pass; a pass not yet written gives way to it.
+func (w *passWriter) put(ev scheduler.PassEvent) {
+	for {
+		select {
+		case w.next <- ev.Image:
+			return
+		default:
+		}
+		select {
+		case <-w.next:
+		default:
+		}
+	}
+}
+
+// close waits for the last pass to be written; nil w does nothing.
+func (w *passWriter) close() error {
+	if w == nil {
+		return nil
+	}
+	close(w.next)
+	return <-w.done
 }

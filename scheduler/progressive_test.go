@@ -1,0 +1,195 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"tessera/discovery"
+	"tessera/node"
+	"tessera/render"
+	"tessera/scheduler/schedtest"
+)
+
+// progressiveRun renders cfg on nodes (none: in-process with two workers)
+// and returns the result and the passes OnPass saw.
+func progressiveRun(t *testing.T, cfg Config, nodes ...string) (*Result, []PassEvent) {
+	t.Helper()
+	cfg.Progressive = true
+	if len(nodes) == 0 {
+		cfg.Local = 2
+	}
+	var passes []PassEvent
+	cfg.OnPass = func(ev PassEvent) { passes = append(passes, ev) }
+	c, err := NewController(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range nodes {
+		c.AddNode(discovery.Node{Addr: a, Source: discovery.SourceFlag})
+	}
+	res, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return res, passes
+}
+
+// An adaptive render on two nodes is byte for byte the same adaptive
+// render in-process: the same pixels, the same samples per pixel; every
+// pass leaves a whole image, and converged tiles are not sent again.
+func TestProgressiveAdaptiveTwoNodesMatchLocal(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
+	set := scene.Resolve(render.Settings{Width: 40, Height: 32, SPP: 256, MaxDepth: 5})
+	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.05, AuditSeed: 7}
+	want, wantPasses := progressiveRun(t, cfg)
+	_, a := startNode(t, node.Config{ID: "node-a", Workers: 1})
+	_, b := startNode(t, node.Config{ID: "node-b", Workers: 1})
+	got, passes := progressiveRun(t, cfg, a, b)
+	schedtest.SameImage(t, got.Image, want.Image)
+	schedtest.SameImage(t, got.Samples, want.Samples)
+	st := got.Stats
+	t.Logf("samples per pixel %d/%d/%d, %d passes, %d tiles", st.SPPMin, st.SPPMedian, st.SPPMax, len(st.Passes), st.Tiles)
+	if st.SPPMin >= st.SPPMax || st.SPPMin < render.AdaptiveMinSPP(0.05) {
+		t.Errorf("samples per pixel %d/%d/%d: want some pixels stopped at %d or later, others going on", st.SPPMin, st.SPPMedian, st.SPPMax, render.AdaptiveMinSPP(0.05))
+	}
+	if len(passes) != len(wantPasses) || len(passes) != len(st.Passes) {
+		t.Fatalf("%d passes on nodes, %d in-process, %d in the stats", len(passes), len(wantPasses), len(st.Passes))
+	}
+	grid := len(tileGrid(set.Width, set.Height, 8))
+	sent := 0
+	for k, p := range passes {
+		if p.Pass != k+1 || p.Image == nil || p.Pixels != wantPasses[k].Pixels || p.Tiles != wantPasses[k].Tiles {
+			t.Errorf("pass %d: %+v, in-process %+v", k+1, p, wantPasses[k])
+		}
+		schedtest.SameImage(t, p.Image, wantPasses[k].Image)
+		sent += p.Tiles
+	}
+	if last := passes[len(passes)-1]; !last.Last || last.SPP != st.SPPMax {
+		t.Errorf("last pass %+v: want Last, ending at the most samples, %d", last, st.SPPMax)
+	}
+	if sent != st.Tiles || sent >= grid*len(render.PassEnds(set.SPP)) {
+		t.Errorf("%d tiles sent, stats say %d; a fixed render sends %d", sent, st.Tiles, grid*len(render.PassEnds(set.SPP)))
+	}
+	// The samples are what the film says: their sum is the stats'.
+	var sum int64
+	for i := 0; i < len(got.Samples.Pix); i += 3 {
+		sum += int64(got.Samples.Pix[i])
+	}
+	if sum != st.Samples {
+		t.Errorf("the samples image sums to %d, the stats say %d", sum, st.Samples)
+	}
+}
+
+// A progressive render without a noise target, stopped after k passes by
+// its budget or not at all, is byte for byte the fixed render of the
+// samples it reached, on nodes.
+func TestProgressiveEqualsFixedRender(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
+	_, a := startNode(t, node.Config{ID: "node-a", Workers: 1})
+	_, b := startNode(t, node.Config{ID: "node-b", Workers: 1})
+	for _, tt := range []struct {
+		spp    int
+		budget time.Duration
+	}{{24, 0}, {4096, time.Millisecond}} {
+		set := scene.Resolve(render.Settings{Width: 24, Height: 20, SPP: tt.spp, MaxDepth: 4})
+		res, passes := progressiveRun(t, Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Budget: tt.budget}, a, b)
+		st := res.Stats
+		if st.SPPMin != st.SPPMax || st.SPPMax != passes[len(passes)-1].SPP {
+			t.Fatalf("spp %d: samples %d/%d/%d after %d passes: want every pixel at the last pass's", tt.spp, st.SPPMin, st.SPPMedian, st.SPPMax, len(passes))
+		}
+		if tt.budget == 0 && st.SPPMax != tt.spp {
+			t.Errorf("spp %d without a budget: stopped at %d", tt.spp, st.SPPMax)
+		}
+		if tt.budget > 0 && st.SPPMax == tt.spp {
+			t.Errorf("a budget of %v reached all %d samples", tt.budget, tt.spp)
+		}
+		fixed := set
+		fixed.SPP = st.SPPMax
+		schedtest.SameImage(t, res.Image, schedtest.LocalRender(t, scene, fixed))
+	}
+}
+
+func TestProgressiveBadConfig(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
+	for _, cfg := range []Config{
+		{Noise: 0.01},
+		{Budget: time.Second},
+		{Progressive: true, Noise: -1},
+		{Progressive: true, Noise: math.NaN()},
+		{Progressive: true, Budget: -time.Second},
+	} {
+		cfg.Scene, cfg.Bundle = scene, bundle
+		if _, err := NewController(cfg); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("NewController(%+v) = %v, want ErrBadConfig", cfg, err)
+		}
+	}
+}
+
+// Stopped mid-render, a progressive render's image is its last pass
+// written, whole: the fixed render of that pass's samples; the tiles the
+// preview got in between cover the image after the first pass.
+func TestProgressiveInterruptedKeepsLastPass(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
+	set := scene.Resolve(render.Settings{Width: 24, Height: 16, SPP: 64, MaxDepth: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := map[int]int{} // OnTile pixels per pass
+	var passes []PassEvent
+	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Local: 1, Progressive: true,
+		OnPass: func(ev PassEvent) {
+			passes = append(passes, ev)
+			if ev.Pass == 2 {
+				cancel()
+			}
+		},
+		OnTile: func(ev TileEvent) { seen[len(passes)] += ev.Rect.Dx() * ev.Rect.Dy() },
+	}
+	c, err := NewController(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Run(ctx)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Run: %v, want ErrInterrupted", err)
+	}
+	if seen[0] != set.Width*set.Height {
+		t.Errorf("the preview got %d pixels in the first pass, want the whole image's %d", seen[0], set.Width*set.Height)
+	}
+	last := passes[len(passes)-1].SPP
+	fixed := set
+	fixed.SPP = last
+	schedtest.SameImage(t, res.Image, schedtest.LocalRender(t, scene, fixed))
+	if res.Stats.SPPMax != last {
+		t.Errorf("stats say %d samples per pixel at most, the last pass written ends at %d", res.Stats.SPPMax, last)
+	}
+}
+
+// With frames, every frame is adaptive by the same rule: on two nodes, each
+// frame is byte for byte the in-process one.
+func TestProgressiveFramesTwoNodesMatchLocal(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "orbit.glb")
+	set := scene.Resolve(render.Settings{Width: 24, Height: 16, SPP: 128, MaxDepth: 3})
+	run := func(nodes ...string) map[int]*render.Image {
+		frames := map[int]*render.Image{}
+		cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.05, Frames: []int{3, 40},
+			OnFrame: func(ev FrameEvent) { frames[ev.Frame] = ev.Image }}
+		res, passes := progressiveRun(t, cfg, nodes...)
+		if res.MissingFrames != 0 || len(res.Stats.Frames) != 2 || len(passes) < 2*len(render.PassEnds(render.AdaptiveMinSPP(0.05))) {
+			t.Fatalf("%d frames missing, %d in the stats, %d passes", res.MissingFrames, len(res.Stats.Frames), len(passes))
+		}
+		return frames
+	}
+	want := run()
+	_, a := startNode(t, node.Config{ID: "node-a", Workers: 1})
+	_, b := startNode(t, node.Config{ID: "node-b", Workers: 1})
+	got := run(a, b)
+	for _, f := range []int{3, 40} {
+		if got[f] == nil || want[f] == nil {
+			t.Fatalf("frame %d: not written", f)
+		}
+		schedtest.SameImage(t, got[f], want[f])
+	}
+}
