@@ -42,8 +42,8 @@ func progressiveRun(t *testing.T, cfg Config, nodes ...string) (*Result, []PassE
 // pass leaves a whole image, and converged tiles are not sent again.
 func TestProgressiveAdaptiveTwoNodesMatchLocal(t *testing.T) {
 	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
-	set := scene.Resolve(render.Settings{Width: 40, Height: 32, SPP: 256, MaxDepth: 5})
-	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.05, AuditSeed: 7}
+	set := scene.Resolve(render.Settings{Width: 32, Height: 24, SPP: 128, MaxDepth: 4})
+	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.1, AuditSeed: 7}
 	want, wantPasses := progressiveRun(t, cfg)
 	_, a := startNode(t, node.Config{ID: "node-a", Workers: 1})
 	_, b := startNode(t, node.Config{ID: "node-b", Workers: 1})
@@ -52,8 +52,8 @@ func TestProgressiveAdaptiveTwoNodesMatchLocal(t *testing.T) {
 	schedtest.SameImage(t, got.Samples, want.Samples)
 	st := got.Stats
 	t.Logf("samples per pixel %d/%d/%d, %d passes, %d tiles", st.SPPMin, st.SPPMedian, st.SPPMax, len(st.Passes), st.Tiles)
-	if st.SPPMin >= st.SPPMax || st.SPPMin < render.AdaptiveMinSPP(0.05) {
-		t.Errorf("samples per pixel %d/%d/%d: want some pixels stopped at %d or later, others going on", st.SPPMin, st.SPPMedian, st.SPPMax, render.AdaptiveMinSPP(0.05))
+	if st.SPPMin >= st.SPPMax || st.SPPMin < render.AdaptiveMinSPP(0.1) {
+		t.Errorf("samples per pixel %d/%d/%d: want some pixels stopped at %d or later, others going on", st.SPPMin, st.SPPMedian, st.SPPMax, render.AdaptiveMinSPP(0.1))
 	}
 	if len(passes) != len(wantPasses) || len(passes) != len(st.Passes) {
 		t.Fatalf("%d passes on nodes, %d in-process, %d in the stats", len(passes), len(wantPasses), len(st.Passes))
@@ -171,13 +171,13 @@ func TestProgressiveInterruptedKeepsLastPass(t *testing.T) {
 // frame is byte for byte the in-process one.
 func TestProgressiveFramesTwoNodesMatchLocal(t *testing.T) {
 	scene, bundle := schedtest.LoadScene(t, "orbit.glb")
-	set := scene.Resolve(render.Settings{Width: 24, Height: 16, SPP: 128, MaxDepth: 3})
+	set := scene.Resolve(render.Settings{Width: 16, Height: 12, SPP: 64, MaxDepth: 3})
 	run := func(nodes ...string) map[int]*render.Image {
 		frames := map[int]*render.Image{}
-		cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.05, Frames: []int{3, 40},
+		cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.1, Frames: []int{3, 40},
 			OnFrame: func(ev FrameEvent) { frames[ev.Frame] = ev.Image }}
 		res, passes := progressiveRun(t, cfg, nodes...)
-		if res.MissingFrames != 0 || len(res.Stats.Frames) != 2 || len(passes) < 2*len(render.PassEnds(render.AdaptiveMinSPP(0.05))) {
+		if res.MissingFrames != 0 || len(res.Stats.Frames) != 2 || len(passes) < 2*len(render.PassEnds(render.AdaptiveMinSPP(0.1))) {
 			t.Fatalf("%d frames missing, %d in the stats, %d passes", res.MissingFrames, len(res.Stats.Frames), len(passes))
 		}
 		return frames
