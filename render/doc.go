@@ -13,6 +13,18 @@
 // renders it, and in whatever order tiles finish (on one CPU architecture:
 // another may round differently).
 //
+// Progressive rendering (progressive.go): a sample's value depends on the
+// pixel and its index alone, so any range of a pixel's samples can be
+// rendered anywhere (RenderPass: the sums of samples [a, b) of the pixels a
+// mask selects). A render of N samples is the passes PassEnds(N) (4, then
+// doubling, the last ending at N); a pixel's value is its passes' sums,
+// each rounded to float32, added in pass order and divided by its samples,
+// and RenderTile sums its samples in the same passes, so that a
+// progressive render stopped after the passes ending at N is bit for bit
+// RenderTile of N. Film holds a progressive render's sums and decides, by
+// a fixed rule of the pixels alone (Cycles' error estimate of all samples
+// against the last pass, a 3x3 box), which pixels take the next pass.
+//
 // A scene travels as a Bundle: the scene file and every file it references,
 // keyed by path relative to the scene file's directory. ReadBundle gathers
 // one from disk, LoadBundle builds a Scene from the bytes alone, and Hash

@@ -75,6 +75,20 @@
 // in-process node starts when no remote node is at work after Discover, or
 // when every remote node is lost.
 //
+// Progressive renders (Config.Progressive, ctl_passes.go): each frame is
+// rendered in passes (render.PassEnds), each pass a unit of the frames'
+// queue whose tiles carry the pass's sample range and a mask of the pixels
+// still taking samples; a pass opens once the one before it is written
+// (its tiles and masks come from the render.Film of the passes before it,
+// which only the controller holds and decides on), a tile whose pixels
+// have all stopped is not sent, and a pass is written, its sums added to
+// the film, once its tiles are in and checked. So the image after every
+// pass is whole and exact, and the same whatever nodes rendered it. A
+// budget (Config.Budget) ends the render when the next pass is not
+// expected to end within it. A node caught lying after a pass it rendered
+// part of was added to the film does not reopen that pass (the passes after
+// it were decided from it): its checked tiles stay.
+//
 // State. The loop goroutine of Run owns every piece of a render's state.
 // Each node has one NodeState (connecting, working, lost, paused,
 // suspended, excluded) and each

@@ -115,7 +115,7 @@ type Stats struct {
 	SPPMin    int         `json:"sppMin,omitempty"`
 	SPPMedian int         `json:"sppMedian,omitempty"`
 	SPPMax    int         `json:"sppMax,omitempty"`
-	Nodes            []NodeStats  `json:"nodes"`
+	Nodes     []NodeStats `json:"nodes"`
 }
 
 // NodeStats is one node's part of a render.
