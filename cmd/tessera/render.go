@@ -83,10 +83,10 @@ type renderJob struct {
 	fps        float64 // -fps: the frame rate of a glTF file's animations; 0: the default
 	overwrite  bool    // -overwrite: render frames whose output exists
 
-	noise   float64       // -noise: the adaptive threshold; 0 for none
-	budget  time.Duration // -time: the time budget; 0 for none
-	sppOut  string        // -o-spp: where the samples per pixel go
-	sppSet  bool          // -spp was given: the ceiling of a progressive render
+	noise  float64       // -noise: the adaptive threshold; 0 for none
+	budget time.Duration // -time: the time budget; 0 for none
+	sppOut string        // -o-spp: where the samples per pixel go
+	sppSet bool          // -spp was given: the ceiling of a progressive render
 }
 
 // Ceilings of a progressive render's samples per pixel without -spp: a
