@@ -169,6 +169,20 @@ func NewFilm(width, height, spp int, noise float64) (*Film, error) {
 // caller must not modify it.
 func (f *Film) Ends() []int { return f.ends }
 
+// Cap lowers the film's most samples to n, between the end of the passes
+// ended and that of the next one: its next pass is then its last, ending at
+// n (its passes become PassEnds(n), of which those ended are a prefix), so
+// that the film holds the render of n samples per pixel once it is ended.
+// A time budget's last pass.
+func (f *Film) Cap(n int) error {
+	from, to, ok := f.Next()
+	if !ok || n <= from || n >= to {
+		return fmt.Errorf("%w: capping the film at %d samples: its next pass is [%d,%d)", ErrBadSettings, n, from, to)
+	}
+	f.ends = append(f.ends[:f.done], n)
+	return nil
+}
+
 // Passes returns the number of passes ended.
 func (f *Film) Passes() int { return f.done }
 

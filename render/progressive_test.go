@@ -284,3 +284,62 @@ func TestFilmAdaptiveIsExact(t *testing.T) {
 		t.Errorf("EndPass with 4 of 16 pixels = %v, want ErrBadTile", err)
 	}
 }
+
+// A film capped between two passes ends at the cap: the fixed render of
+// that many samples, bit for bit; a cap outside the next pass is refused.
+func TestFilmCap(t *testing.T) {
+	s, _, err := LoadFile("../testdata/scenes/cornell-glass.json", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := Settings{Width: 12, Height: 10, SPP: 64, MaxDepth: 4}
+	f, err := NewFilm(set.Width, set.Height, set.SPP, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // 4, 8, 16
+		syntheticFree(t, s, set, f)
+	}
+	for _, bad := range []int{16, 32, 64, 3} {
+		if err := f.Cap(bad); err == nil {
+			t.Errorf("Cap(%d) after the pass ending at 16 (next: [16,32)) accepted", bad)
+		}
+	}
+	if err := f.Cap(27); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Ends(), []int{4, 8, 16, 27}) {
+		t.Fatalf("ends %v after Cap(27), want [4 8 16 27]", f.Ends())
+	}
+	syntheticFree(t, s, set, f)
+	if _, _, ok := f.Next(); ok {
+		t.Fatal("a pass after the capped one")
+	}
+	fixed := set
+	fixed.SPP = 27
+	want, _ := renderAll(t, s, fixed, 2, 5)
+	if i := sameBits(f.Image().Pix, want.Pix); i >= 0 {
+		t.Fatalf("capped at 27: value %d is %v, the fixed render has %v", i, f.Image().Pix[i], want.Pix[i])
+	}
+}
+
+// syntheticFree renders the film's next pass of the whole image with s.
+func syntheticFree(t *testing.T, s *Scene, set Settings, f *Film) {
+	t.Helper()
+	from, to, ok := f.Next()
+	if !ok {
+		t.Fatal("no pass left")
+	}
+	r := image.Rect(0, 0, set.Width, set.Height)
+	mask, n := f.Mask(r)
+	pix := make([]float32, 3*n)
+	if _, err := s.RenderPass(context.Background(), set, r, Pass{From: from, To: to, Mask: mask}, pix); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Add(r, mask, pix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.EndPass(); err != nil {
+		t.Fatal(err)
+	}
+}

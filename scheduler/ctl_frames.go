@@ -244,7 +244,7 @@ func (r *run) partial() []FrameEvent {
 // filmTiles counts the tiles of fr's passes in their images.
 func (r *run) filmTiles(fr *filmRun) int {
 	n := 0
-	for k := fr.first; k < fr.first+len(fr.film.Ends()); k++ {
+	for k := fr.first; k < fr.first+fr.units; k++ {
 		n += r.frames[k].done
 	}
 	return n
@@ -254,7 +254,7 @@ func (r *run) filmTiles(fr *filmRun) int {
 func (r *run) filmStats(fr *filmRun, now time.Time) FrameStats {
 	first := &r.frames[fr.first]
 	fs := FrameStats{Frame: first.num, Seconds: now.Sub(fr.started).Seconds(), DoneAt: now.Sub(r.start).Seconds()}
-	for k := fr.first; k < fr.first+len(fr.film.Ends()); k++ {
+	for k := fr.first; k < fr.first+fr.units; k++ {
 		fs.Tiles += r.frames[k].done
 		fs.Rays += r.frames[k].rays
 	}

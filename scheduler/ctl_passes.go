@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math"
 	"time"
 
 	"tessera/render"
@@ -28,6 +29,7 @@ import (
 type filmRun struct {
 	film    *render.Film
 	first   int       // its first pass's index in run.frames
+	units   int       // its passes' units in run.frames (the film's passes before any Cap)
 	ended   bool      // no more passes: the frame is complete
 	work    float64   // pixel-samples of the passes written
 	started time.Time // when its first pass opened
@@ -68,7 +70,7 @@ func (r *run) passUnits(nums []int) error {
 		if err != nil {
 			return err
 		}
-		fr := &filmRun{film: film, first: len(r.frames)}
+		fr := &filmRun{film: film, first: len(r.frames), units: len(film.Ends())}
 		for k := range film.Ends() {
 			r.frames = append(r.frames, frameRun{num: n, pass: k, film: fr})
 		}
@@ -136,9 +138,12 @@ func (r *run) endPass(k int) {
 	r.stats.Passes = append(r.stats.Passes, ps)
 	fr.ended = !r.nextPassFits(fr, now)
 	if fr.ended {
-		last := fr.first + len(fr.film.Ends())
-		for j := k + 1; j < last; j++ {
+		for j := k + 1; j < fr.first+fr.units; j++ {
 			r.skipUnit(j)
+		}
+	} else if n := len(fr.film.Ends()); fr.first+n < fr.first+fr.units && r.frames[fr.first+n].state == frameWaiting {
+		for j := fr.first + n; j < fr.first+fr.units; j++ {
+			r.skipUnit(j) // the film was capped: its next pass is its last
 		}
 	}
 	if r.cfg.OnPass != nil {
@@ -150,6 +155,8 @@ func (r *run) endPass(k int) {
 // nextPassFits reports whether fr takes another pass: its film has one,
 // and with a budget, the pass is expected to end within it at the rate of
 // the passes so far (pixel-samples per second since the first opened).
+// When the whole pass is not, but an eighth of it or more is, the film is
+// capped (Film.Cap) at the samples that are: its next pass is its last.
 func (r *run) nextPassFits(fr *filmRun, now time.Time) bool {
 	from, to, ok := fr.film.Next()
 	if !ok {
@@ -163,13 +170,23 @@ func (r *run) nextPassFits(fr *filmRun, now time.Time) bool {
 		return true
 	}
 	rate := fr.work / spent.Seconds()
-	next := float64(fr.film.Live()) * float64(to-from) / rate
-	return now.Sub(r.start).Seconds()+next <= r.cfg.Budget.Seconds()
+	left := r.cfg.Budget.Seconds() - now.Sub(r.start).Seconds()
+	fits := int(math.Min(float64(to-from), left*rate/float64(fr.film.Live())))
+	switch {
+	case fits >= to-from:
+		return true
+	case fits < max(1, (to-from)/8):
+		return false
+	}
+	return fr.film.Cap(from+fits) == nil
 }
 
 // skipUnit ends unit k, a pass never opened, without tiles.
 func (r *run) skipUnit(k int) {
 	f := &r.frames[k]
+	if f.skipped {
+		return
+	}
 	f.state = frameWritten
 	f.skipped = true
 	f.lo, f.hi = len(r.tiles), len(r.tiles)

@@ -93,10 +93,11 @@ func TestProgressiveEqualsFixedRender(t *testing.T) {
 	for _, tt := range []struct {
 		spp    int
 		budget time.Duration
-	}{{24, 0}, {4096, time.Millisecond}} {
+	}{{24, 0}, {4096, time.Millisecond}, {4096, 300 * time.Millisecond}} {
 		set := scene.Resolve(render.Settings{Width: 24, Height: 20, SPP: tt.spp, MaxDepth: 4})
 		res, passes := progressiveRun(t, Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Budget: tt.budget}, a, b)
 		st := res.Stats
+		t.Logf("spp %d, budget %v: %d passes, the last ending at %d", tt.spp, tt.budget, len(passes), passes[len(passes)-1].SPP)
 		if st.SPPMin != st.SPPMax || st.SPPMax != passes[len(passes)-1].SPP {
 			t.Fatalf("spp %d: samples %d/%d/%d after %d passes: want every pixel at the last pass's", tt.spp, st.SPPMin, st.SPPMedian, st.SPPMax, len(passes))
 		}

@@ -51,7 +51,8 @@ Progressive: -noise 0.01 renders in passes (4 samples a pixel, then
 doubling) and stops each pixel once its estimated error is below 1%
 (Cycles' measure; -spp is then the most a pixel gets, 4096 without it);
 -time 10m renders passes while the next one is expected to end within 10
-minutes (a still only; -spp the most, 65536 without it). Either way the
+minutes, the last one cut to what fits (a still only; -spp the most,
+65536 without it). Either way the
 image after every pass is whole: Ctrl-C leaves the last one in the
 .partial file, and a render stopped after passes of N samples is bit for
 bit -spp N. -o-spp writes the samples each pixel got.`
