@@ -29,12 +29,13 @@ const (
 	SectionPolite     Section = "polite"
 	SectionSecurity   Section = "security"
 	SectionMesh       Section = "mesh"
+	SectionAnimation  Section = "animation"
 	SectionWatchers   Section = "watchers"
 	SectionScale      Section = "scale"
 )
 
 // Sections lists every section in the order Run executes them.
-var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh, SectionWatchers, SectionScale}
+var Sections = []Section{SectionKernel, SectionScaling, SectionOverhead, SectionScheduling, SectionDiscovery, SectionSecurity, SectionPolite, SectionMesh, SectionAnimation, SectionWatchers, SectionScale}
 
 // optIn are the sections run only when Config.Only names them: each
 // loads the machine for minutes with hundreds of simulated peers.
@@ -126,6 +127,10 @@ type Workload struct {
 	// MeshTriangles is the size of the mesh section's generated mesh (at
 	// least this many triangles).
 	MeshTriangles int
+	// AnimFrames are the frames (1 to AnimFrames) the animation section
+	// renders, each of size Anim.
+	AnimFrames int
+	Anim       render.Settings
 }
 
 // FullWorkload is the default: a few seconds per measurement on one core.
@@ -137,6 +142,9 @@ var FullWorkload = Workload{
 	SchedTile: 4,
 
 	MeshTriangles: 1_000_000,
+
+	AnimFrames: 48, // the issue's: tessera render -frames 1-48 -width 160 -height 100 -spp 16 orbit.glb
+	Anim:       render.Settings{Width: 160, Height: 100, SPP: 16},
 }
 
 // QuickWorkload is -quick's: the whole suite within a minute on two cores.
@@ -148,6 +156,9 @@ var QuickWorkload = Workload{
 	SchedTile: 4,
 
 	MeshTriangles: 50_000,
+
+	AnimFrames: 12,
+	Anim:       render.Settings{Width: 80, Height: 50, SPP: 4},
 }
 
 // merge returns w with every zero field taken from preset.
@@ -170,6 +181,11 @@ func (w Workload) merge(preset Workload) Workload {
 	w.SchedSide = pick(w.SchedSide, preset.SchedSide)
 	w.SchedTile = pick(w.SchedTile, preset.SchedTile)
 	w.MeshTriangles = pick(w.MeshTriangles, preset.MeshTriangles)
+	w.AnimFrames = pick(w.AnimFrames, preset.AnimFrames)
+	w.Anim = render.Settings{
+		Width: pick(w.Anim.Width, preset.Anim.Width), Height: pick(w.Anim.Height, preset.Anim.Height),
+		SPP: pick(w.Anim.SPP, preset.Anim.SPP), MaxDepth: pick(w.Anim.MaxDepth, preset.Anim.MaxDepth),
+	}
 	return w
 }
 
@@ -183,6 +199,7 @@ func (w Workload) check() error {
 		{"render width", w.Render.Width}, {"render height", w.Render.Height}, {"render spp", w.Render.SPP},
 		{"tile", w.Tile}, {"scheduling image side", w.SchedSide}, {"scheduling tile", w.SchedTile},
 		{"mesh triangles", w.MeshTriangles},
+		{"animation frames", w.AnimFrames}, {"animation width", w.Anim.Width}, {"animation height", w.Anim.Height}, {"animation spp", w.Anim.SPP},
 	} {
 		if v.val < 1 {
 			return fmt.Errorf("%w: %s %d, want at least 1", ErrBadConfig, v.name, v.val)

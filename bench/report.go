@@ -13,6 +13,7 @@ type Report struct {
 	Security   *Security   `json:"security"`
 	Polite     *Polite     `json:"polite"`
 	Mesh       *Mesh       `json:"mesh"`
+	Animation  *Animation  `json:"animation"`
 	Watchers   *Watchers   `json:"watchers"`
 	Scale      *Scale      `json:"scale"`
 }

@@ -54,6 +54,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		{SectionSecurity, func() (err error) { rep.Security, err = b.security(ctx, main); return err }},
 		{SectionPolite, func() (err error) { rep.Polite, err = b.polite(ctx, main); return err }},
 		{SectionMesh, func() (err error) { rep.Mesh, err = b.mesh(ctx, bunny); return err }},
+		{SectionAnimation, func() (err error) { rep.Animation, err = b.animation(ctx); return err }},
 		{SectionWatchers, func() (err error) { rep.Watchers, err = b.watchers(ctx); return err }},
 		{SectionScale, func() (err error) { rep.Scale, err = b.scale(ctx); return err }},
 	}

@@ -38,6 +38,19 @@ func (s *settings) sceneDirs() []string {
 	return dirs
 }
 
+// fileIn returns the path of the file name in the first scene directory
+// that holds it.
+func (s *settings) fileIn(name string) (string, error) {
+	dirs := s.sceneDirs()
+	for _, dir := range dirs {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no %s in %s (run from the repository root, or give the scene directory)", ErrBadConfig, name, strings.Join(dirs, " or "))
+}
+
 // scenePath resolves a scene name (looked up in the scene directories as
 // NAME.json) or a file (anything with a path separator or a .json suffix).
 func (s *settings) scenePath(ref string) (string, error) {

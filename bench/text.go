@@ -27,6 +27,11 @@ const (
 	TargetScaleCPU             = 2    // controller CPU per tile at 1,000 instant nodes against 10 (issue 19), at most
 	TargetScaleIdeal           = 1.25 // wall time of a 50 ms render against the ideal, at most
 	TargetJoinerShare          = 0.4  // of the tiles left when the joiners came, at least
+
+	// Issue 14's: one -frames job against a -frame N render per frame, and
+	// a frame's set-up on a node against its render.
+	TargetAnimationRatio = 1
+	TargetSetupShare     = 0.05
 )
 
 // WriteText writes the report as readable tables.
@@ -112,6 +117,13 @@ func (r *Report) WriteText(w io.Writer) error {
 			a.OffSeconds, a.OnSeconds, 100*a.Cost, a.Audits, a.AuditsByNodes, a.SpotChecks)
 		ew.printf("  work added: %.2f%% of the image's pixels rendered again (target <= %.0f%%: %s); the controller's CPU time added %.2f%% of the room's; the checkers' time %.2f%% of the nodes'; %.3f s waited for checks after the last tile\n",
 			100*a.Work, 100*TargetAuditCost, verdict(a.Work <= TargetAuditCost), 100*a.CPUCost, 100*a.CheckTime, a.AuditWaitSeconds)
+	}
+	if a := r.Animation; a != nil {
+		ew.printf("\nanimation: %s, frames 1-%d at %s on %d loopback nodes, each render a tessera render process\n", a.Scene, a.Frames, a.Image, a.Nodes)
+		ew.printf("  one -frames job %.2f s, %d -frame N renders one after the other %.2f s: ratio %.3f (target < %.0f: %s)\n",
+			a.JobSeconds, a.Frames, a.SeparateSeconds, a.Ratio, float64(TargetAnimationRatio), verdict(a.Ratio < TargetAnimationRatio))
+		ew.printf("  a frame's set-up on a node %.3f ms, %.4f%% of the frame's render on one core (%.3f s) (target < %.0f%%: %s)\n",
+			1e3*a.FrameSetupSeconds, 100*a.SetupShare, a.FrameRenderSeconds, 100*TargetSetupShare, verdict(a.SetupShare < TargetSetupShare))
 	}
 	if wa := r.Watchers; wa != nil && len(wa.Modes) > 0 {
 		ew.printf("\nwatchers: %d watchers poll a registry process of %d nodes every %.0f s, nothing changing (%.0f s windows); then one node registers\n",

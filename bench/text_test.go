@@ -25,6 +25,8 @@ func sampleReport() *Report {
 				Audits: 35, SpotChecks: 989, AuditsByNodes: 3, AuditWaitSeconds: 0.012}},
 		Mesh: &Mesh{Triangles: 1_000_000, OBJBytes: 38e6, LoadSecondsOneCore: 1.2, BuildSecondsOneCore: 0.5, LoadSeconds: 0.9, BuildSeconds: 0.3,
 			RaysPerSecond: 1.5e6, BunnyRaysPerSecond: 3e6, RaysPerCPUSecond: 1.6e6, BunnyRaysPerCPUSecond: 3.2e6, RaysRatio: 0.5, RenderPeakBytes: 240e6, NodePeakBytes: 260e6, ControllerPeakBytes: 200e6},
+		Animation: &Animation{Scene: "orbit.glb", Frames: 48, Image: "160x100x16", Nodes: 2, JobSeconds: 30, SeparateSeconds: 45, Ratio: 0.667,
+			FrameSetupSeconds: 2e-6, FrameRenderSeconds: 1.5, SetupShare: 2e-6 / 1.5},
 		Scale: &Scale{TileSide: 4, DelayMs: 50, Rows: []ScaleRow{
 			{Case: CaseInstant, Nodes: 10, Tiles: 100000, WallSeconds: 2, TilesPerSecond: 50000, CPUPerTileUs: 8, ControllerCPUs: 0.4, PeakHeapMB: 14},
 			{Case: CaseInstant, Nodes: 1000, Tiles: 100000, WallSeconds: 5, TilesPerSecond: 20000, CPUPerTileUs: 12, ControllerCPUs: 0.25, PeakHeapMB: 120},
@@ -68,6 +70,9 @@ func TestWriteText(t *testing.T) {
 		"load and build: 1.200 s on one core, BVH 0.500 s of it (target < 1.5 s: met); 0.900 s on 2 cores, BVH 0.300 s",
 		"tessera render 240 MB (240 bytes/triangle), a node 260 MB (260), its controller 200 MB (200) (target <= 250 bytes/triangle: NOT met)",
 		"one core: 1.50 Mrays/s (1.60 per CPU-second), the bunny 3.00 (3.20): 0.50x (target >= 0.6x: NOT met)",
+		"animation: orbit.glb, frames 1-48 at 160x100x16 on 2 loopback nodes",
+		"one -frames job 30.00 s, 48 -frame N renders one after the other 45.00 s: ratio 0.667 (target < 1: met)",
+		"a frame's set-up on a node 0.002 ms, 0.0001% of the frame's render on one core (1.500 s) (target < 5%: met)",
 		"watchers: 40 watchers poll a registry process of 10000 nodes every 1 s",
 		"instant nodes: CPU per tile at 1000 nodes 1.50x its figure at 10 (target <= 2x: met); 0 healthy nodes excluded (target 0: met)",
 		"50 ms nodes: 1000 nodes took 1.20x the ideal 5.00 s (target <= 1.25: met)",
@@ -83,9 +88,9 @@ func TestWriteText(t *testing.T) {
 
 func TestWriteTextSkipsSectionsNotRun(t *testing.T) {
 	r := sampleReport()
-	r.Scaling, r.Overhead, r.Scheduling, r.Discovery, r.Security, r.Mesh, r.Scale, r.Watchers = []Scaling{}, nil, nil, nil, nil, nil, nil, nil
+	r.Scaling, r.Overhead, r.Scheduling, r.Discovery, r.Security, r.Mesh, r.Animation, r.Scale, r.Watchers = []Scaling{}, nil, nil, nil, nil, nil, nil, nil, nil
 	got := r.String()
-	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker", "sealing", "audits", "mesh"} {
+	for _, absent := range []string{"scaling", "overhead", "scheduling", "discovery", "2 nodes x 1 worker", "sealing", "audits", "mesh", "animation"} {
 		if strings.Contains(got, absent) {
 			t.Errorf("the table mentions %q, which did not run:\n%s", absent, got)
 		}

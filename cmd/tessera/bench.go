@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure kernel speed, scaling with nodes, protocol overhead, scheduling, discovery and what sealing costs", run: runBench})
+	register(command{name: "bench", summary: "measure kernel speed, scaling with nodes, protocol overhead, scheduling, discovery, what sealing costs and what an animation job saves", run: runBench})
 }
 
 const benchSynopsis = `bench [-json] [-quick] [-scene NAME|FILE] [-spawn N] [-workers K]
@@ -38,7 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&registry, "registry", "", "measure scaling on the nodes these registries list, `host:port[,host:port]`")
 	fs.StringVar(&nodes, "nodes", "", "measure scaling on these nodes, `host:port[,host:port]`")
 	fs.IntVar(&cfg.Runs, "runs", 0, "repetitions of each section, `R`; medians are reported (default 3, 1 with -quick)")
-	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh (the default), watchers, scale (named only)")
+	fs.StringVar(&only, "only", "", "run only these `sections`: kernel,scaling,overhead,scheduling,discovery,security,polite,mesh,animation (the default), watchers, scale (named only)")
 	fs.StringVar(&fake, "fake", "", "node `counts` of the scale section's simulated fleets (default 10,100,300,1000)")
 	fs.IntVar(&cfg.Workload.Render.Width, "width", 0, "width of the scaling and overhead images, and of the kernel's (0: the preset's)")
 	fs.IntVar(&cfg.Workload.Render.Height, "height", 0, "height of the scaling and overhead images, and of the kernel's (0: the preset's)")
