@@ -82,21 +82,28 @@ func parseFrames(spec string) ([]int, error) {
 // it is for a single frame (-frame), and gets -#### before its extension
 // for a range (-frames).
 func frameName(pattern string, f int, rng bool) string {
+	pattern = framePattern(pattern, rng)
 	dir, base := filepath.Split(pattern)
 	end := strings.LastIndexByte(base, '#')
 	if end < 0 {
-		if !rng {
-			return pattern
-		}
-		ext := filepath.Ext(base)
-		base = strings.TrimSuffix(base, ext) + "-####" + ext
-		end = strings.LastIndexByte(base, '#')
+		return pattern
 	}
 	start := end
 	for start > 0 && base[start-1] == '#' {
 		start--
 	}
 	return dir + base[:start] + fmt.Sprintf("%0*d", end-start+1, f) + base[end+1:]
+}
+
+// framePattern is the -o pattern as frames are named by it: a range's
+// name without # gets -#### before its extension.
+func framePattern(pattern string, rng bool) string {
+	dir, base := filepath.Split(pattern)
+	if !rng || strings.IndexByte(base, '#') >= 0 {
+		return pattern
+	}
+	ext := filepath.Ext(base)
+	return dir + strings.TrimSuffix(base, ext) + "-####" + ext
 }
 
 // framePlan is what an animation render does: the frames asked for, those

@@ -388,7 +388,7 @@ func (j *renderJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		if len(plan.todo) == 0 {
 			if !j.quiet {
-				fmt.Fprintf(stderr, "%s: all %d frames are there already: nothing to render (-overwrite renders them again)\n", j.out, len(plan.asked))
+				fmt.Fprintf(stderr, "%s: all %d frames are there already: nothing to render (-overwrite renders them again)\n", framePattern(j.out, j.frameRange), len(plan.asked))
 			}
 			return nil
 		}
@@ -615,7 +615,7 @@ func (j *renderJob) finishFrames(ctx context.Context, res *scheduler.Result, run
 			skipped = fmt.Sprintf(", %d skipped (there already)", len(plan.skipped))
 		}
 		fmt.Fprintf(stderr, "%s: %d frames (%s)%s, %dx%d, %d spp, %d tiles on %d nodes, %.2f s, %.2f Mrays/s\n",
-			j.out, done, describeFrames(plan.todo), skipped, set.Width, set.Height, set.SPP, st.Tiles, len(st.Nodes), st.WallSeconds, st.RaysPerSecond/1e6)
+			framePattern(j.out, j.frameRange), done, describeFrames(plan.todo), skipped, set.Width, set.Height, set.SPP, st.Tiles, len(st.Nodes), st.WallSeconds, st.RaysPerSecond/1e6)
 	}
 	if pv != nil && w.last != nil {
 		j.finishPreview(ctx, pv, w.last, stderr)
