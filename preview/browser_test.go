@@ -308,3 +308,48 @@ func near(a, b color.NRGBA, tol int) bool {
 	d := func(x, y uint8) bool { return max(int(x)-int(y), int(y)-int(x)) <= tol }
 	return d(a.R, b.R) && d(a.G, b.G) && d(a.B, b.B)
 }
+
+// TestBrowserFrames opens the page in headless Chromium mid-way through an
+// animation: it shows the frame being rendered with only that frame's
+// tiles, says which frame it is, and has the strip of finished frames;
+// then, live, a frame finishes and the next one begins on a cleared image.
+func TestBrowserFrames(t *testing.T) {
+	ctx := browsertest.Start(t, time.Minute)
+	f := renderFrame(t)
+	img := render.NewImage(f.width, f.height)
+	for _, tl := range f.tiles {
+		img.SetTile(tl.r, tl.pix)
+	}
+	s := newServer(t, Config{Width: f.width, Height: f.height, Title: "orbit.glb"})
+	url := serve(t, s)
+	s.Frame(1)
+	for _, tl := range f.tiles {
+		mustTile(t, s, tl.r, tl.pix, tl.node)
+	}
+	s.FrameDone(1, img)
+	s.Frame(2)
+	mustTile(t, s, f.tiles[0].r, f.tiles[0].pix, f.tiles[0].node)
+	s.FramesProgress(len(f.tiles)+1, 3*len(f.tiles), 1, 3, 1000, time.Second)
+	s.flush()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitFor(t, ctx, `(() => { const m = document.getElementById('main').dataset; return m.frame === '2' && m.tiles === '1' && m.strip === '1'; })()`)
+	checkPartial(t, browsertest.ReadCanvas(t, ctx, "image"), f, 1)
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById('frame').textContent, document.getElementById('progress').textContent,
+		String(document.querySelector('#strip img').naturalWidth), document.querySelector('#strip figcaption').textContent]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text[0] != "frame 2" || !strings.Contains(text[1], "1/3 frames") || text[2] != fmt.Sprint(f.width) || text[3] != "1" {
+		t.Errorf("page shows %q, want frame 2, 1/3 frames and frame 1's picture (%d wide) captioned 1", text, f.width)
+	}
+	browsertest.Screenshot(t, ctx, "frames")
+
+	// Live: frame 2 finishes, frame 3 begins on a cleared image.
+	s.FrameDone(2, img)
+	s.Frame(3)
+	browsertest.WaitFor(t, ctx, `(() => { const m = document.getElementById('main').dataset; return m.frame === '3' && m.tiles === '0' && m.strip === '2'; })()`)
+	checkPartial(t, browsertest.ReadCanvas(t, ctx, "image"), f, 0)
+}
