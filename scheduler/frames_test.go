@@ -63,7 +63,7 @@ func jobFrames(t *testing.T, n *fakeNode) []int {
 // TestFramesShareOneQueue renders three frames, given out of numerical
 // order: every frame is written once, complete; a node gets a frame's tiles
 // before the next frame's, in the order given; the stats count them. Then
-// the same on two nodes, which share the frames' tiles.
+// the same on two nodes.
 func TestFramesShareOneQueue(t *testing.T) {
 	frames := []int{5, 3, 9}
 	run := func(t *testing.T, nodes ...*fakeNode) (*Controller, runResult, *frameLog, []Progress) {
@@ -139,9 +139,12 @@ func TestFramesShareOneQueue(t *testing.T) {
 			fc.reply(j)
 		}
 		a.onJob, b.onJob = gate, gate
-		run(t, a, b)
+		_, r, _, _ := run(t, a, b)
 		if len(jobFrames(t, a)) == 0 || len(jobFrames(t, b)) == 0 {
 			t.Error("a node got no tile")
+		}
+		if st := r.res.Stats; st.Tiles != 36 || len(st.Frames) != 3 {
+			t.Errorf("stats: %d tiles, %d frames; want 36 and 3", st.Tiles, len(st.Frames))
 		}
 	})
 }
