@@ -63,7 +63,7 @@ func jobFrames(t *testing.T, n *fakeNode) []int {
 // TestFramesShareOneQueue renders three frames, given out of numerical
 // order: every frame is written once, complete; a node gets a frame's tiles
 // before the next frame's, in the order given; the stats count them. Then
-// the same on two nodes.
+// the same on two nodes, which share the frames' tiles.
 func TestFramesShareOneQueue(t *testing.T) {
 	frames := []int{5, 3, 9}
 	run := func(t *testing.T, nodes ...*fakeNode) (*Controller, runResult, *frameLog, []Progress) {
