@@ -3,12 +3,16 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"image"
 	"math"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"tessera/discovery"
 	"tessera/node"
+	"tessera/protocol"
 	"tessera/render"
 	"tessera/scheduler/schedtest"
 )
@@ -192,5 +196,89 @@ func TestProgressiveFramesTwoNodesMatchLocal(t *testing.T) {
 			t.Fatalf("frame %d: not written", f)
 		}
 		schedtest.SameImage(t, got[f], want[f])
+	}
+}
+
+// passJob renders a job as a node does, with s (a pass, or a whole tile),
+// spoiling with spoil the results that lie says so of (their index from 1).
+func passJob(s *render.Scene, results *atomic.Int64, lie func(n int64, j protocol.TileJob) bool, spoil func([]byte)) func(*fakeConn, protocol.TileJob) {
+	return func(c *fakeConn, j protocol.TileJob) {
+		set := render.Settings{Width: j.Width, Height: j.Height, SPP: j.SPP, MaxDepth: j.MaxDepth}
+		r := image.Rect(j.X0, j.Y0, j.X1, j.Y1)
+		pix := make([]float32, 3*j.ResultPixels())
+		var err error
+		if j.To > 0 {
+			_, err = s.RenderPass(context.Background(), set, r, render.Pass{From: j.From, To: j.To, Mask: j.Mask}, pix)
+		} else {
+			_, err = s.RenderTile(context.Background(), set, r, pix)
+		}
+		if err != nil {
+			panic(err)
+		}
+		b := protocol.EncodePixels(pix)
+		if lie(results.Add(1), j) {
+			spoil(b)
+		}
+		c.replyPix(j, b)
+	}
+}
+
+// A node that lies in an adaptive render, subtly at its first result and
+// grossly now and then, is caught by the checks of its passes (full audits
+// of masked passes, spot checks of their pixels) before its pass is added
+// to the film: it is excluded, its tiles rendered again, and the image and
+// the samples per pixel are those of the render in-process, byte for byte.
+func TestProgressiveLiarCaught(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
+	set := scene.Resolve(render.Settings{Width: 24, Height: 16, SPP: 64, MaxDepth: 4})
+	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 8, Noise: 0.1, AuditSeed: 3}
+	want, _ := progressiveRun(t, cfg)
+	var masked atomic.Bool
+	for _, tt := range []struct {
+		name  string
+		lie   func(int64, protocol.TileJob) bool
+		spoil func([]byte)
+		alone bool // the liar renders alone until it is caught
+	}{
+		{"first result, one value", func(n int64, _ protocol.TileJob) bool { return n == 1 }, spoilOne, false},
+		{"every fifth, everywhere", func(n int64, _ protocol.TileJob) bool { return n%5 == 0 }, spoilAll, false},
+		{"its first masked pass", func(_ int64, j protocol.TileJob) bool { return j.Mask != nil && !masked.Swap(true) }, spoilAll, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var lies, honest atomic.Int64
+			lie, spoil := tt.lie, tt.spoil
+			net := newFakeNet()
+			ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
+			net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
+			c := cfg
+			c.Progressive, c.Dial = true, net.dial
+			ctl, err := newController(c, sceneRenderer{scene})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctl.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
+			done := runAsync(context.Background(), ctl)
+			enough := func() int64 { return lies.Load() }
+			if tt.alone {
+				enough = never
+			}
+			waitLiar(t, ln, enough, 8)
+			ctl.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("Run: %v", r.err)
+			}
+			schedtest.SameImage(t, r.res.Image, want.Image)
+			schedtest.SameImage(t, r.res.Samples, want.Samples)
+			lst, hst := nodeStats(t, r.res.Stats, "liar"), nodeStats(t, r.res.Stats, "honest")
+			t.Logf("liar: %d results, honest: %d; samples %d/%d/%d; %s", lies.Load(), honest.Load(),
+				r.res.Stats.SPPMin, r.res.Stats.SPPMedian, r.res.Stats.SPPMax, lst.Excluded)
+			if hst.Tiles == 0 {
+				t.Errorf("honest node %+v rendered nothing", hst)
+			}
+			if st := lst; !strings.Contains(st.Excluded, "wrong pixels") {
+				t.Errorf("liar %+v: want it excluded for wrong pixels", st)
+			}
+		})
 	}
 }
