@@ -177,7 +177,13 @@ func (r *run) reopenFramesOf(rec *nodeRec) {
 		f := &r.frames[k]
 		if f.film != nil && f.state == frameWritten && !f.skipped && slices.ContainsFunc(r.tiles[f.lo:f.hi], func(t tile) bool { return t.by == rec }) {
 			// Its sums are in the film, and the passes after it were
-			// decided from them: they passed their checks and stay.
+			// decided from them. A still is rendered again from its
+			// first pass; an animation's frame keeps its checked tiles.
+			if !r.animation() {
+				r.log.Warn().Int("pass", f.pass+1).Msg("a node caught lying rendered part of a pass already in the film: rendering every pass again")
+				r.restartFilm(f.film)
+				return
+			}
 			r.log.Warn().Int("frame", f.num).Int("pass", f.pass+1).Msg("a node caught lying rendered part of a pass already in the film; its checked tiles stay")
 			continue
 		}

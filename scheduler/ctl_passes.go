@@ -19,8 +19,10 @@ import (
 	"errors"
 	"image"
 	"math"
+	"slices"
 	"time"
 
+	"tessera/protocol"
 	"tessera/render"
 )
 
@@ -279,4 +281,51 @@ func renderWork(ctx context.Context, rend TileRenderer, set render.Settings, rec
 		return 0, errNoPasses
 	}
 	return pr.RenderPass(ctx, set, rect, p, dst)
+}
+
+// restartFilm renders a progressive still again from its first pass: every
+// tile of its passes leaves the render (its leases cancelled; checks still
+// pending judge their claims and change nothing else), the passes are
+// reset, and the film starts anew. For a node caught lying after a pass
+// it rendered part of was added to the film.
+func (r *run) restartFilm(fr *filmRun) {
+	for k := fr.first; k < fr.first+fr.units; k++ {
+		f := &r.frames[k]
+		for i := f.lo; i < f.hi; i++ {
+			t := &r.tiles[i]
+			for _, l := range slices.Clone(t.leases) {
+				if l.s.out != nil {
+					l.s.out.Push(protocol.Cancel{Job: l.job})
+				}
+				r.unlease(l)
+				if l.audit != nil {
+					r.auditLost(l)
+				}
+			}
+			if t.state == tileDone && !t.dead {
+				r.done--
+				if t.by != nil {
+					t.by.tiles--
+					t.by.rays -= t.rays
+				}
+				r.stats.Rays -= t.rays
+			}
+			t.state, t.dead, t.by, t.rays, t.pix = tileDone, true, nil, 0, nil
+		}
+		if f.state == frameWritten {
+			r.framesDone--
+		}
+		*f = frameRun{num: f.num, pass: f.pass, film: fr}
+	}
+	film, err := render.NewFilm(r.set.Width, r.set.Height, r.set.SPP, r.cfg.Noise)
+	if err != nil {
+		panic("scheduler: " + err.Error()) // it was made before with the same settings
+	}
+	fr.film, fr.ended, fr.work, fr.started = film, false, 0, time.Time{}
+	r.opened, r.written, r.stillsDone = fr.first, min(r.written, fr.first), 0
+	r.next, r.retry = len(r.order), nil
+	r.stats.Passes = nil
+	r.total = r.done + len(r.grid)*fr.units
+	r.allDone = time.Time{}
+	r.stats.Restarts++
 }

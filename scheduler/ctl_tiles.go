@@ -37,6 +37,7 @@ type tile struct {
 	// the mask of its pass (a progressive render's, To > 0).
 	npix int
 	pass render.Pass
+	dead bool // of a progressive still rendered again from its first pass: out of the render
 }
 
 // lease is a tile handed to a session under a job id and the tile's epoch.

@@ -417,7 +417,7 @@ func (r *run) distrust(rec *nodeRec, reason string) {
 	n := 0
 	for i := range r.tiles {
 		t := &r.tiles[i]
-		if t.state != tileDone || t.by != rec {
+		if t.state != tileDone || t.by != rec || t.dead {
 			continue
 		}
 		if f := &r.frames[t.frame]; f.film != nil && f.state == frameWritten {

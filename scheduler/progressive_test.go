@@ -282,3 +282,58 @@ func TestProgressiveLiarCaught(t *testing.T) {
 		})
 	}
 }
+
+// A node that slips a wrong value past the spot check of a pass that is
+// then added to the film, and is caught later, makes the still render again
+// from its first pass: the image is exact all the same. (A spot check
+// could catch the first lie at once; of a few seeds, at least one render
+// must have been restarted.)
+func TestProgressiveLiarCaughtAfterItsPassRestarts(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "cornell-glass.json")
+	set := scene.Resolve(render.Settings{Width: 32, Height: 32, SPP: 64, MaxDepth: 3})
+	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 4, Noise: 0.1,
+		Audit: AuditPolicy{FullRun: 1, Floor: 1e-9, SpotShare: 1.0 / 128, SpotMin: 2}}
+	want, _ := progressiveRun(t, cfg)
+	restarts := 0
+	for seed := uint64(1); seed <= 4 && restarts == 0; seed++ {
+		var lies, honest atomic.Int64
+		// One value wrong in its 40th result (pass 1 has 64 tiles), then
+		// everything wrong in its 100th (pass 2).
+		lie := func(n int64, _ protocol.TileJob) bool { return n == 40 || n == 100 }
+		spoil := func(b []byte) {
+			if lies.Load() == 40 {
+				spoilOne(b)
+			} else {
+				spoilAll(b)
+			}
+		}
+		net := newFakeNet()
+		ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
+		net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
+		c := cfg
+		c.Progressive, c.Dial, c.AuditSeed = true, net.dial, seed
+		ctl, err := newController(c, sceneRenderer{scene})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
+		done := runAsync(context.Background(), ctl)
+		waitLiar(t, ln, never, 1)
+		ctl.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("seed %d: Run: %v", seed, r.err)
+		}
+		schedtest.SameImage(t, r.res.Image, want.Image)
+		schedtest.SameImage(t, r.res.Samples, want.Samples)
+		st := r.res.Stats
+		t.Logf("seed %d: liar %d results, honest %d; %d restarts; %d passes; liar: %s", seed, lies.Load(), honest.Load(), st.Restarts, len(st.Passes), nodeStats(t, st, "liar").Excluded)
+		if len(st.Passes) != len(want.Stats.Passes) {
+			t.Errorf("seed %d: %d passes in the stats, %d in-process", seed, len(st.Passes), len(want.Stats.Passes))
+		}
+		restarts += st.Restarts
+	}
+	if restarts == 0 {
+		t.Error("no render restarted: every first lie was caught before its pass was added up")
+	}
+}

@@ -115,7 +115,11 @@ type Stats struct {
 	SPPMin    int         `json:"sppMin,omitempty"`
 	SPPMedian int         `json:"sppMedian,omitempty"`
 	SPPMax    int         `json:"sppMax,omitempty"`
-	Nodes     []NodeStats `json:"nodes"`
+	// Restarts counts the times a progressive still was rendered again
+	// from its first pass: a node caught lying had rendered part of a pass
+	// already added up.
+	Restarts int         `json:"restarts,omitempty"`
+	Nodes    []NodeStats `json:"nodes"`
 }
 
 // NodeStats is one node's part of a render.
