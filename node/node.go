@@ -465,6 +465,7 @@ type Counters struct {
 	OpenFiles   int    `json:"openFiles"`  // of the whole process (entries of /proc/self/fd); -1 where unknown
 	Conns       int    `json:"conns"`      // open connections, handshaking ones included
 	Workers     int    `json:"workers"`
+	JobsWaiting int    `json:"jobsWaiting"` // for their scene to load
 	JobsQueued  int    `json:"jobsQueued"`
 	JobsRunning int    `json:"jobsRunning"`
 	JobsDone    uint64 `json:"jobsDone"`
@@ -488,6 +489,11 @@ func (n *Node) Counters() Counters {
 	s.JobsRunning = n.running
 	for c := range n.conns {
 		s.JobsQueued += c.nqueued
+		for _, j := range c.jobs {
+			if j.state == jobWaiting {
+				s.JobsWaiting++
+			}
+		}
 	}
 	s.Scenes = n.cache.lru.Len()
 	s.SceneBytes = n.cache.bytes
