@@ -211,14 +211,10 @@ func TestE2ENodeKilled(t *testing.T) {
 	img, st := d.finish(t)
 	sameImage(t, "after a SIGKILL", img, localPNG(t, args))
 	// Its tiles were handed out again: re-queued, or already copied onto
-	// the survivor by the endgame (then a lost lease re-queues nothing).
+	// the survivor by the endgame (then a lost lease re-queues nothing,
+	// and the render may end before the lost connection is even read).
 	if st.Retries == 0 && st.Duplicates == 0 {
 		t.Errorf("stats show no retry and no duplicate after a node was killed mid-render: %+v", st)
-	}
-	for _, n := range st.Nodes {
-		if n.Name == "e2e-victim" && n.Failures == 0 {
-			t.Errorf("the killed node %+v: want its lost connection counted as a failure", n)
-		}
 	}
 	if tiles := nodeTiles(st); tiles["e2e-survivor"] == 0 {
 		t.Errorf("tiles per node %v", tiles)
