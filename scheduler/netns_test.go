@@ -16,6 +16,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,8 +42,8 @@ func TestHelperProcess(t *testing.T) {
 	})
 }
 
-// blipSettings is the blip test's render: about 300 tiles of the Cornell
-// box, each some tens of milliseconds on one worker.
+// blipSettings is the blip test's render: 300 tiles of the Cornell box,
+// each a millisecond or so on one worker.
 var blipSettings = render.Settings{Width: 160, Height: 120, SPP: 8}
 
 // helperNode serves a node of one worker on :7701 until ctx ends.
@@ -70,13 +71,19 @@ func helperNode(ctx context.Context) error {
 // $NODE alone (Local 0), prints "TILE unixnanos" for each tile in the
 // image, its logs as JSON lines, then "IMAGE hash" and "STATS json".
 func helperController(ctx context.Context) error {
+	tiles := 0
 	s, b, err := render.LoadFile("../testdata/scenes/cornell.json", render.Limits{})
 	if err != nil {
 		return err
 	}
 	c, err := NewController(Config{Scene: s, Bundle: b, Settings: blipSettings, Tile: 8, Local: 0,
 		Logger: zerolog.New(os.Stdout).Level(zerolog.InfoLevel),
-		OnTile: func(TileEvent) { fmt.Println("TILE", time.Now().UnixNano()) }})
+		OnTile: func(TileEvent) {
+			fmt.Println("TILE", time.Now().UnixNano())
+			if tiles++; tiles == 10 {
+				waitGate(os.Getenv("GATE"))
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -92,6 +99,19 @@ func helperController(ctx context.Context) error {
 	fmt.Println("IMAGE", pixelHash(res.Image))
 	fmt.Println("STATS", string(st))
 	return nil
+}
+
+// waitGate returns once the file at path exists. The controller's loop
+// waits in it (OnTile runs on the loop), so that it hands out no more
+// tiles until the test has unplugged the node: the render cannot end
+// before the blip, however fast the tiles.
+func waitGate(path string) {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling the test's file
+	}
 }
 
 // pixelHash is the SHA-256 of an image's float32 values, bit for bit.
@@ -117,14 +137,19 @@ func TestNetnsBlipIsNoVerdict(t *testing.T) {
 	h1, h2 := lan.Host("h1"), lan.Host("h2")
 	n := h2.Start(t, "node on h2", h2.TestHelper(helperTest, "node"))
 	n.WaitLine(t, 20*time.Second, "NODE LISTENING")
-	ctl := h1.Start(t, "controller on h1", h1.TestHelper(helperTest, "controller", "NODE="+h2.Addr.String()+":7701"))
+	gate := filepath.Join(t.TempDir(), "unplugged")
+	ctl := h1.Start(t, "controller on h1", h1.TestHelper(helperTest, "controller", "NODE="+h2.Addr.String()+":7701", "GATE="+gate))
 
-	// Unplug once a few tiles are in, plug back 5 s later.
+	// Unplug once ten tiles are in (the controller then waits for the
+	// gate), plug back 5 s later.
 	for range 10 {
 		ctl.WaitLine(t, 60*time.Second, "TILE")
 	}
 	h2.SetLink(t, false)
 	down := time.Now()
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(5 * time.Second) // the blip itself: what the test does, not a wait for a result
 	h2.SetLink(t, true)
 	up := time.Now()
