@@ -211,11 +211,17 @@ func TestCleanupAfterFailure(t *testing.T) {
 func TestSweep(t *testing.T) {
 	Require(t)
 	n := LAN(t, 1) // ours: must survive the sweep
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
+	// A process id above the kernel's largest: no process has it, ever
+	// (the id of a process that ended could be taken again meanwhile).
+	max, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
 		t.Fatal(err)
 	}
-	stale := fmt.Sprintf("%s%d-1-h1", Prefix, dead.Process.Pid)
+	pidMax, err := strconv.Atoi(strings.TrimSpace(string(max)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := fmt.Sprintf("%s%d-1-h1", Prefix, pidMax+1)
 	if out, err := exec.Command("ip", "netns", "add", stale).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v %s", err, out)
 	}
@@ -226,6 +232,22 @@ func TestSweep(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- orphan.Wait() }()
+	// Sweep once the orphan is inside (ip netns exec enters the namespace
+	// after it started): a sweep before that finds no process to kill.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, err := namespacePIDs(stale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(pids, orphan.Process.Pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphan %d is not in %s after 10 s (it holds %v)", orphan.Process.Pid, stale, pids)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the kernel against a deadline
+	}
 	if err := Sweep(); err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}
