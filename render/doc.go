@@ -51,7 +51,9 @@
 // Scene.Frame(f) is the scene at frame f, glTF animations played to time
 // f/fps and keyframes at frame f, with samples of its own. A frame in which
 // no mesh moves shares the still's primitives and BVH; one in which meshes
-// move places their triangles again and builds the BVH anew.
+// move places their triangles again under a two-level BVH (frametree.go):
+// the trees of what never moves and of each mover, built once, the movers'
+// refitted at the frame, and a small top level over them.
 //
 // A Scene is immutable and safe for concurrent use:
 // RenderTile may run on any number of goroutines at once, and allocates

@@ -18,7 +18,9 @@ import (
 // Only what moves is computed again: a frame in which no mesh moves shares
 // the still's primitives and BVH and costs a camera (and the punctual
 // lights that move); a frame in which meshes move places their triangles
-// at the frame and builds the BVH again (the simple way, for now).
+// at the frame under a two-level BVH (frametree.go): the trees of what
+// never moves and of each moving mesh are built once, a frame refits the
+// movers' and puts a small top level over them.
 
 // MaxFrame is the largest frame number (Blender's): frames run from 0 to
 // MaxFrame.
@@ -46,6 +48,11 @@ type sceneAnim struct {
 	// mover are every frame's.
 	pv   [][3]uint32
 	info []primInfo
+
+	// The trees of the primitives that never move and of each mover's,
+	// built from the still at the first frame asked for (frametree.go).
+	groupsOnce sync.Once
+	groups     []frameGroup
 }
 
 // animObject is an object of the scene file that moves something: a glTF
@@ -333,13 +340,21 @@ func (s *sceneData) atFrame(f int) (*sceneData, error) {
 		// The movers' points and attributes are added after the still's,
 		// into copies (the still's arrays are full: append copies them).
 		fd.verts, fd.nrm, fd.uv, fd.tan = slices.Clip(s.verts), slices.Clip(s.nrm), slices.Clip(s.uv), slices.Clip(s.tan)
+		counts := []int{len(fd.info)} // the primitives that never move, then each mover's
 		for _, m := range a.movers {
+			before := len(fd.info)
 			if err := m.place(&fd, &xs[m.obj]); err != nil {
 				return nil, fmt.Errorf("frame %d: %w", f, err)
 			}
+			counts = append(counts, len(fd.info)-before)
 		}
 		fd.lights, fd.lightTree, fd.lightFlat, fd.suns = nil, nil, nil, nil
-		fd.finishShapes()
+		a.groupsOnce.Do(func() { a.groups = a.frameGroups(s.verts) })
+		if tree, order, ok := fd.frameTree(a.groups, counts); ok {
+			fd.finishTree(tree, order)
+		} else {
+			fd.finishShapes()
+		}
 		fd.indexLights(true)
 	} else if a.lightsMove {
 		fd.lights, fd.lightTree, fd.lightFlat, fd.suns = nil, nil, nil, nil

@@ -113,6 +113,12 @@ func (s *sceneData) finishShapes() {
 	if big {
 		runtime.GC()
 	}
+	s.finishTree(tree, order)
+}
+
+// finishTree puts the primitives in the leaf order of tree (order[slot] is
+// the primitive as loaded at that slot) and adds what traversal reads.
+func (s *sceneData) finishTree(tree bvh, order []int32) {
 	s.pv = permute(s.pv, order)
 	s.info = permute(s.info, order)
 	s.geo = make([]primGeo, len(order))
