@@ -3,8 +3,9 @@ package bench
 // The scale section (issue 19): the real controller in this process driving
 // fleets of simulated nodes (`tessera sim`, one process for a whole fleet),
 // from 10 to 1,000 nodes: tiles per second and the controller's CPU time per
-// tile with nodes that answer at once, the wall time against the ideal with
-// nodes that take 50 ms a tile, and late joiners.
+// tile with nodes that answer at once (with the checks of their pixels, as
+// in a real render, and without: the scheduler's own cost), the wall time
+// against the ideal with nodes that take 50 ms a tile, and late joiners.
 
 import (
 	"context"
@@ -88,16 +89,12 @@ func (b *bencher) scale(ctx context.Context) (*Scale, error) {
 	}
 	for run := 1; run <= b.s.Runs; run++ {
 		for _, n := range fake {
-			for _, delay := range []time.Duration{0, scaleDelay} {
-				tiles := fastTiles
-				if delay > 0 {
-					tiles = perSim * n
-				}
-				kind := CaseInstant
-				if delay > 0 {
-					kind = CaseSlow
-				}
-				r, err := b.scaleRun(ctx, sc, path, scaleCase{kind: kind, nodes: n, delay: delay, tiles: tiles})
+			for _, c := range []scaleCase{
+				{kind: CaseInstant, nodes: n, tiles: fastTiles},
+				{kind: CaseInstantNoChecks, nodes: n, tiles: fastTiles, noChecks: true},
+				{kind: CaseSlow, nodes: n, delay: scaleDelay, tiles: perSim * n},
+			} {
+				r, err := b.scaleRun(ctx, sc, path, c)
 				if err != nil {
 					return nil, err
 				}
@@ -131,18 +128,23 @@ func (b *bencher) scale(ctx context.Context) (*Scale, error) {
 // The scale section's cases.
 const (
 	CaseInstant = "instant" // nodes that answer at once
-	CaseSlow    = "50ms"    // nodes that take 50 ms a tile
-	CaseJoin    = "join"    // 50 ms nodes, and as many more offered once a quarter of the tiles are in
-	CaseAlone   = "alone"   // the join case without the joiners
+	// CaseInstantNoChecks is CaseInstant with the checks of the nodes'
+	// pixels off: the scheduler's own cost, without the audits a new node's
+	// first results get (about 16 a node, whatever its share of the image).
+	CaseInstantNoChecks = "instant, no checks"
+	CaseSlow            = "50ms"  // nodes that take 50 ms a tile
+	CaseJoin            = "join"  // 50 ms nodes, and as many more offered once a quarter of the tiles are in
+	CaseAlone           = "alone" // the join case without the joiners
 )
 
 // scaleCase is one render of the scale section.
 type scaleCase struct {
-	kind  string
-	nodes int           // at work from the start
-	late  int           // offered once joinAt of the tiles are in
-	delay time.Duration // per tile
-	tiles int           // about: the image is the smallest square of scaleTile tiles with this many
+	kind     string
+	nodes    int           // at work from the start
+	late     int           // offered once joinAt of the tiles are in
+	delay    time.Duration // per tile
+	tiles    int           // about: the image is the smallest square of scaleTile tiles with this many
+	noChecks bool          // the checks of the nodes' pixels off
 }
 
 // simFleet is a `tessera sim` process and its nodes.
@@ -226,7 +228,7 @@ func (b *bencher) scaleRun(ctx context.Context, sc *scene, scenePath string, c s
 	)
 	cfg := scheduler.Config{
 		Scene: sc.scene, Bundle: sc.bundle, Settings: set, Tile: scaleTile, Local: 0, Token: b.s.Token,
-		Logger: b.log.Level(zerolog.WarnLevel),
+		Logger: b.log.Level(zerolog.WarnLevel), Audit: scheduler.AuditPolicy{Off: c.noChecks},
 	}
 	if late != nil {
 		cfg.OnProgress = func(p scheduler.Progress) {

@@ -174,6 +174,19 @@ func (r *Report) WriteText(w io.Writer) error {
 			ratio := last.CPUPerTileUs / first.CPUPerTileUs
 			ew.printf("  instant nodes: CPU per tile at %d nodes %.2fx its figure at %d (target <= %.0fx: %s); %d healthy nodes excluded (target 0: %s)\n",
 				last.Nodes, ratio, first.Nodes, float64(TargetScaleCPU), verdict(ratio <= TargetScaleCPU), last.Excluded, verdict(last.Excluded == 0))
+			var off0, off1 *ScaleRow
+			for i := range sc.Rows {
+				if row := &sc.Rows[i]; row.Case == CaseInstantNoChecks && row.Nodes == first.Nodes {
+					off0 = row
+				} else if row.Case == CaseInstantNoChecks && row.Nodes == last.Nodes {
+					off1 = row
+				}
+			}
+			if off0 != nil && off1 != nil && off0.CPUPerTileUs > 0 {
+				ratio := off1.CPUPerTileUs / off0.CPUPerTileUs
+				ew.printf("  without the checks (the scheduler alone): %.2fx (target <= %.0fx: %s); %d healthy nodes excluded\n",
+					ratio, float64(TargetScaleCPU), verdict(ratio <= TargetScaleCPU), off1.Excluded)
+			}
 		}
 		for _, row := range sc.Rows {
 			if row.Case == CaseSlow && row.Nodes == last.Nodes {

@@ -30,6 +30,8 @@ func sampleReport() *Report {
 		Scale: &Scale{TileSide: 4, DelayMs: 50, Rows: []ScaleRow{
 			{Case: CaseInstant, Nodes: 10, Tiles: 100000, WallSeconds: 2, TilesPerSecond: 50000, CPUPerTileUs: 8, ControllerCPUs: 0.4, PeakHeapMB: 14},
 			{Case: CaseInstant, Nodes: 1000, Tiles: 100000, WallSeconds: 5, TilesPerSecond: 20000, CPUPerTileUs: 12, ControllerCPUs: 0.25, PeakHeapMB: 120},
+			{Case: CaseInstantNoChecks, Nodes: 10, Tiles: 100000, WallSeconds: 2, TilesPerSecond: 50000, CPUPerTileUs: 6, ControllerCPUs: 0.3, PeakHeapMB: 14},
+			{Case: CaseInstantNoChecks, Nodes: 1000, Tiles: 100000, WallSeconds: 4, TilesPerSecond: 25000, CPUPerTileUs: 15, ControllerCPUs: 0.3, PeakHeapMB: 100, Excluded: 1},
 			{Case: CaseSlow, Nodes: 1000, Tiles: 100000, WallSeconds: 6, IdealSeconds: 5, WallOverIdeal: 1.2, CPUPerTileUs: 25},
 		}, Join: []ScaleRow{
 			{Case: CaseJoin, Nodes: 100, Joiners: 100, Tiles: 20000, WallSeconds: 7, JoinerShare: 0.49, JoinersUsed: 100, JoinedAfterSeconds: 2.9},
@@ -75,6 +77,8 @@ func TestWriteText(t *testing.T) {
 		"a frame's set-up on a node 0.002 ms, 0.0001% of the frame's render on one core (1.500 s) (target < 5%: met)",
 		"watchers: 40 watchers poll a registry process of 10000 nodes every 1 s",
 		"instant nodes: CPU per tile at 1000 nodes 1.50x its figure at 10 (target <= 2x: met); 0 healthy nodes excluded (target 0: met)",
+		"without the checks (the scheduler alone): 2.50x (target <= 2x: NOT met); 1 healthy nodes excluded",
+		"instant, no checks      1000",
 		"50 ms nodes: 1000 nodes took 1.20x the ideal 5.00 s (target <= 1.25: met)",
 		"100 joining 100 at work after 2.90 s: the joiners rendered 49% of the tiles left (target >= 40%: met), 100 of them some; 7.00 s against 11.00 s without them (faster: met)",
 		"full         40.00%   900.00   2000.00     0%      50%      2000000          20.000       12",
