@@ -300,10 +300,36 @@ wait:
 	}
 	stop() // the watchers first: in full mode they may keep the registry busy
 	wg.Wait()
+	if err := registryQuiet(ctx, reg); err != nil {
+		return WatchMode{}, err
+	}
 	if err := c.Deregister(ctx, probe); err != nil {
 		return WatchMode{}, fmt.Errorf("bench: watchers: deregistering the probe: %w", err)
 	}
 	return m, nil
+}
+
+// registryQuiet waits until the registry process uses under a tenth of a
+// core over 200 ms (at most a minute): the lists it was still writing to
+// watchers that have stopped (in full mode, on a loaded machine, a backlog of
+// seconds) must not slow the probe's removal or the next mode's polls.
+func registryQuiet(ctx context.Context, reg *nodeProc) error {
+	const window = 200 * time.Millisecond
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cpu0, ok0 := processCPU(reg.cmd.Process.Pid)
+		t0 := time.Now()
+		if err := waitUntil(ctx, t0.Add(window)); err != nil {
+			return err
+		}
+		cpu1, ok1 := processCPU(reg.cmd.Process.Pid)
+		if !ok0 || !ok1 || (cpu1-cpu0).Seconds() < 0.1*time.Since(t0).Seconds() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: watchers: the registry still used %.0f%% of a core a minute after its watchers stopped", 100*(cpu1-cpu0).Seconds()/time.Since(t0).Seconds())
+		}
+	}
 }
 
 // medianWatch is the median of each figure over the runs of one mode.
