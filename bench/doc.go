@@ -51,8 +51,10 @@
 //     bunny.json has the bunny: the peak resident memory of `tessera render`
 //     rendering it in one process, of a `tessera node` rendering it for a
 //     controller and of that controller; the time to load it (parse and
-//     build, render.Scene.Stats for the BVH's share) with GOMAXPROCS 1 and
-//     with every core; and its rays per second on one core against the
+//     build, render.Scene.Stats for the BVH's share) with GOMAXPROCS 1,
+//     in wall time and in the process's CPU time (which the target is
+//     checked against), and with every core; and its rays per second on
+//     one core against the
 //     bunny's, rendered in turn (the ratio of their rates per CPU-second of
 //     the rendering thread where that can be read).
 //

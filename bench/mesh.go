@@ -141,16 +141,18 @@ func (b *bencher) mesh(ctx context.Context, bunny *scene) (*Mesh, error) {
 	}
 
 	// Load and build, on one core and then on all of them, in turn.
-	var load1, build1, loadN, buildN []float64
+	var load1, build1, cpu1, loadN, buildN []float64
 	var sc *render.Scene
 	for run := 1; run <= b.s.Runs; run++ {
 		for _, procs := range []int{1, runtime.NumCPU()} {
 			sc = nil
 			runtime.GC()
 			prev := runtime.GOMAXPROCS(procs)
+			c0, ok0 := processCPU(os.Getpid())
 			start := time.Now()
 			s, _, err := render.LoadFile(path, render.Limits{})
 			wall := time.Since(start)
+			c1, ok1 := processCPU(os.Getpid())
 			runtime.GOMAXPROCS(prev)
 			if err != nil {
 				return nil, fmt.Errorf("bench: mesh: %w", err)
@@ -159,15 +161,21 @@ func (b *bencher) mesh(ctx context.Context, bunny *scene) (*Mesh, error) {
 			st := s.Stats()
 			if procs == 1 {
 				load1, build1 = append(load1, wall.Seconds()), append(build1, st.Build.Seconds())
+				if ok0 && ok1 {
+					cpu1 = append(cpu1, (c1 - c0).Seconds())
+				}
 			} else {
 				loadN, buildN = append(loadN, wall.Seconds()), append(buildN, st.Build.Seconds())
 			}
 			b.log.Info().Int("run", run).Int("cores", procs).Int("triangles", st.Triangles).Float64("load", round(wall.Seconds(), 3)).
-				Float64("build", round(st.Build.Seconds(), 3)).Msg("mesh load")
+				Float64("cpu", round((c1-c0).Seconds(), 3)).Float64("build", round(st.Build.Seconds(), 3)).Msg("mesh load")
 		}
 	}
 	out.Triangles = sc.Stats().Triangles
 	out.LoadSecondsOneCore, out.BuildSecondsOneCore = median(load1), median(build1)
+	if len(cpu1) == len(load1) {
+		out.LoadCPUSecondsOneCore = median(cpu1)
+	}
 	out.LoadSeconds, out.BuildSeconds = median(loadN), median(buildN)
 
 	// Rays per second, the bunny and the sphere in turn.

@@ -209,8 +209,13 @@ type Mesh struct {
 	// 1 and with every core; Build is the BVH's share of it.
 	LoadSecondsOneCore  float64 `json:"loadSecondsOneCore"`
 	BuildSecondsOneCore float64 `json:"buildSecondsOneCore"`
-	LoadSeconds         float64 `json:"loadSeconds"`
-	BuildSeconds        float64 `json:"buildSeconds"`
+	// LoadCPUSecondsOneCore is the bench process's CPU time (every thread,
+	// the collector's too) over the load with GOMAXPROCS 1: the load on one
+	// core as a machine shared with other work disturbs it least; 0 where
+	// it cannot be read. The target is checked against it where known.
+	LoadCPUSecondsOneCore float64 `json:"loadCPUSecondsOneCore"`
+	LoadSeconds           float64 `json:"loadSeconds"`
+	BuildSeconds          float64 `json:"buildSeconds"`
 	// Kernel speed on one core, the mesh scene and bunny.json in turn, per
 	// second of wall time and of the thread's CPU time (0 where it cannot
 	// be read), and the median of their ratios within each run (of the CPU

@@ -235,8 +235,14 @@ func cpus(row PoliteRow) string {
 func (r *Report) writeMesh(ew *errWriter, m *Mesh) {
 	tris := float64(max(1, m.Triangles))
 	ew.printf("\nmesh: a displaced sphere of %d triangles (%.1f MB of OBJ) in the bunny's place\n", m.Triangles, float64(m.OBJBytes)/1e6)
-	ew.printf("  load and build: %.3f s on one core, BVH %.3f s of it (target < %.1f s: %s); %.3f s on %s, BVH %.3f s\n",
-		m.LoadSecondsOneCore, m.BuildSecondsOneCore, TargetMeshLoadSeconds, verdict(m.LoadSecondsOneCore < TargetMeshLoadSeconds),
+	// The target is judged on the CPU time where it is known: on a quiet
+	// machine the two agree, on a loaded one the wall time is the load's.
+	load, cpu := m.LoadSecondsOneCore, ""
+	if m.LoadCPUSecondsOneCore > 0 {
+		load, cpu = m.LoadCPUSecondsOneCore, fmt.Sprintf(" (%.3f CPU-seconds)", m.LoadCPUSecondsOneCore)
+	}
+	ew.printf("  load and build: %.3f s on one core%s, BVH %.3f s of it (target < %.1f s: %s); %.3f s on %s, BVH %.3f s\n",
+		m.LoadSecondsOneCore, cpu, m.BuildSecondsOneCore, TargetMeshLoadSeconds, verdict(load < TargetMeshLoadSeconds),
 		m.LoadSeconds, plural(r.Machine.CPUs, "core"), m.BuildSeconds)
 	if m.RenderPeakBytes > 0 {
 		ok := float64(max(m.RenderPeakBytes, m.NodePeakBytes))/tris <= TargetMeshBytesPerTriangle

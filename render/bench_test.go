@@ -60,6 +60,39 @@ func BenchmarkBVHBuild(b *testing.B) {
 	b.ReportMetric(float64(len(prims)), "triangles")
 }
 
+// BenchmarkBVHBuildBig builds the tree of a million triangles (a sphere of
+// 500x1000 quads cut in two, pushed in and out by a sine, as the mesh
+// section's sphere is) and reports the process's CPU seconds a build, the
+// collections it runs included: run it with -cpu 1 for one core.
+func BenchmarkBVHBuildBig(b *testing.B) {
+	const rows, cols = 500, 1000
+	at := func(i, j int) Vec {
+		th, ph := math.Pi*float64(i)/rows, 2*math.Pi*float64(j)/cols
+		r := 1 + 0.05*math.Sin(7*th)*math.Sin(11*ph)
+		return V(r*math.Sin(th)*math.Cos(ph), r*math.Cos(th), r*math.Sin(th)*math.Sin(ph))
+	}
+	var prims []shape
+	for i := range rows {
+		for j := range cols {
+			p00, p01, p10, p11 := at(i, j), at(i, j+1), at(i+1, j), at(i+1, j+1)
+			for _, t := range []shape{tri(p00, p10, p11), tri(p00, p11, p01)} {
+				if _, area := t.normalArea(); area > 0 {
+					prims = append(prims, t)
+				}
+			}
+		}
+	}
+	shapeOf := func(i int) shape { return prims[i] }
+	cpu0 := processCPU()
+	for b.Loop() {
+		buildBVH(len(prims), shapeOf)
+	}
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	}
+	b.ReportMetric(float64(len(prims)), "triangles")
+}
+
 func BenchmarkRayTriangle(b *testing.B) {
 	sh := tri(V(0, 0, 0), V(1, 0, 0), V(0, 1, 0))
 	p := sh.prim(false)
