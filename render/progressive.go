@@ -183,6 +183,9 @@ func (f *Film) Cap(n int) error {
 	return nil
 }
 
+// Size returns the film's width and height.
+func (f *Film) Size() (width, height int) { return f.width, f.height }
+
 // Passes returns the number of passes ended.
 func (f *Film) Passes() int { return f.done }
 

@@ -329,3 +329,15 @@ func (r *run) restartFilm(fr *filmRun) {
 	r.allDone = time.Time{}
 	r.stats.Restarts++
 }
+
+// filmSamples is every pixel's samples in film's passes ended, summed.
+func filmSamples(film *render.Film) int64 {
+	var n int64
+	w, h := film.Size()
+	for y := range h {
+		for x := range w {
+			n += int64(film.Samples(x, y))
+		}
+	}
+	return n
+}

@@ -519,16 +519,19 @@ func (r *run) result() *Result {
 	case r.animation():
 		res.Partial = r.partial()
 		res.MissingFrames = len(r.cfg.Frames) - r.stillsDone
+		if r.progressive() {
+			res.Stats.Samples = 0
+			for k := range r.frames {
+				if fr := r.frames[k].film; fr.first == k {
+					res.Stats.Samples += filmSamples(fr.film)
+				}
+			}
+		}
 	case r.progressive():
 		film := r.frames[0].film.film
 		res.Image, res.Samples = film.Image(), film.SampleImage()
 		res.Stats.SPPMin, res.Stats.SPPMedian, res.Stats.SPPMax = film.SampleStats()
-		res.Stats.Samples = 0
-		for y := range r.set.Height {
-			for x := range r.set.Width {
-				res.Stats.Samples += int64(film.Samples(x, y))
-			}
-		}
+		res.Stats.Samples = filmSamples(film)
 	default:
 		res.Image = r.frames[0].img
 	}

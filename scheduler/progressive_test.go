@@ -185,6 +185,9 @@ func TestProgressiveFramesTwoNodesMatchLocal(t *testing.T) {
 		if res.MissingFrames != 0 || len(res.Stats.Frames) != 2 || len(passes) < 2*len(render.PassEnds(render.AdaptiveMinSPP(0.1))) {
 			t.Fatalf("%d frames missing, %d in the stats, %d passes", res.MissingFrames, len(res.Stats.Frames), len(passes))
 		}
+		if most := int64(2 * set.Width * set.Height * set.SPP); res.Stats.Samples <= 0 || res.Stats.Samples > most {
+			t.Errorf("%d samples in the stats: want the frames' pixels' samples, at most %d", res.Stats.Samples, most)
+		}
 		return frames
 	}
 	want := run()
