@@ -87,12 +87,28 @@ func (n *Node) serveConn(nc net.Conn) {
 		}
 		c.fc.Close() // ends the reader too
 	}()
-	if err := n.readLoop(c); err != nil {
+	err = n.readLoop(c)
+	if v, ok := errors.AsType[*violation](err); ok {
+		// The error is the connection's last frame: its jobs are let go
+		// first (nothing they finish is sent), then the outbox sends what
+		// it holds, the error and nothing after it.
+		n.forget(c)
+		c.out.Push(protocol.Error{Code: protocol.CodeBadFrame, Message: v.msg})
+		c.out.Close()
+		<-writerDone // within the write timeout
+	}
+	if err != nil {
 		log.Info().Err(err).Msg("connection dropped")
 	}
 	n.dropConn(c)
 	<-writerDone
 }
+
+// violation is a frame of the controller's that breaks the protocol: the
+// node answers Error{bad-frame, j:0} and closes.
+type violation struct{ msg string }
+
+func (v *violation) Error() string { return v.msg }
 
 // readLoop handles frames until the connection fails or the peer breaks the
 // protocol. It returns nil when the peer simply closed.
@@ -108,8 +124,7 @@ func (n *Node) readLoop(c *conn) error {
 		switch m := m.(type) { // Recv returns message values
 		case protocol.TileJob:
 			if err := n.handleJob(c, m); err != nil {
-				_ = c.fc.Send(protocol.Error{Code: protocol.CodeBadFrame, Message: err.Error()})
-				return err
+				return &violation{err.Error()}
 			}
 		case protocol.Scene:
 			n.handleScene(c, &m)
@@ -122,8 +137,7 @@ func (n *Node) readLoop(c *conn) error {
 		case protocol.Error:
 			n.log.Debug().Interface("error", m).Msg("controller reported an error")
 		default:
-			_ = c.fc.Send(protocol.Error{Code: protocol.CodeBadFrame, Message: fmt.Sprintf("node %s: unexpected %T from a controller", n.cfg.ID, m)})
-			return fmt.Errorf("unexpected %T", m)
+			return &violation{fmt.Sprintf("node %s: unexpected %T from a controller", n.cfg.ID, m)}
 		}
 	}
 }
@@ -131,6 +145,14 @@ func (n *Node) readLoop(c *conn) error {
 // dropConn forgets a closed connection: its queued jobs are dropped and its
 // running ones cancelled.
 func (n *Node) dropConn(c *conn) {
+	n.forget(c)
+	c.cancel()
+	c.fc.Close()
+}
+
+// forget lets the jobs of connection c go and takes it off the node's
+// list; what its running jobs finish is not sent.
+func (n *Node) forget(c *conn) {
 	n.mu.Lock()
 	if c.dropped {
 		n.mu.Unlock()
@@ -152,8 +174,6 @@ func (n *Node) dropConn(c *conn) {
 		n.noConns = nil
 	}
 	n.mu.Unlock()
-	c.cancel()
-	c.fc.Close()
 }
 
 // pong answers a ping with the node's state.
