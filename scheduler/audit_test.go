@@ -58,6 +58,11 @@ func waitLiar(t *testing.T, n *fakeNode, taken func() int64, enough int64) {
 	})
 }
 
+// liarAloneWait is the Discover of a render whose liar starts alone: once
+// it is excluded, no node is left until the test adds the honest one, and
+// the render must wait for it rather than give up.
+const liarAloneWait = time.Minute
+
 // never is a waitLiar count that never suffices: wait for the exclusion.
 func never() int64 { return 0 }
 
@@ -114,7 +119,7 @@ func TestAuditCatchesOccasionalLiar(t *testing.T) {
 				fromLiar.Add(1)
 			}
 		}
-		c := fakeController(t, net, Config{AuditSeed: seed + 1, OnTile: onTile, Settings: render.Settings{Width: 192, Height: 96, SPP: 1, MaxDepth: 1}}, nil)
+		c := fakeController(t, net, Config{AuditSeed: seed + 1, OnTile: onTile, Settings: render.Settings{Width: 192, Height: 96, SPP: 1, MaxDepth: 1}, Discover: liarAloneWait}, nil)
 		c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
 		done := runAsync(context.Background(), c)
 		waitLiar(t, ln, fromLiar.Load, 150)
@@ -163,7 +168,7 @@ func TestAuditCatchesSubtleLieOfUntrustedNode(t *testing.T) {
 	net := newFakeNet()
 	ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: liar.onJob(func(n int) bool { return n == 1 }, spoilOne)})
 	net.add("honest:1", &fakeNode{id: "honest", cores: 1})
-	c := fakeController(t, net, Config{AuditSeed: 1}, nil)
+	c := fakeController(t, net, Config{AuditSeed: 1, Discover: liarAloneWait}, nil)
 	c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
 	done := runAsync(context.Background(), c)
 	waitLiar(t, ln, never, 1)
@@ -189,7 +194,7 @@ func TestAuditRefusesNonFinite(t *testing.T) {
 				binary.LittleEndian.PutUint32(pix[16:], math.Float32bits(bad))
 			})})
 			net.add("honest:1", &fakeNode{id: "honest", cores: 1})
-			c := fakeController(t, net, Config{AuditSeed: 1}, nil)
+			c := fakeController(t, net, Config{AuditSeed: 1, Discover: liarAloneWait}, nil)
 			c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
 			done := runAsync(context.Background(), c)
 			waitLiar(t, ln, never, 1)

@@ -254,7 +254,7 @@ func TestProgressiveLiarCaught(t *testing.T) {
 			ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
 			net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
 			c := cfg
-			c.Progressive, c.Dial = true, net.dial
+			c.Progressive, c.Dial, c.Discover = true, net.dial, liarAloneWait
 			ctl, err := newController(c, sceneRenderer{scene})
 			if err != nil {
 				t.Fatal(err)
@@ -314,7 +314,7 @@ func TestProgressiveLiarCaughtAfterItsPassRestarts(t *testing.T) {
 		ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
 		net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
 		c := cfg
-		c.Progressive, c.Dial, c.AuditSeed = true, net.dial, seed
+		c.Progressive, c.Dial, c.AuditSeed, c.Discover = true, net.dial, seed, liarAloneWait
 		ctl, err := newController(c, sceneRenderer{scene})
 		if err != nil {
 			t.Fatal(err)
