@@ -52,10 +52,10 @@ doubling) and stops each pixel once its estimated error is below 1%
 (Cycles' measure; -spp is then the most a pixel gets, 4096 without it);
 -time 10m renders passes while the next one is expected to end within 10
 minutes, the last one cut to what fits (a still only; -spp the most,
-65536 without it). Either way the
-image after every pass is whole: Ctrl-C leaves the last one in the
-.partial file, and a render stopped after passes of N samples is bit for
-bit -spp N. -o-spp writes the samples each pixel got.`
+65536 without it). Either way the image after every pass is whole: the
+.partial file holds the last one while the render runs, and a render
+stopped after passes of N samples is bit for bit -spp N. -o-spp writes
+the samples each pixel got.`
 
 // renderJob is one render as the flags (or tessera demo) describe it.
 type renderJob struct {
