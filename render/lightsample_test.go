@@ -305,16 +305,7 @@ func manyLightsScene(t *testing.T, env bool) *sceneData {
 		nodes = append(nodes, map[string]any{"translation": []any{-8 + 3*float64(i), 2, 8 - 2*float64(i)},
 			"extensions": map[string]any{"KHR_lights_punctual": map[string]any{"light": len(lights) - 1}}})
 	}
-	roots := make([]any, len(nodes))
-	for i := range nodes {
-		roots[i] = i
-	}
-	g := &gltfBuilder{}
-	doc := g.file(t, map[string]any{
-		"extensionsUsed": []any{"KHR_lights_punctual"},
-		"extensions":     map[string]any{"KHR_lights_punctual": map[string]any{"lights": lights}},
-		"scene":          0, "scenes": []any{map[string]any{"nodes": roots}}, "nodes": nodes,
-	})
+	doc := punctualLightsDoc(t, lights, nodes)
 	files := map[string]string{"l.gltf": doc}
 	world := ""
 	if env {

@@ -324,6 +324,20 @@ func (s *sceneData) sunImportance(l *light, n Vec) float64 {
 	return pl.intensity.Luminance() * max(0, -n.Dot(pl.dir))
 }
 
+// rootAndSuns returns the importance of the light tree's root for a
+// surface at p with normal n, and the total of that and every directional
+// light's: what chooseLight and lightPMF share between them.
+func (s *sceneData) rootAndSuns(p, n Vec) (root, total float64) {
+	if len(s.lightTree) > 0 {
+		root = s.lightTree[0].b.importance(p, n)
+		total = root
+	}
+	for _, li := range s.suns {
+		total += s.sunImportance(&s.lights[li], n)
+	}
+	return root, total
+}
+
 // chooseLight picks a light for a surface at p with geometric normal n
 // (on the viewer's side) with u in [0,1): its index and the probability of
 // the choice, or -1 when no light can give the surface anything.
@@ -360,14 +374,7 @@ func (s *sceneData) chooseLight(p, n Vec, u float64) (int32, float64) {
 	node := int32(0)
 	if len(s.suns) > 0 {
 		// The tree's root and each directional light, by importance.
-		total, root := 0.0, 0.0
-		if len(s.lightTree) > 0 {
-			root = s.lightTree[0].b.importance(p, n)
-			total = root
-		}
-		for _, li := range s.suns {
-			total += s.sunImportance(&s.lights[li], n)
-		}
+		root, total := s.rootAndSuns(p, n)
 		if !(total > 0) {
 			return -1, 0
 		}
@@ -436,14 +443,7 @@ func (s *sceneData) lightPMF(li int32, p, n Vec) float64 {
 		return pmf * (s.importanceOf(int(li), p, n) / total)
 	}
 	if len(s.suns) > 0 {
-		total, root := 0.0, 0.0
-		if len(s.lightTree) > 0 {
-			root = s.lightTree[0].b.importance(p, n)
-			total = root
-		}
-		for _, sl := range s.suns {
-			total += s.sunImportance(&s.lights[sl], n)
-		}
+		root, total := s.rootAndSuns(p, n)
 		if !(total > 0) {
 			return 0
 		}

@@ -191,21 +191,28 @@ func writePBRTable(t *testing.T, tab *pbrTable) {
 	}
 }
 
-// lightScene is a JSON scene of a floor (quad at y = 0, albedo 1) seen from
-// above through a pinhole camera at one point, with a glTF object holding
-// the lights of lights (KHR_lights_punctual) on nodes.
-func lightScene(t *testing.T, look Vec, lights []any, nodes []any, extra string) *Scene {
+// punctualLightsDoc returns a glTF document of the given nodes, every one a
+// root, holding the lights of lights (KHR_lights_punctual).
+func punctualLightsDoc(t *testing.T, lights, nodes []any) string {
 	t.Helper()
 	roots := make([]any, len(nodes))
 	for i := range nodes {
 		roots[i] = i
 	}
 	g := &gltfBuilder{}
-	doc := g.file(t, map[string]any{
+	return g.file(t, map[string]any{
 		"extensionsUsed": []any{"KHR_lights_punctual"},
 		"extensions":     map[string]any{"KHR_lights_punctual": map[string]any{"lights": lights}},
 		"scene":          0, "scenes": []any{map[string]any{"nodes": roots}}, "nodes": nodes,
 	})
+}
+
+// lightScene is a JSON scene of a floor (quad at y = 0, albedo 1) seen from
+// above through a pinhole camera at one point, with a glTF object holding
+// the lights of lights (KHR_lights_punctual) on nodes.
+func lightScene(t *testing.T, look Vec, lights []any, nodes []any, extra string) *Scene {
+	t.Helper()
+	doc := punctualLightsDoc(t, lights, nodes)
 	return mustLoad(t, map[string]string{"l.gltf": doc, "scene.json": fmt.Sprintf(`{
   "camera": {"from": [%v, 0.5, %v], "to": [%v, 0, %v], "up": [0, 0, -1], "fov": 0.01},
   "image": {"width": 1, "height": 1, "spp": 64, "maxDepth": 2},
