@@ -89,6 +89,11 @@ func (r *run) animation() bool { return len(r.cfg.Frames) > 0 }
 // refill opens frames until the queue holds fresh tiles or every frame is
 // open.
 func (r *run) refill() {
+	for k := r.written; k < r.opened; k++ {
+		if f := &r.frames[k]; f.state == frameWaiting && !f.skipped && r.canOpen(k) {
+			r.openFrame(k) // a pass of a film rendered again (restartFilm)
+		}
+	}
 	for r.next == len(r.order) && r.opened < len(r.frames) {
 		if r.frames[r.opened].skipped {
 			r.opened++
@@ -177,14 +182,10 @@ func (r *run) reopenFramesOf(rec *nodeRec) {
 		f := &r.frames[k]
 		if f.film != nil && f.state == frameWritten && !f.skipped && slices.ContainsFunc(r.tiles[f.lo:f.hi], func(t tile) bool { return t.by == rec }) {
 			// Its sums are in the film, and the passes after it were
-			// decided from them. A still is rendered again from its
-			// first pass; an animation's frame keeps its checked tiles.
-			if !r.animation() {
-				r.log.Warn().Int("pass", f.pass+1).Msg("a node caught lying rendered part of a pass already in the film: rendering every pass again")
-				r.restartFilm(f.film)
-				return
-			}
-			r.log.Warn().Int("frame", f.num).Int("pass", f.pass+1).Msg("a node caught lying rendered part of a pass already in the film; its checked tiles stay")
+			// decided from them: the frame is rendered again from its
+			// first pass, and written anew.
+			r.log.Warn().Int("frame", f.num).Int("pass", f.pass+1).Msg("a node caught lying rendered part of a pass already in the film: rendering every pass of its frame again")
+			r.restartFilm(f.film)
 			continue
 		}
 		if f.state != frameWritten || !slices.ContainsFunc(r.tiles[f.lo:f.hi], func(t tile) bool { return t.by == rec }) {

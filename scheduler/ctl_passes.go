@@ -283,14 +283,25 @@ func renderWork(ctx context.Context, rend TileRenderer, set render.Settings, rec
 	return pr.RenderPass(ctx, set, rect, p, dst)
 }
 
-// restartFilm renders a progressive still again from its first pass: every
-// tile of its passes leaves the render (its leases cancelled; checks still
-// pending judge their claims and change nothing else), the passes are
-// reset, and the film starts anew. For a node caught lying after a pass
-// it rendered part of was added to the film.
+// restartFilm renders a progressive frame (a still, or one frame of an
+// animation) again from its first pass: every tile of its passes leaves
+// the render (its leases cancelled; checks still pending judge their
+// claims and change nothing else), the passes are reset, and the film
+// starts anew; other frames are untouched. For a node caught lying after
+// a pass it rendered part of was added to the film. A frame already
+// handed to OnFrame is written anew once its passes end again, as a
+// fixed render's frame a liar had rendered part of (reopenFramesOf).
 func (r *run) restartFilm(fr *filmRun) {
+	num, share := r.frames[fr.first].num, 0 // share: its units' part of r.total
 	for k := fr.first; k < fr.first+fr.units; k++ {
 		f := &r.frames[k]
+		switch {
+		case f.skipped:
+		case f.state == frameWaiting:
+			share += len(r.grid)
+		default:
+			share += f.hi - f.lo
+		}
 		for i := f.lo; i < f.hi; i++ {
 			t := &r.tiles[i]
 			for _, l := range slices.Clone(t.leases) {
@@ -317,15 +328,23 @@ func (r *run) restartFilm(fr *filmRun) {
 		}
 		*f = frameRun{num: f.num, pass: f.pass, film: fr}
 	}
+	if fr.ended {
+		r.stillsDone--
+	}
 	film, err := render.NewFilm(r.set.Width, r.set.Height, r.set.SPP, r.cfg.Noise)
 	if err != nil {
 		panic("scheduler: " + err.Error()) // it was made before with the same settings
 	}
 	fr.film, fr.ended, fr.work, fr.started = film, false, 0, time.Time{}
-	r.opened, r.written, r.stillsDone = fr.first, min(r.written, fr.first), 0
-	r.next, r.retry = len(r.order), nil
-	r.stats.Passes = nil
-	r.total = r.done + len(r.grid)*fr.units
+	// Its units below r.opened wait again; refill opens them first.
+	r.written = min(r.written, fr.first)
+	if r.animation() {
+		r.stats.Passes = slices.DeleteFunc(r.stats.Passes, func(ps PassStats) bool { return ps.Frame == num })
+		r.stats.Frames = slices.DeleteFunc(r.stats.Frames, func(fs FrameStats) bool { return fs.Frame == num })
+	} else {
+		r.stats.Passes = nil
+	}
+	r.total += len(r.grid)*fr.units - share
 	r.allDone = time.Time{}
 	r.stats.Restarts++
 }

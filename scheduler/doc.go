@@ -86,10 +86,11 @@
 // pass is whole and exact, and the same whatever nodes rendered it. A
 // budget (Config.Budget) ends the render when the next pass is not
 // expected to end within it. A node caught lying after a pass it rendered
-// part of was added to the film (a wrong value past a spot check) makes a
-// still render again from its first pass (Stats.Restarts), since the
-// passes after it were decided from it; an animation's frame keeps its
-// checked tiles then.
+// part of was added to the film (a wrong value past a spot check) makes
+// its frame (the still, or that frame of an animation; the others are
+// untouched) render again from its first pass (Stats.Restarts), since the
+// passes after it were decided from it; a frame already handed to OnFrame
+// is handed to it anew, as a fixed render's frame is.
 //
 // State. The loop goroutine of Run owns every piece of a render's state.
 // Each node has one NodeState (connecting, working, lost, paused,

@@ -202,13 +202,22 @@ func TestProgressiveFramesTwoNodesMatchLocal(t *testing.T) {
 	}
 }
 
-// passJob renders a job as a node does, with s (a pass, or a whole tile),
+// passJob renders a job as a node does, with s (a pass, or a whole tile;
+// the job's frame of s in an animation),
 // spoiling with spoil the results that lie says so of (their index from 1).
 func passJob(s *render.Scene, results *atomic.Int64, lie func(n int64, j protocol.TileJob) bool, spoil func([]byte)) func(*fakeConn, protocol.TileJob) {
 	return func(c *fakeConn, j protocol.TileJob) {
 		set := render.Settings{Width: j.Width, Height: j.Height, SPP: j.SPP, MaxDepth: j.MaxDepth}
 		r := image.Rect(j.X0, j.Y0, j.X1, j.Y1)
 		pix := make([]float32, 3*j.ResultPixels())
+		s := s
+		if j.Frame != nil {
+			fs, err := s.Frame(*j.Frame)
+			if err != nil {
+				panic(err)
+			}
+			s = fs
+		}
 		var err error
 		if j.To > 0 {
 			_, err = s.RenderPass(context.Background(), set, r, render.Pass{From: j.From, To: j.To, Mask: j.Mask}, pix)
@@ -338,5 +347,97 @@ func TestProgressiveLiarCaughtAfterItsPassRestarts(t *testing.T) {
 	}
 	if restarts == 0 {
 		t.Error("no render restarted: every first lie was caught before its pass was added up")
+	}
+}
+
+// The same in an animation: a liar's one wrong value slips past the spot
+// checks of a pass of frame 3, and its gross lie in frame 40 gets it
+// excluded after passes of both frames it rendered part of were added to
+// their films. Each such frame starts its passes again (Stats.Restarts),
+// frame 3 after it was written: it is written anew, and the last image
+// OnFrame gets of every frame is the in-process one, byte for byte.
+func TestProgressiveFramesLiarCaughtAfterItsPassRestarts(t *testing.T) {
+	scene, bundle := schedtest.LoadScene(t, "orbit.glb")
+	set := scene.Resolve(render.Settings{Width: 16, Height: 16, SPP: 64, MaxDepth: 3})
+	nums := []int{3, 40}
+	cfg := Config{Scene: scene, Bundle: bundle, Settings: set, Tile: 4, Noise: 0.1, Frames: nums,
+		Audit: AuditPolicy{FullRun: 1, Floor: 1e-9, SpotShare: 1.0 / 128, SpotMin: 2}}
+	want := map[int]*render.Image{}
+	c := cfg
+	c.OnFrame = func(ev FrameEvent) { want[ev.Frame] = ev.Image }
+	wantRes, _ := progressiveRun(t, c)
+	restarts, rewritten := 0, 0
+	for seed := uint64(1); seed <= 4 && (restarts == 0 || rewritten == 0); seed++ {
+		var lies, honest atomic.Int64
+		var badFrame atomic.Int64
+		badFrame.Store(-1)
+		// One value wrong in its 10th result (frame 3's first pass has 16
+		// tiles), everything wrong in its first result of frame 40.
+		lie := func(n int64, j protocol.TileJob) bool {
+			if n == 10 {
+				return true
+			}
+			if j.Frame != nil && *j.Frame == 40 && badFrame.CompareAndSwap(-1, n) {
+				return true
+			}
+			return false
+		}
+		spoil := func(b []byte) {
+			if lies.Load() == 10 {
+				spoilOne(b)
+			} else {
+				spoilAll(b)
+			}
+		}
+		got, writes := map[int]*render.Image{}, map[int]int{}
+		net := newFakeNet()
+		ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
+		net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
+		c := cfg
+		c.Progressive, c.Dial, c.AuditSeed, c.Discover = true, net.dial, seed, liarAloneWait
+		c.OnFrame = func(ev FrameEvent) { got[ev.Frame] = ev.Image; writes[ev.Frame]++ }
+		ctl, err := newController(c, sceneRenderer{scene})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
+		done := runAsync(context.Background(), ctl)
+		waitLiar(t, ln, never, 1)
+		ctl.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("seed %d: Run: %v", seed, r.err)
+		}
+		for _, f := range nums {
+			if got[f] == nil {
+				t.Fatalf("seed %d: frame %d not written", seed, f)
+			}
+			schedtest.SameImage(t, got[f], want[f])
+		}
+		st := r.res.Stats
+		t.Logf("seed %d: liar %d results (frame 40's lie at %d), honest %d; %d restarts; frames written %v; %d passes; liar: %s",
+			seed, lies.Load(), badFrame.Load(), honest.Load(), st.Restarts, writes, len(st.Passes), nodeStats(t, st, "liar").Excluded)
+		if r.res.MissingFrames != 0 || len(st.Frames) != len(nums) {
+			t.Errorf("seed %d: %d frames missing, %d in the stats", seed, r.res.MissingFrames, len(st.Frames))
+		}
+		if len(st.Passes) != len(wantRes.Stats.Passes) {
+			t.Errorf("seed %d: %d passes in the stats, %d in-process", seed, len(st.Passes), len(wantRes.Stats.Passes))
+		}
+		if st.Samples != wantRes.Stats.Samples {
+			t.Errorf("seed %d: %d samples in the stats, %d in-process", seed, st.Samples, wantRes.Stats.Samples)
+		}
+		if st.Restarts > len(nums) {
+			t.Errorf("seed %d: %d restarts of %d frames: a frame restarted twice", seed, st.Restarts, len(nums))
+		}
+		restarts += st.Restarts
+		if writes[3] > 1 {
+			rewritten++
+		}
+	}
+	if restarts == 0 {
+		t.Error("no frame restarted: every first lie was caught before its pass was added up")
+	}
+	if rewritten == 0 {
+		t.Error("frame 3 was never written again: the liar was caught before frame 3 was written")
 	}
 }

@@ -115,9 +115,9 @@ type Stats struct {
 	SPPMin    int         `json:"sppMin,omitempty"`
 	SPPMedian int         `json:"sppMedian,omitempty"`
 	SPPMax    int         `json:"sppMax,omitempty"`
-	// Restarts counts the times a progressive still was rendered again
-	// from its first pass: a node caught lying had rendered part of a pass
-	// already added up.
+	// Restarts counts the times a progressive frame (a still, or a frame
+	// of an animation) was rendered again from its first pass: a node
+	// caught lying had rendered part of a pass already added up.
 	Restarts int         `json:"restarts,omitempty"`
 	Nodes    []NodeStats `json:"nodes"`
 }
