@@ -319,23 +319,9 @@ func TestProgressiveLiarCaughtAfterItsPassRestarts(t *testing.T) {
 				spoilAll(b)
 			}
 		}
-		net := newFakeNet()
-		ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
-		net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
 		c := cfg
-		c.Progressive, c.Dial, c.AuditSeed, c.Discover = true, net.dial, seed, liarAloneWait
-		ctl, err := newController(c, sceneRenderer{scene})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctl.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
-		done := runAsync(context.Background(), ctl)
-		waitLiar(t, ln, never, 1)
-		ctl.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
-		r := <-done
-		if r.err != nil {
-			t.Fatalf("seed %d: Run: %v", seed, r.err)
-		}
+		c.AuditSeed = seed
+		r := liarThenHonest(t, scene, c, &lies, &honest, lie, spoil)
 		schedtest.SameImage(t, r.res.Image, want.Image)
 		schedtest.SameImage(t, r.res.Samples, want.Samples)
 		st := r.res.Stats
@@ -390,24 +376,10 @@ func TestProgressiveFramesLiarCaughtAfterItsPassRestarts(t *testing.T) {
 			}
 		}
 		got, writes := map[int]*render.Image{}, map[int]int{}
-		net := newFakeNet()
-		ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, &lies, lie, spoil)})
-		net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, &honest, func(int64, protocol.TileJob) bool { return false }, nil)})
 		c := cfg
-		c.Progressive, c.Dial, c.AuditSeed, c.Discover = true, net.dial, seed, liarAloneWait
+		c.AuditSeed = seed
 		c.OnFrame = func(ev FrameEvent) { got[ev.Frame] = ev.Image; writes[ev.Frame]++ }
-		ctl, err := newController(c, sceneRenderer{scene})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctl.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
-		done := runAsync(context.Background(), ctl)
-		waitLiar(t, ln, never, 1)
-		ctl.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
-		r := <-done
-		if r.err != nil {
-			t.Fatalf("seed %d: Run: %v", seed, r.err)
-		}
+		r := liarThenHonest(t, scene, c, &lies, &honest, lie, spoil)
 		for _, f := range nums {
 			if got[f] == nil {
 				t.Fatalf("seed %d: frame %d not written", seed, f)
@@ -440,4 +412,28 @@ func TestProgressiveFramesLiarCaughtAfterItsPassRestarts(t *testing.T) {
 	if rewritten == 0 {
 		t.Error("frame 3 was never written again: the liar was caught before frame 3 was written")
 	}
+}
+
+// liarThenHonest runs the progressive render cfg with a liar alone (its
+// results spoiled where lie says), then, once the liar is excluded, an
+// honest node; both render with passJob.
+func liarThenHonest(t *testing.T, scene *render.Scene, cfg Config, lies, honest *atomic.Int64, lie func(int64, protocol.TileJob) bool, spoil func([]byte)) runResult {
+	t.Helper()
+	net := newFakeNet()
+	ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: passJob(scene, lies, lie, spoil)})
+	net.add("honest:1", &fakeNode{id: "honest", cores: 1, onJob: passJob(scene, honest, func(int64, protocol.TileJob) bool { return false }, nil)})
+	cfg.Progressive, cfg.Dial, cfg.Discover = true, net.dial, liarAloneWait
+	ctl, err := newController(cfg, sceneRenderer{scene})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
+	done := runAsync(context.Background(), ctl)
+	waitLiar(t, ln, never, 1)
+	ctl.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("seed %d: Run: %v", cfg.AuditSeed, r.err)
+	}
+	return r
 }
