@@ -166,6 +166,7 @@ func TestCleanupKillsAndDeletes(t *testing.T) {
 		if err := untracked.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitInside(t, n.Host("h2").Namespace, untracked.Process.Pid)
 	})
 	done := make(chan error, 1)
 	go func() { done <- untracked.Wait() }()
@@ -232,22 +233,7 @@ func TestSweep(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- orphan.Wait() }()
-	// Sweep once the orphan is inside (ip netns exec enters the namespace
-	// after it started): a sweep before that finds no process to kill.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids, err := namespacePIDs(stale)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.Contains(pids, orphan.Process.Pid) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the orphan %d is not in %s after 10 s (it holds %v)", orphan.Process.Pid, stale, pids)
-		}
-		time.Sleep(5 * time.Millisecond) // polling the kernel against a deadline
-	}
+	waitInside(t, stale, orphan.Process.Pid)
 	if err := Sweep(); err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}
@@ -265,6 +251,27 @@ func TestSweep(t *testing.T) {
 		if !slices.Contains(names, ns) {
 			t.Errorf("Sweep deleted %s, a namespace of this live process", ns)
 		}
+	}
+}
+
+// waitInside waits until process pid is inside namespace ns: ip netns exec
+// enters it after it started, and a cleanup or a sweep before that finds
+// no process there to kill.
+func waitInside(t *testing.T, ns string, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, err := namespacePIDs(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(pids, pid) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d is not in %s after 10 s (it holds %v)", pid, ns, pids)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the kernel against a deadline
 	}
 }
 
