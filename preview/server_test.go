@@ -262,6 +262,7 @@ func TestImageBeforeAndAfterFinish(t *testing.T) {
 	png := []byte("\x89PNG not really")
 	s.Finish(png)
 	png[1] = 'X' // Finish must have copied it
+	s.flush()    // Finish queues the image; the finished event goes with it
 	code, hdr, body := get(t, ts.URL+"/image.png")
 	if code != http.StatusOK || hdr.Get("Content-Type") != "image/png" || string(body) != "\x89PNG not really" {
 		t.Fatalf("GET /image.png after Finish: %d %q %q", code, hdr.Get("Content-Type"), body)
