@@ -35,7 +35,9 @@ func TestInterruptCancelsTilesOnEveryNode(t *testing.T) {
 		t.Errorf("last line %q: want the interruption and the missing tiles", last)
 	}
 	for _, n := range []*testNode{a, b} {
-		waitFor(t, "node "+n.addr+" to cancel its tiles", 5*time.Second, func() bool {
+		// A running tile stops between rows: a row of these is 131,072
+		// samples, seconds on a loaded machine.
+		waitFor(t, "node "+n.addr+" to cancel its tiles", 30*time.Second, func() bool {
 			c := n.counters(t)
 			return c.JobsRunning+c.JobsQueued == 0
 		})
