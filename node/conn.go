@@ -237,6 +237,8 @@ func (n *Node) handleJob(c *conn, m protocol.TileJob) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
+	case n.state == stateClosed:
+		return nil // Close: the connection ends unanswered, as if the process were gone
 	case n.state != stateServing:
 		reply(protocol.CodeShutdown, fmt.Sprintf("node %s is shutting down", n.cfg.ID))
 		return nil
@@ -380,7 +382,9 @@ func (n *Node) loadEntry(c *conn, e *sceneEntry, m *protocol.Scene) {
 		}
 		if n.state != stateServing {
 			j.conn.dequeueLocked(j)
-			j.conn.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+			if n.state != stateClosed { // Close answers nothing
+				j.conn.out.Push(protocol.Error{Code: protocol.CodeShutdown, Message: fmt.Sprintf("node %s is shutting down", n.cfg.ID), Job: j.id})
+			}
 			continue
 		}
 

@@ -208,7 +208,9 @@ func (n *Node) runJob(ctx context.Context, w *workerCounters, j *job, scratch []
 		w.jobs.Add(1)
 		w.rays.Add(rays)
 	}
-	if err != nil {
+	if n.state == stateClosed {
+		reply = nil // Close answers nothing: its connections are ending
+	} else if err != nil {
 		switch stopped {
 		case stopCancel, stopGone:
 		case stopShutdown:
