@@ -93,6 +93,20 @@ func (s *sceneData) finish() {
 		s.anim.pv, s.anim.info = s.pv, s.info // finishShapes makes new ones
 	}
 	s.finishShapes()
+	if len(s.info) >= bigScene {
+		// What traversal and shading read, in huge pages where Linux gives
+		// them: a ray through a big mesh reads nodes and planes scattered
+		// over tens of megabytes, more 4 KB pages than the TLB holds.
+		hugePages(s.bvh.nodes)
+		hugePages(s.geo)
+		hugePages(s.bary)
+		hugePages(s.pv)
+		hugePages(s.verts)
+		hugePages(s.info)
+		hugePages(s.nrm)
+		hugePages(s.uv)
+		hugePages(s.tan)
+	}
 	s.indexLights(true)
 	s.frames = &frameCache{}
 }
