@@ -357,13 +357,15 @@ func TestProgressiveFramesLiarCaughtAfterItsPassRestarts(t *testing.T) {
 		var lies, honest atomic.Int64
 		var badFrame atomic.Int64
 		badFrame.Store(-1)
+		var wrote3 atomic.Bool
 		// One value wrong in its 10th result (frame 3's first pass has 16
-		// tiles), everything wrong in its first result of frame 40.
+		// tiles), everything wrong in its first result of frame 40 once
+		// frame 3 is written (an event: the restart must rewrite it).
 		lie := func(n int64, j protocol.TileJob) bool {
 			if n == 10 {
 				return true
 			}
-			if j.Frame != nil && *j.Frame == 40 && badFrame.CompareAndSwap(-1, n) {
+			if j.Frame != nil && *j.Frame == 40 && wrote3.Load() && badFrame.CompareAndSwap(-1, n) {
 				return true
 			}
 			return false
@@ -378,7 +380,13 @@ func TestProgressiveFramesLiarCaughtAfterItsPassRestarts(t *testing.T) {
 		got, writes := map[int]*render.Image{}, map[int]int{}
 		c := cfg
 		c.AuditSeed = seed
-		c.OnFrame = func(ev FrameEvent) { got[ev.Frame] = ev.Image; writes[ev.Frame]++ }
+		c.OnFrame = func(ev FrameEvent) {
+			got[ev.Frame] = ev.Image
+			writes[ev.Frame]++
+			if ev.Frame == 3 {
+				wrote3.Store(true)
+			}
+		}
 		r := liarThenHonest(t, scene, c, &lies, &honest, lie, spoil)
 		for _, f := range nums {
 			if got[f] == nil {
