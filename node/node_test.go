@@ -428,6 +428,22 @@ func TestNewNodeBadConfig(t *testing.T) {
 	}
 }
 
+// results reads the pixels of n TileResults, by job, skipping pongs.
+func results(t *testing.T, c *protocol.Conn, n int) map[uint64]string {
+	t.Helper()
+	got := map[uint64]string{}
+	for len(got) < n {
+		switch m := recv(t, c).(type) {
+		case protocol.TileResult:
+			got[m.Job] = string(m.Pixels)
+		case protocol.Pong:
+		default:
+			t.Fatalf("unexpected %#v", m)
+		}
+	}
+	return got
+}
+
 // TestNodeRendersFrames: a job with a frame renders that frame of the
 // scene's animation, evaluated on the node, equal to the local render of
 // the frame; one without renders the still; the scene is sent once.
@@ -459,16 +475,7 @@ func TestNodeRendersFrames(t *testing.T) {
 		want[job.Job] = pix
 		send(t, c, job)
 	}
-	got := map[uint64]string{}
-	for len(got) < len(want) {
-		switch m := recv(t, c).(type) {
-		case protocol.TileResult:
-			got[m.Job] = string(m.Pixels)
-		case protocol.Pong:
-		default:
-			t.Fatalf("unexpected %#v", m)
-		}
-	}
+	got := results(t, c, len(want))
 	for id, pix := range want {
 		if got[id] != string(protocol.EncodePixels(pix)) {
 			t.Errorf("job %d: pixels differ from the local render of its frame", id)
@@ -529,16 +536,7 @@ func TestNodeRendersPasses(t *testing.T) {
 		want[job.Job] = pix
 		send(t, c, job)
 	}
-	got := map[uint64]string{}
-	for len(got) < len(want) {
-		switch m := recv(t, c).(type) {
-		case protocol.TileResult:
-			got[m.Job] = string(m.Pixels)
-		case protocol.Pong:
-		default:
-			t.Fatalf("unexpected %#v", m)
-		}
-	}
+	got := results(t, c, len(want))
 	for id, pix := range want {
 		if got[id] != string(protocol.EncodePixels(pix)) {
 			t.Errorf("job %d: %d bytes, differing from RenderPass's %d pixels", id, len(got[id]), len(pix)/3)
