@@ -49,23 +49,6 @@ func (pl *punctualLight) spotFalloff(cd float64) float64 {
 	return a * a
 }
 
-// power estimates the light's power over π (as the area lights' luminance
-// times area), for choosing among lights: a point emits 4π·I, a spot about
-// 2π(1 - cos θ)·I, θ halfway between its cones, and a directional light
-// E·πr² onto the scene's bounding sphere of radius r.
-func (pl *punctualLight) power(radius float64) float64 {
-	lum := pl.intensity.Luminance()
-	switch pl.kind {
-	case lightPoint:
-		return 4 * lum
-	case lightSpot:
-		// The cone where the attenuation is 1/4, halfway in cosine.
-		c := pl.cosOuter + 0.5/pl.scale
-		return 2 * (1 - c) * lum
-	}
-	return radius * radius * lum
-}
-
 // sample returns the light's sample as seen from p, chosen with probability pick.
 func (pl *punctualLight) sample(p Vec, pick float64) (lightSample, bool) {
 	if pl.kind == lightDirectional {
@@ -87,22 +70,6 @@ func (pl *punctualLight) sample(p Vec, pick float64) (lightSample, bool) {
 		le = le.Scale(f)
 	}
 	return lightSample{wi: wi, dist: dist, le: le, pdf: pick}, true
-}
-
-// boundingRadius is the radius of a sphere around every bounded primitive
-// (1 when there is none), the area a directional light shines on.
-func (s *sceneData) boundingRadius() float64 {
-	lo, hi := emptyBounds()
-	for i := range s.info {
-		sh := s.shapeOf(i)
-		a, b := sh.bounds()
-		lo, hi = lo.Min(a), hi.Max(b)
-	}
-	r := hi.Sub(lo).Len() / 2
-	if !(r > 0) || math.IsInf(r, 0) {
-		return 1
-	}
-	return r
 }
 
 // emissionTexel returns the emissive texture of material m (a pbr one with

@@ -31,16 +31,6 @@ type objMesh struct {
 // line of the run's first face.
 type objRun struct{ start, mtl, line int32 }
 
-// mtlOf returns the material of the triangles of run r and where the run
-// ends.
-func (m *objMesh) mtlOf(r int) (mtl int32, end int) {
-	end = len(m.tv)
-	if r+1 < len(m.runs) {
-		end = int(m.runs[r+1].start)
-	}
-	return m.runs[r].mtl, end
-}
-
 // objFields splits a line into fields, dropping a trailing comment.
 func objFields(line []byte) [][]byte {
 	if i := bytes.IndexByte(line, '#'); i >= 0 {
