@@ -63,6 +63,19 @@ func waitLiar(t *testing.T, n *fakeNode, taken func() int64, enough int64) {
 // the render must wait for it rather than give up.
 const liarAloneWait = time.Minute
 
+// liarFirst renders cfg on net's node "liar" (ln) alone until waitLiar
+// says enough, then adds "honest", and returns the exact render.
+func liarFirst(t *testing.T, net *fakeNet, ln *fakeNode, cfg Config, taken func() int64, enough int64) runResult {
+	t.Helper()
+	cfg.Discover = liarAloneWait
+	c := fakeController(t, net, cfg, nil)
+	c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
+	done := runAsync(context.Background(), c)
+	waitLiar(t, ln, taken, enough)
+	c.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
+	return renderedRight(t, c, done)
+}
+
 // never is a waitLiar count that never suffices: wait for the exclusion.
 func never() int64 { return 0 }
 
@@ -119,12 +132,7 @@ func TestAuditCatchesOccasionalLiar(t *testing.T) {
 				fromLiar.Add(1)
 			}
 		}
-		c := fakeController(t, net, Config{AuditSeed: seed + 1, OnTile: onTile, Settings: render.Settings{Width: 192, Height: 96, SPP: 1, MaxDepth: 1}, Discover: liarAloneWait}, nil)
-		c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
-		done := runAsync(context.Background(), c)
-		waitLiar(t, ln, fromLiar.Load, 150)
-		c.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
-		r := renderedRight(t, c, done)
+		r := liarFirst(t, net, ln, Config{AuditSeed: seed + 1, OnTile: onTile, Settings: render.Settings{Width: 192, Height: 96, SPP: 1, MaxDepth: 1}}, fromLiar.Load, 150)
 		st := nodeStats(t, r.res.Stats, "liar")
 		first := liar.firstLie()
 		// A lie in a result that arrived after the render ended was never
@@ -168,12 +176,7 @@ func TestAuditCatchesSubtleLieOfUntrustedNode(t *testing.T) {
 	net := newFakeNet()
 	ln := net.add("liar:1", &fakeNode{id: "liar", cores: 2, onJob: liar.onJob(func(n int) bool { return n == 1 }, spoilOne)})
 	net.add("honest:1", &fakeNode{id: "honest", cores: 1})
-	c := fakeController(t, net, Config{AuditSeed: 1, Discover: liarAloneWait}, nil)
-	c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
-	done := runAsync(context.Background(), c)
-	waitLiar(t, ln, never, 1)
-	c.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
-	r := renderedRight(t, c, done)
+	r := liarFirst(t, net, ln, Config{AuditSeed: 1}, never, 1)
 	st := nodeStats(t, r.res.Stats, "liar")
 	if !strings.Contains(st.Excluded, "wrong pixels") || !strings.Contains(st.Excluded, "audit") && !strings.Contains(st.Excluded, "arbitration") || st.Trust != TrustDistrusted {
 		t.Errorf("liar %+v: want it excluded by a full audit (in-process, or by the other node and settled in-process)", st)
@@ -194,12 +197,7 @@ func TestAuditRefusesNonFinite(t *testing.T) {
 				binary.LittleEndian.PutUint32(pix[16:], math.Float32bits(bad))
 			})})
 			net.add("honest:1", &fakeNode{id: "honest", cores: 1})
-			c := fakeController(t, net, Config{AuditSeed: 1, Discover: liarAloneWait}, nil)
-			c.AddNode(discovery.Node{ID: "liar", Addr: "liar:1"})
-			done := runAsync(context.Background(), c)
-			waitLiar(t, ln, never, 1)
-			c.AddNode(discovery.Node{ID: "honest", Addr: "honest:1"})
-			r := renderedRight(t, c, done)
+			r := liarFirst(t, net, ln, Config{AuditSeed: 1}, never, 1)
 			st := nodeStats(t, r.res.Stats, "liar")
 			if want := name[:3]; !strings.Contains(strings.ToLower(st.Excluded), strings.ToLower(want)) || !strings.Contains(st.Excluded, "refused") {
 				t.Errorf("liar %+v: want it excluded for the %s, at once", st, name)
