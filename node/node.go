@@ -86,7 +86,7 @@ type Config struct {
 	MaxSceneBytes int64 // bytes of scene files the cache keeps; default 512 MiB
 	MaxConns      int   // open connections, handshaking ones included; default 64
 	MaxInFlight   int   // jobs queued or running per connection; default 256
-	MaxFrame      int   // largest frame accepted; default the protocol's (64 MiB)
+	MaxFrame      int   // largest frame accepted; default the protocol's (272 MiB: any scene the default Limits load)
 
 	// Priority of the threads that render tiles and load scenes (see
 	// guest.Go); the zero value leaves them as the process runs.

@@ -421,7 +421,7 @@ func TestNodeUnexpectedFrameCloses(t *testing.T) {
 
 func TestNewNodeBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{Workers: -1}, {MaxConns: -1}, {HandshakeTimeout: -time.Second}, {MaxSceneBytes: -5},
-		{Limits: render.Limits{MaxSPP: -1}}, {Limits: render.Limits{MaxTilePixels: 8 << 20}}} { // 8 Mi pixels: a 96 MiB result, over a 64 MiB frame
+		{Limits: render.Limits{MaxSPP: -1}}, {Limits: render.Limits{MaxTilePixels: 24 << 20}}} { // 24 Mi pixels: a 288 MiB result, over a 272 MiB frame
 		if _, err := New(cfg); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("New(%+v): %v, want ErrBadConfig", cfg, err)
 		}

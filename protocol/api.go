@@ -15,8 +15,11 @@ const Version = 2
 // Limits of the wire. See PROTOCOL.md, "Limits".
 const (
 	// DefaultMaxFrame is the largest frame payload accepted when
-	// Config.MaxFrame is zero.
-	DefaultMaxFrame = 64 << 20
+	// Config.MaxFrame is zero: 272 MiB, so that the biggest scene the
+	// render package's default limits load (MaxSceneBytes, 256 MiB of
+	// files) fits in one Scene frame with its names, up to MaxSceneFiles.
+	// A big frame's buffer grows as its bytes arrive (see Conn).
+	DefaultMaxFrame = 272 << 20
 	// HandshakeMaxFrame is the largest frame payload accepted during the
 	// handshake, whatever Config.MaxFrame says: an unauthenticated peer
 	// cannot make a Conn allocate more than this.
@@ -94,6 +97,16 @@ type Scene struct {
 	Hash  string `msgpack:"h"` // content hash, chosen by the controller
 	Main  string `msgpack:"m"` // name of the scene JSON among Files
 	Files []Blob `msgpack:"f"` // at most MaxSceneFiles
+}
+
+// FrameSize is about the size of m's frame on the wire, from above: the
+// MessagePack of each file's name and length is counted as 16 bytes.
+func (m *Scene) FrameSize() int {
+	n := len(m.Hash) + len(m.Main) + 64
+	for _, f := range m.Files {
+		n += len(f.Name) + len(f.Data) + 16
+	}
+	return n
 }
 
 // TileJob asks a node to render the rectangle [X0,X1) x [Y0,Y1) of an image
@@ -183,10 +196,12 @@ type Config struct {
 	// 0 means DefaultMaxFrame; more than 2^31-1 means 2^31-1. A larger length prefix closes the connection
 	// with ErrFrameTooLarge before anything is allocated.
 	MaxFrame int
-	// ReadTimeout bounds each Recv, from the call to the last byte of the
-	// frame; 0 means none (use Ping to detect a dead peer).
+	// ReadTimeout bounds each Recv's wait for a frame and its first MiB,
+	// and then for each further MiB of it; 0 means none (use Ping to
+	// detect a dead peer).
 	ReadTimeout time.Duration
-	// WriteTimeout bounds each Send; 0 means 10 s.
+	// WriteTimeout bounds each Send's (or SendBatch's) writing of its
+	// first MiB, and then of each further MiB; 0 means 10 s.
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds Handshake, on top of its context; 0 means 10 s.
 	HandshakeTimeout time.Duration

@@ -26,7 +26,21 @@ const (
 	// next frame; a larger frame's buffer is dropped after use (on the
 	// read side it then backs the decoded message, uncopied).
 	keepBuffer = 256 << 10
+	// ioChunk is the most bytes of a frame read or written between two
+	// renewals of the connection's deadline: Config.ReadTimeout and
+	// WriteTimeout bound the wait for progress, so that a big Scene on a
+	// slow link arrives however long it takes as a whole.
+	ioChunk = 1 << 20
+	// bigScene is the size of a Scene's files from which its encoding
+	// waits for one of bigSends.
+	bigScene = 16 << 20
 )
+
+// bigSends bounds the big Scenes being encoded and written at once, by all
+// Conns together: each holds a copy of its files (sealed, for that
+// connection alone) until it is written, so that a controller meeting many
+// nodes at once would otherwise hold as many copies of a big scene.
+var bigSends = make(chan struct{}, 2)
 
 // Conn is a framed connection used by both controller and node. Send is safe
 // for concurrent use; Recv must be called from one goroutine at a time;
@@ -101,7 +115,7 @@ func (c *Conn) Send(m Message) error {
 }
 
 // SendBatch is Send for several messages: their frames go out back to back
-// and are flushed once, within one Config.WriteTimeout (a controller's
+// and are flushed once, within one Config.WriteTimeout a MiB (a controller's
 // writer sends what its outbox holds so: one system call for many jobs). A
 // message that cannot be encoded stops the batch (the frames before it are
 // sent) and the error says which.
@@ -154,7 +168,17 @@ func (c *Conn) write(m Message) error {
 	if c.werr != nil {
 		return c.werr
 	}
-	b, kind, err := appendFrame(c.wbuf[:0], m)
+	dst := c.wbuf[:0]
+	if size := sceneSize(m); size >= bigScene {
+		bigSends <- struct{}{}
+		defer func() { <-bigSends }()
+		// The wait for a turn is not the peer's to answer for.
+		if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+			return c.writeFailed(err)
+		}
+		dst = make([]byte, 0, size+SealOverhead+4)
+	}
+	b, kind, err := appendFrame(dst, m)
 	if err != nil {
 		return err
 	}
@@ -165,15 +189,41 @@ func (c *Conn) write(m Message) error {
 		b = c.tx.seal(slices.Grow(b, SealOverhead))
 	}
 	c.wbuf = b
-	n, err := c.bw.Write(b)
-	c.sent.Add(int64(n))
+	err = c.writeChunks(b)
 	if cap(c.wbuf) > keepBuffer {
 		c.wbuf = nil
 	}
-	if err != nil {
-		return c.writeFailed(err)
+	return err
+}
+
+// writeChunks writes b, renewing the write deadline after each ioChunk
+// bytes. c.wmu must be held.
+func (c *Conn) writeChunks(b []byte) error {
+	for len(b) > 0 {
+		k := min(len(b), ioChunk)
+		n, err := c.bw.Write(b[:k])
+		c.sent.Add(int64(n))
+		if err != nil {
+			return c.writeFailed(err)
+		}
+		if b = b[k:]; len(b) > 0 {
+			if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+				return c.writeFailed(err)
+			}
+		}
 	}
 	return nil
+}
+
+// sceneSize is m.FrameSize() if m is a Scene, else 0.
+func sceneSize(m Message) int {
+	switch m := m.(type) {
+	case Scene:
+		return m.FrameSize()
+	case *Scene:
+		return m.FrameSize()
+	}
+	return 0
 }
 
 // flushUnlessWaiting flushes unless another Send waits for c.wmu: that one
@@ -297,7 +347,7 @@ func (c *Conn) readBody(n int) (p []byte, owned bool, err error) {
 			copy(q, p)
 			p = q
 		}
-		k, err := io.ReadFull(c.br, p[len(p):min(n, cap(p))])
+		k, err := io.ReadFull(c.br, p[len(p):min(n, cap(p), len(p)+ioChunk)])
 		c.received.Add(int64(k))
 		p = p[:len(p)+k]
 		if err != nil {
@@ -305,6 +355,11 @@ func (c *Conn) readBody(n int) (p []byte, owned bool, err error) {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, false, c.readFailed(fmt.Errorf("truncated frame, %d of %d bytes: %w", len(p), n, err))
+		}
+		if len(p) < n && c.cfg.ReadTimeout > 0 && c.maxFrame > HandshakeMaxFrame {
+			if err := c.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout)); err != nil {
+				return nil, false, c.readFailed(err)
+			}
 		}
 	}
 	if cap(p) > keepBuffer {

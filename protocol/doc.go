@@ -23,7 +23,7 @@
 //	a1 73         key "s"
 //	01            Seq = 1
 //
-// A receiver checks L against Config.MaxFrame (64 MiB by default;
+// A receiver checks L against Config.MaxFrame (272 MiB by default;
 // HandshakeMaxFrame, 64 KiB, until the handshake succeeds) before it
 // allocates anything, and closes the connection with ErrFrameTooLarge when L
 // is larger. The buffer of a large frame grows as its bytes arrive.

@@ -70,7 +70,7 @@ var DefaultLimits = Limits{
 	MaxImageSide:  1 << 15, // 32768 pixels: a float image of 32768x32768 is 12 GiB
 	MaxSPP:        1 << 16, // 65536: a job's time on a node is bounded too
 	MaxDepth:      1024,
-	MaxTilePixels: 1 << 20, // 1 Mi pixels: a 12 MiB result, well inside a 64 MiB frame
+	MaxTilePixels: 1 << 20, // 1 Mi pixels: a 12 MiB result, well inside a frame (protocol.DefaultMaxFrame)
 }
 
 // maxTriangles is the most triangles any Limits allows: the BVH builder

@@ -259,31 +259,26 @@ func newController(cfg Config, r TileRenderer) (*Controller, error) {
 func (c *Controller) Settings() render.Settings { return c.cfg.Settings }
 
 // CheckScene reports whether b can be sent to nodes at all: its Scene frame
-// within the protocol's default frame limit (MaxFrame, 64 MiB, which every
-// node applies unless configured otherwise) and its files within
+// within the protocol's default frame limit (MaxFrame, 272 MiB, which every
+// node applies unless configured otherwise, and which holds any scene the
+// render package's default limits load) and its files within
 // MaxSceneFiles. The error wraps render.ErrLimit and names the limit. A
 // controller given such a scene excludes every node it meets and can only
 // render in-process.
 func CheckScene(b *render.Bundle) error { return checkScene(sceneFrame(b)) }
 
+// sceneFrameLimit is the largest Scene frame sent to nodes: the frame limit
+// they apply by default (a variable for tests).
+var sceneFrameLimit = protocol.DefaultMaxFrame
+
 func checkScene(m protocol.Scene) error {
 	if n := len(m.Files); n > protocol.MaxSceneFiles {
 		return &render.LimitError{Limit: "MaxSceneFiles", What: "files in the scene", Value: int64(n), Max: protocol.MaxSceneFiles}
 	}
-	if size := sceneFrameSize(m); size > protocol.DefaultMaxFrame {
-		return &render.LimitError{Limit: "MaxFrame", What: fmt.Sprintf("bytes (%d MiB) in the scene's frame", size>>20), Value: int64(size), Max: protocol.DefaultMaxFrame}
+	if size := m.FrameSize(); size > sceneFrameLimit {
+		return &render.LimitError{Limit: "MaxFrame", What: fmt.Sprintf("bytes (%d MiB) in the scene's frame", size>>20), Value: int64(size), Max: int64(sceneFrameLimit)}
 	}
 	return nil
-}
-
-// sceneFrameSize is about the size of the Scene frame on the wire (the
-// MessagePack overhead of a few bytes per file is rounded up).
-func sceneFrameSize(m protocol.Scene) int {
-	n := len(m.Hash) + len(m.Main) + 64
-	for _, f := range m.Files {
-		n += len(f.Name) + len(f.Data) + 16
-	}
-	return n
 }
 
 // sceneFrame is the Scene message for b, files in name order.

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -442,9 +443,11 @@ func TestLocalStartsWithoutWaiting(t *testing.T) {
 // A scene too big for one frame cannot go to nodes: each is excluded with a
 // reason that says so, and LocalAuto renders here.
 func TestSceneTooBigForTheWire(t *testing.T) {
+	defer func(limit int) { sceneFrameLimit = limit }(sceneFrameLimit)
+	sceneFrameLimit = 1 << 20 // the real one is 272 MiB
 	net := newFakeNet()
 	n := net.add("n:1", &fakeNode{id: "n", cores: 1})
-	big := &render.Bundle{Main: "s.json", Files: map[string][]byte{"s.json": []byte("{}"), "huge.obj": make([]byte, protocol.DefaultMaxFrame)}}
+	big := &render.Bundle{Main: "s.json", Files: map[string][]byte{"s.json": []byte("{}"), "huge.obj": make([]byte, sceneFrameLimit)}}
 	c := fakeController(t, net, Config{Bundle: big, Local: LocalAuto, Discover: 10 * time.Millisecond}, nil)
 	c.AddNode(discovery.Node{ID: "n", Addr: "n:1"})
 	r := renderedRight(t, c, runAsync(context.Background(), c))
@@ -523,5 +526,21 @@ func TestFinishWaitsOnTheControllersClock(t *testing.T) {
 	}
 	if stuck.live() != 0 {
 		t.Error("the stuck connection was left open")
+	}
+}
+
+// Every scene the render package's default limits load fits in a Scene frame
+// that nodes accept by default: its files, and the names of as many files as
+// a Scene may carry, each as long as a path may be (4096 bytes).
+func TestLoadableScenesFitTheWire(t *testing.T) {
+	const maxPath = 4096
+	m := protocol.Scene{Hash: strings.Repeat("h", 64), Main: strings.Repeat("m", maxPath)}
+	per := int(render.DefaultLimits.MaxSceneBytes) / protocol.MaxSceneFiles
+	data := make([]byte, per)
+	for i := range protocol.MaxSceneFiles {
+		m.Files = append(m.Files, protocol.Blob{Name: fmt.Sprintf("%0*d", maxPath, i), Data: data})
+	}
+	if err := checkScene(m); err != nil {
+		t.Fatalf("a scene at MaxSceneBytes (%d MiB) in %d files: %v", render.DefaultLimits.MaxSceneBytes>>20, protocol.MaxSceneFiles, err)
 	}
 }

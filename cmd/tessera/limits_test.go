@@ -174,16 +174,6 @@ func TestRenderRefusesWhatEveryNodeRefuses(t *testing.T) {
 	if err := os.WriteFile(deep, fmt.Appendf(nil, sphere, `, "maxDepth": 2000`, ""), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A scene whose files do not fit in one frame: a 65 MiB OBJ of comments.
-	big := filepath.Join(dir, "big.json")
-	if err := os.WriteFile(big, fmt.Appendf(nil, sphere, "", `, {"type": "mesh", "file": "big.obj", "material": "white"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	line := "# " + strings.Repeat("x", 1021) + "\n"
-	obj := append([]byte(strings.Repeat(line, 65<<10)), "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"...)
-	if err := os.WriteFile(filepath.Join(dir, "big.obj"), obj, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(dir, "x.png")
 	nowhere := []string{"-no-mdns", "-nodes", "127.0.0.1:1", "-local", "0", "-o", out, "-q"}
 	for _, tc := range []struct {
@@ -195,7 +185,6 @@ func TestRenderRefusesWhatEveryNodeRefuses(t *testing.T) {
 		{"image side", []string{"-width", "40000", cornell}, "limit MaxImageSide=32768"},
 		{"tile pixels", []string{"-width", "2048", "-height", "2048", "-tile", "2048", cornell}, "limit MaxTilePixels=1048576"},
 		{"depth in the scene file", []string{deep}, "over limit MaxDepth=1024"},
-		{"scene bytes over a frame", []string{big}, "limit MaxFrame=67108864"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runRenderCmd(t, append(slices.Clone(nowhere), tc.args...)...)
@@ -204,9 +193,44 @@ func TestRenderRefusesWhatEveryNodeRefuses(t *testing.T) {
 			}
 		})
 	}
-	// With no node anywhere, a scene too big for a frame renders here.
-	code, _, stderr := runRenderCmd(t, "-no-mdns", "-local", "1", "-o", out, "-q", big)
-	if code != 0 {
-		t.Errorf("local-only render of the big scene: exit %d, stderr %q", code, stderr)
+}
+
+// A scene of 65 MiB of files, over the 64 MiB frames of before, goes to a
+// node process, which renders every tile of it; the image equals the local
+// render's.
+func TestE2EBigSceneOnANode(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.json")
+	scene := `{"camera": {"from": [0, 0, 3], "to": [0, 0, 0]}, "image": {"width": 16, "height": 16, "spp": 2},
+		"materials": {"white": {"type": "diffuse"}, "light": {"type": "emissive", "emission": [4, 4, 4]}},
+		"objects": [{"type": "sphere", "center": [0, 0, 0], "radius": 1, "material": "white"},
+			{"type": "sphere", "center": [2, 2, 2], "radius": 0.5, "material": "light"},
+			{"type": "mesh", "file": "big.obj", "material": "white"}]}`
+	if err := os.WriteFile(big, []byte(scene), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := "# " + strings.Repeat("x", 1021) + "\n"
+	obj := append([]byte(strings.Repeat(line, 65<<10)), "v -1 -1 -1\nv 1 -1 -1\nv 0 1 -1\nf 1 2 3\n"...)
+	if err := os.WriteFile(filepath.Join(dir, "big.obj"), obj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, "big-scene")
+	dist, local := filepath.Join(dir, "dist.pfm"), filepath.Join(dir, "local.pfm")
+	stats := filepath.Join(dir, "stats.json")
+	p := startProcess(t, tesseraBinary(t), "render", "-no-mdns", "-local", "0", "-nodes", n.addr, "-o", dist, "-stats", stats, "-q", big)
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("render on the node: exit %d:\n%s", code, p.out.String())
+	}
+	if code, _, stderr := runRenderCmd(t, "-no-mdns", "-local", "1", "-o", local, "-q", big); code != 0 {
+		t.Fatalf("local render: exit %d, stderr %q", code, stderr)
+	}
+	st := readStats(t, stats)
+	if tiles := nodeTiles(st); tiles["big-scene"] != st.Tiles || st.Tiles == 0 {
+		t.Errorf("tiles per node %v of %d, want all from the node", tiles, st.Tiles)
+	}
+	a, _ := os.ReadFile(dist)
+	b, _ := os.ReadFile(local)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("the node's image (%d bytes) differs from the local render's (%d bytes)", len(a), len(b))
 	}
 }
