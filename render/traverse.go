@@ -188,7 +188,22 @@ func (s *sceneData) traverse(stack *traversalStack, o, d Vec, h *hit, anyHit boo
 					ref, count = n.child[c], int32(n.count[c])
 					continue
 				}
-				// Several: push them all, sort them farthest first, and take
+				if hits&(hits-1) == 0 {
+					// Two: push the farther and go down the nearer, chosen
+					// without a branch where the sort below loops; a tie
+					// sends the later slot first, as the sort does. m is
+					// all ones when c2 goes first: tn[c2] <= tn[c], both in
+					// [0, 2^31), so the sign of the difference says it.
+					c2 := bits.TrailingZeros(hits) & (bvhWidth - 1)
+					m := int((tn[c2] - tn[c] - 1) >> 31)
+					near := c ^ (c^c2)&m
+					far := c ^ c2 ^ near
+					stack[sp&mask] = stackEntry{ref: n.child[far], count: int32(n.count[far]), t: tn[far]}
+					sp++
+					ref, count = n.child[near], int32(n.count[near])
+					continue
+				}
+				// More: push them all, sort them farthest first, and take
 				// the nearest from the top.
 				base := sp
 				stack[sp&mask] = stackEntry{ref: n.child[c], count: int32(n.count[c]), t: tn[c]}
