@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"errors"
 	"net"
 	"reflect"
 	"testing"
@@ -107,6 +108,46 @@ func TestBigScenesTakeTurns(t *testing.T) {
 		}
 		if r := <-got; !reflect.DeepEqual(r, m) {
 			t.Fatal("a Scene arrived changed")
+		}
+	}
+	if n := len(bigSends); n != 0 {
+		t.Fatalf("%d turns still taken", n)
+	}
+}
+
+// TestBigSceneWaitEndsWithClose: a Send waiting for a turn while both are
+// taken (by peers that read nothing) returns ErrClosed once its Conn is
+// closed, without waiting for a turn.
+func TestBigSceneWaitEndsWithClose(t *testing.T) {
+	m := bigSceneOf(bigScene)
+	var conns []*Conn
+	for range 3 {
+		a, _ := pipePair(t, Config{WriteTimeout: time.Hour}) // nobody reads
+		conns = append(conns, a)
+	}
+	held := make(chan error, 2)
+	for _, a := range conns[:2] {
+		go func() { held <- a.Send(m) }()
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(bigSends) < cap(bigSends) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d turns taken after a minute", len(bigSends), cap(bigSends))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	waiting := make(chan error, 1)
+	go func() { waiting <- conns[2].Send(m) }()
+	conns[2].Close()
+	if err := <-waiting; !errors.Is(err, ErrClosed) {
+		t.Fatalf("the waiting Send: %v, want ErrClosed", err)
+	}
+	for _, a := range conns[:2] {
+		a.Close()
+	}
+	for range 2 {
+		if err := <-held; err == nil {
+			t.Fatal("a Send to a peer that read nothing succeeded")
 		}
 	}
 	if n := len(bigSends); n != 0 {

@@ -70,6 +70,7 @@ type Conn struct {
 	sealed    atomic.Bool // tx and rx are set: for Sealed, from any goroutine
 
 	closed atomic.Bool
+	done   chan struct{} // closed by Close: a Send waiting for a turn (bigSends) gives up
 }
 
 // NewConn wraps nc. The Conn owns nc from now on: Close closes it.
@@ -81,6 +82,7 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 		bw:       bufio.NewWriterSize(nc, writeBufferSize),
 		br:       bufio.NewReaderSize(nc, readBufferSize),
 		maxFrame: cfg.MaxFrame,
+		done:     make(chan struct{}),
 	}
 }
 
@@ -170,7 +172,11 @@ func (c *Conn) write(m Message) error {
 	}
 	dst := c.wbuf[:0]
 	if size := sceneSize(m); size >= bigScene {
-		bigSends <- struct{}{}
+		select {
+		case bigSends <- struct{}{}:
+		case <-c.done:
+			return c.writeFailed(ErrClosed)
+		}
 		defer func() { <-bigSends }()
 		// The wait for a turn is not the peer's to answer for.
 		if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
@@ -384,6 +390,7 @@ func (c *Conn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	close(c.done)
 	if err := c.nc.Close(); err != nil {
 		return fmt.Errorf("protocol: close: %w", err)
 	}
