@@ -544,3 +544,27 @@ func TestLoadableScenesFitTheWire(t *testing.T) {
 		t.Fatalf("a scene at MaxSceneBytes (%d MiB) in %d files: %v", render.DefaultLimits.MaxSceneBytes>>20, protocol.MaxSceneFiles, err)
 	}
 }
+
+// A connection that a dial posts as the render ends, with nobody left to
+// take its event, is closed by the teardown (goleak once found the fake
+// node of such a connection still serving after the tests).
+func TestFinishClosesAConnectionPostedLate(t *testing.T) {
+	net := newFakeNet()
+	net.add("n:1", &fakeNode{id: "n", cores: 1})
+	c := fakeController(t, net, Config{Local: 1}, nil)
+	r := newRun(context.Background(), c)
+	conn, err := net.dial(context.Background(), "n:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Handshake(context.Background(), r.self, ""); err != nil {
+		t.Fatal(err)
+	}
+	r.events <- event{kind: evUp, conn: conn}
+	r.finish()
+	select {
+	case <-conn.(*fakeConn).closed:
+	default:
+		t.Fatal("the connection posted after the loop is still open")
+	}
+}

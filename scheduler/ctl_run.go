@@ -492,6 +492,20 @@ func (r *run) finish() {
 		s.conn.Close()
 	}
 	r.wg.Wait()
+	// A dial that ended as the loop did may have posted its connection
+	// (post can send to a buffered channel after the run's context is
+	// done): nobody will take it now, so close it here (goleak once saw
+	// the fake node of such a connection still serving).
+	for {
+		select {
+		case ev := <-r.events:
+			if ev.conn != nil {
+				ev.conn.Close()
+			}
+		default:
+			return
+		}
+	}
 }
 
 // result is the snapshot of the render's statistics, with the image.
