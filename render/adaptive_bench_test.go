@@ -31,10 +31,7 @@ func TestAdaptiveEfficiency(t *testing.T) {
 		t.Skip("-adaptive-bench not set")
 	}
 	for _, name := range strings.Split(*adaptiveBench, ",") {
-		s, _, err := LoadFile("../testdata/scenes/"+name, Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := loadTestScene(t, name)
 		set := s.Resolve(Settings{Width: 64, Height: 64, MaxDepth: 8})
 		if strings.HasSuffix(name, ".glb") {
 			set = s.Resolve(Settings{Width: 80, Height: 50, MaxDepth: 8})

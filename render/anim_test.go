@@ -205,10 +205,7 @@ func TestGLTFAnimation(t *testing.T) {
 // (importing the file and printing matrix_world at each frame, in glTF's
 // Y-up axes).
 func TestOrbitCameraAsBlender(t *testing.T) {
-	s, _, err := LoadFile("../testdata/scenes/orbit.glb", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadTestScene(t, "orbit.glb")
 	blender := []struct {
 		f         int
 		from, fwd Vec

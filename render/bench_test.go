@@ -202,10 +202,7 @@ func rebuilding(s *Scene) *Scene {
 // 160x100 and 16 samples per pixel on one goroutine; setup-% is the
 // set-up over the render.
 func BenchmarkFrameSetup(b *testing.B) {
-	orbit, _, err := LoadFile("../testdata/scenes/orbit.glb", Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	orbit := loadTestScene(b, "orbit.glb")
 	set := Settings{Width: 160, Height: 100, SPP: 16}
 	for _, tc := range []struct {
 		name string

@@ -78,10 +78,7 @@ func TestSIMDBoxesMatchScalar(t *testing.T) {
 func TestSIMDBoxesRenderTheSameImage(t *testing.T) {
 	for _, name := range []string{"cornell", "bunny", "spheres"} {
 		t.Run(name, func(t *testing.T) {
-			s, _, err := LoadFile("../testdata/scenes/"+name+".json", Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := loadTestScene(t, name+".json")
 			set := Settings{Width: 48, Height: 48, SPP: 4}
 			r := image.Rect(0, 0, 48, 48)
 			render := func() []float32 {

@@ -31,10 +31,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _, err := LoadFile("../testdata/scenes/"+tt.scene+".json", Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := loadTestScene(t, tt.scene+".json")
 			img, _ := renderAll(t, s, tt.set, 2, 16)
 			var buf bytes.Buffer
 			if err := img.WritePNG(&buf); err != nil {

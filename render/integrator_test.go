@@ -10,6 +10,16 @@ import (
 	"testing"
 )
 
+// loadTestScene loads testdata/scenes/name, failing the test if it cannot.
+func loadTestScene(t testing.TB, name string) *Scene {
+	t.Helper()
+	s, _, err := LoadFile("../testdata/scenes/"+name, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // mustLoad loads a scene from files, failing the test on error.
 func mustLoad(t testing.TB, files map[string]string) *Scene {
 	t.Helper()
@@ -146,10 +156,7 @@ func TestDirectLightingMatchesAnalytic(t *testing.T) {
 func TestDeterminism(t *testing.T) {
 	for _, name := range []string{"cornell.json", "spheres.json", "stilllife.glb"} {
 		t.Run(name, func(t *testing.T) {
-			s, _, err := LoadFile("../testdata/scenes/"+name, Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := loadTestScene(t, name)
 			set := Settings{Width: 40, Height: 24, SPP: 2}
 			ref, refSt := renderAll(t, s, set, 1, 8)
 			runs := []struct {
@@ -246,10 +253,7 @@ func TestRenderTileArguments(t *testing.T) {
 func TestRenderTileAllocatesNothing(t *testing.T) {
 	for _, name := range []string{"cornell.json", "spheres.json", "stilllife.glb"} {
 		t.Run(name, func(t *testing.T) {
-			s, _, err := LoadFile("../testdata/scenes/"+name, Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := loadTestScene(t, name)
 			dst := make([]float32, 8*8*3)
 			set := Settings{Width: 32, Height: 32, SPP: 2}
 			allocs := testing.AllocsPerRun(5, func() {

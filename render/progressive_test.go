@@ -88,10 +88,7 @@ func sameBits(a, b []float32) int {
 // A render stopped after k passes is bit for bit RenderTile of the
 // samples those passes end at, whatever the tiles of each pass.
 func TestPassesEqualFixedRender(t *testing.T) {
-	s, _, err := LoadFile("../testdata/scenes/cornell-glass.json", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadTestScene(t, "cornell-glass.json")
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for _, tt := range []struct{ spp, stop int }{{1, 0}, {4, 0}, {6, 0}, {24, 0}, {40, 16}, {40, 8}} {
 		set := Settings{Width: 19, Height: 13, SPP: tt.spp, MaxDepth: 6}
@@ -115,10 +112,7 @@ func TestPassesEqualFixedRender(t *testing.T) {
 // RenderPass's sums do not depend on the rectangle or the mask, and it
 // allocates nothing.
 func TestRenderPassMask(t *testing.T) {
-	s, _, err := LoadFile("../testdata/scenes/cornell.json", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadTestScene(t, "cornell.json")
 	set := Settings{Width: 16, Height: 16, SPP: 16, MaxDepth: 4}
 	r := image.Rect(3, 2, 12, 9) // 63 pixels: a mask of 8 bytes, the last one partly used
 	n := r.Dx() * r.Dy()
@@ -242,10 +236,7 @@ func TestFilmAdaptiveRule(t *testing.T) {
 // An adaptive render's pixels are, each, the fixed render of the samples
 // it got; the film refuses what is not the next pass.
 func TestFilmAdaptiveIsExact(t *testing.T) {
-	s, _, err := LoadFile("../testdata/scenes/cornell-glass.json", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadTestScene(t, "cornell-glass.json")
 	set := Settings{Width: 20, Height: 20, SPP: 256, MaxDepth: 5}
 	f := renderByPasses(t, s, set, 8, 0, 0.05, rand.New(rand.NewPCG(3, 4)))
 	lo, med, hi := f.SampleStats()
@@ -288,10 +279,7 @@ func TestFilmAdaptiveIsExact(t *testing.T) {
 // A film capped between two passes ends at the cap: the fixed render of
 // that many samples, bit for bit; a cap outside the next pass is refused.
 func TestFilmCap(t *testing.T) {
-	s, _, err := LoadFile("../testdata/scenes/cornell-glass.json", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadTestScene(t, "cornell-glass.json")
 	set := Settings{Width: 12, Height: 10, SPP: 64, MaxDepth: 4}
 	f, err := NewFilm(set.Width, set.Height, set.SPP, 0)
 	if err != nil {

@@ -56,10 +56,7 @@ func TestStillLifeMatchesCycles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of rendering")
 	}
-	s, _, err := LoadFile("../testdata/scenes/stilllife.glb", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadTestScene(t, "stilllife.glb")
 	img, _ := renderAll(t, s, Settings{Width: 80, Height: 50, SPP: 32}, 2, 16)
 	all, reg := regionMeans(img, 10)
 	for _, ref := range []struct {
