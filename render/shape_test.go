@@ -182,10 +182,71 @@ func bvhTestScenes(t testing.TB) map[string][]shape {
 		}
 	}
 	return map[string][]shape{
+		"room":     roomWith(clusters),
 		"bunny":    loadTestOBJ(t, "../testdata/meshes/bunny.obj"),
 		"soup":     soup,
 		"grid":     grid,
 		"clusters": clusters,
+	}
+}
+
+// roomWith returns the walls, floor and ceiling of a room 20 units wide
+// around the origin, and then inside.
+func roomWith(inside []shape) []shape {
+	const h = 10
+	corner := func(x, y, z float64) Vec { return V(x*h, y*h, z*h) }
+	quad := func(a, b, c, d Vec) []shape { return []shape{tri(a, b, c), tri(a, c, d)} }
+	var room []shape
+	room = append(room, quad(corner(-1, -1, -1), corner(1, -1, -1), corner(1, -1, 1), corner(-1, -1, 1))...) // floor
+	room = append(room, quad(corner(-1, 1, -1), corner(-1, 1, 1), corner(1, 1, 1), corner(1, 1, -1))...)     // ceiling
+	room = append(room, quad(corner(-1, -1, 1), corner(1, -1, 1), corner(1, 1, 1), corner(-1, 1, 1))...)     // back
+	room = append(room, quad(corner(-1, -1, -1), corner(-1, -1, 1), corner(-1, 1, 1), corner(-1, 1, -1))...) // left
+	room = append(room, quad(corner(1, -1, -1), corner(1, 1, -1), corner(1, 1, 1), corner(1, -1, 1))...)     // right
+	return append(room, inside...)
+}
+
+// TestBVHKeepsARoomApartFromItsContents: no child of the root holds both
+// the room's big triangles and the small ones inside it, which a split by
+// centroids alone cannot part: the walls' centroids lie on every side of
+// the others'.
+func TestBVHKeepsARoomApartFromItsContents(t *testing.T) {
+	rg := newRNG(5, 0)
+	var inside []shape
+	for range 400 {
+		p := V(14*rg.float()-7, 15*rg.float()-10, 14*rg.float()-7)
+		inside = append(inside, tri(p, p.Add(V(0.3*rg.float(), 0.3, 0)), p.Add(V(0, 0.3*rg.float(), 0.3))))
+	}
+	prims := roomWith(inside)
+	walls := int32(len(prims) - len(inside))
+	tree, order := buildBVH(len(prims), func(i int) shape { return prims[i] })
+	// under returns what is under slot c of node ref: bit 0 set for a
+	// wall's triangle, bit 1 for one inside.
+	var under func(ref int32, c int) int
+	under = func(ref int32, c int) int {
+		n := &tree.nodes[ref]
+		if n.box[0][0][c] > n.box[1][0][c] {
+			return 0
+		}
+		k := 0
+		if n.count[c] == 0 {
+			for j := range bvhWidth {
+				k |= under(n.child[c], j)
+			}
+			return k
+		}
+		for slot := n.child[c]; slot < n.child[c]+int32(n.count[c]&leafCount); slot++ {
+			if order[slot] < walls {
+				k |= 1
+			} else {
+				k |= 2
+			}
+		}
+		return k
+	}
+	for c := range bvhWidth {
+		if under(0, c) == 3 {
+			t.Errorf("the root's child %d holds walls and what is inside", c)
+		}
 	}
 }
 
