@@ -44,6 +44,46 @@ func TestSamplerStratified(t *testing.T) {
 	}
 }
 
+// TestSamplerBranchesStratified: the splitFirst branches of a pixel's
+// first n samples draw the dimensions after the split as the first
+// splitFirst*n samples would (one point in every cell of every dyadic grid
+// of that many cells), and the dimensions before it as the sample does.
+func TestSamplerBranchesStratified(t *testing.T) {
+	key := pixelKey(5, 9, 0)
+	for _, d := range []uint32{bounceDim(1, slotBSDF), bounceDim(3, slotLight)} {
+		for k := 0; k <= 8; k++ {
+			n := 1 << k
+			m := splitFirst * n
+			for a := 0; splitFirst == 2 && a <= k+1; a++ {
+				seen := make([]bool, m)
+				for i := range n {
+					for b := range splitFirst {
+						sp := newSampler(key, i)
+						sp.branch(splitFirst, b)
+						x, y := sp.get2D(d)
+						c := int(x*float64(int(1)<<a))<<(k+1-a) | int(y*float64(int(1)<<(k+1-a)))
+						if seen[c] {
+							t.Fatalf("dim %d: %d samples' branches, grid %dx%d: two in cell %d", d, n, 1<<a, 1<<(k+1-a), c)
+						}
+						seen[c] = true
+					}
+				}
+			}
+		}
+	}
+	for i := range 64 {
+		sp, br := newSampler(key, i), newSampler(key, i)
+		br.branch(splitFirst, 1)
+		for _, d := range []uint32{dimPixel, dimLens, bounceDim(1, slotLightPick), bounceDim(1, slotLight)} {
+			if x, y := sp.get2D(d); true {
+				if bx, by := br.get2D(d); bx != x || by != y {
+					t.Fatalf("sample %d dim %d: a branch draws (%v, %v), the sample (%v, %v)", i, d, bx, by, x, y)
+				}
+			}
+		}
+	}
+}
+
 // TestSamplerIndependent: two dimensions of one sample, and one dimension
 // of two pixels, are independent: over 4096 samples their pairs fill a
 // 16x16 grid as uniform random pairs do (chi-square with 255 degrees of
