@@ -63,10 +63,10 @@ type tracer struct {
 // its own rays: on cornell and the bunny a sample has 0.56x the variance
 // for 1.5-1.6x the time, 1.1-1.2x the efficiency (BENCHMARKS.md, "Equal
 // quality beside Cycles"). A delta vertex (mirror, glass) is not split:
-// its branches would mostly repeat one another. The branches draw their decisions at indices
-// splitFirst*i to splitFirst*i+splitFirst-1 of their dimensions
-// (sampler.branch), so they stay stratified among all the pixel's samples
-// and depend on the pixel and i alone.
+// its branches would mostly repeat one another. The branches draw their
+// decisions at indices splitFirst*i to splitFirst*i+splitFirst-1 of their
+// dimensions (sampler.branch), so they stay stratified among all the
+// pixel's samples and depend on the pixel and i alone.
 const splitFirst = 2
 
 // firstVertex is what the first vertex of a path leaves for its branches
@@ -91,21 +91,22 @@ type firstVertex struct {
 // has at most maxDepth surface vertices. Every decision draws its numbers
 // from its own dimension of the sample (sp).
 func (tr *tracer) radiance(r Ray, sp *sampler) Vec {
-	var l Vec
 	var first firstVertex
-	branches := 1 // splitFirst once the first vertex is reached and is not delta
-	for branch := 0; branch < branches; branch++ {
-		l = l.Add(tr.branch(r, sp, &first, branch, &branches))
+	l, split := tr.branch(r, sp, &first, 0)
+	for b := 1; split && b < splitFirst; b++ {
+		lb, _ := tr.branch(r, sp, &first, b)
+		l = l.Add(lb)
 	}
 	return l
 }
 
-// branch follows branch number branch of the path of camera ray r: the
-// first one from the camera, which records its first vertex in first and
-// sets *branches, the others from that vertex.
-func (tr *tracer) branch(r Ray, sp *sampler, first *firstVertex, branch int, branches *int) Vec {
+// branch follows branch b of the path of camera ray r: branch 0 from the
+// camera, which records the first vertex in first and reports whether the
+// path splits there (its first vertex is not delta), the others from that
+// vertex.
+func (tr *tracer) branch(r Ray, sp *sampler, first *firstVertex, b int) (l Vec, split bool) {
 	s := tr.s
-	var l Vec
+	split = b > 0
 	beta := Vec{X: 1, Y: 1, Z: 1}
 	specular := true // the previous vertex was the camera or a delta bounce
 	prevPdf := 0.0
@@ -118,13 +119,13 @@ func (tr *tracer) branch(r Ray, sp *sampler, first *firstVertex, branch int, bra
 		var ng, ns, wol, albedo Vec
 		var fr frame
 		var entering bool
-		if branch > 0 && depth == 1 {
+		if b > 0 && depth == 1 {
 			// The first vertex as the first branch found it; its light
 			// sample is the first branch's.
 			f := first
 			r, sf, m, ng, ns, wol, albedo, fr, entering = f.r, f.sf, f.m, f.ng, f.ns, f.wol, f.albedo, f.fr, f.entering
 			tr.ph, tr.passes, tr.seg = f.ph, f.passes, 0
-			sp.branch(splitFirst, branch)
+			sp.branch(b)
 		} else {
 			tr.rays++
 			if !s.intersectWith(&tr.stack, &r, math.Inf(1), &h) {
@@ -210,13 +211,13 @@ func (tr *tracer) branch(r Ray, sp *sampler, first *firstVertex, branch int, bra
 				}
 				if depth == 1 {
 					// The split: this branch is the first of splitFirst.
-					*branches = splitFirst
+					split = true
 					*first = firstVertex{r: r, sf: sf, m: m, ng: ng, ns: ns, wol: wol, albedo: albedo, fr: fr,
 						entering: entering, passes: tr.passes}
 					if m.kind == matPBR {
 						first.ph = tr.ph
 					}
-					sp.branch(splitFirst, 0)
+					sp.branch(0)
 				}
 			}
 		}
@@ -248,8 +249,8 @@ func (tr *tracer) branch(r Ray, sp *sampler, first *firstVertex, branch int, bra
 			break
 		}
 		beta = beta.Mul(bs.weight)
-		if depth == 1 {
-			beta = beta.Scale(1 / float64(*branches))
+		if depth == 1 && split {
+			beta = beta.Scale(1.0 / splitFirst)
 		}
 		if beta.IsZero() {
 			break
@@ -271,7 +272,7 @@ func (tr *tracer) branch(r Ray, sp *sampler, first *firstVertex, branch int, bra
 			}
 		}
 	}
-	return l
+	return l, split
 }
 
 // direct is the light a light sample brings to the vertex at p (geometric

@@ -72,11 +72,11 @@ func newSampler(key uint64, i int) sampler {
 }
 
 // branch makes the sample's dimensions from the first vertex's BSDF lobe on
-// those of branch b of k (splitFirst): index k*i+b, where i is the
-// sample's, so that the branches of a pixel's samples are as stratified
-// among themselves as its samples are.
-func (sp *sampler) branch(k, b int) {
-	sp.brev = bits.Reverse32(uint32(k)*bits.Reverse32(sp.rev) + uint32(b))
+// those of branch b of the path's split (splitFirst): index splitFirst*i+b,
+// where i is the sample's, so that the branches of a pixel's samples are as
+// stratified among themselves as its samples are.
+func (sp *sampler) branch(b int) {
+	sp.brev = bits.Reverse32(splitFirst*bits.Reverse32(sp.rev) + uint32(b))
 	sp.bdim = bounceDim(1, slotLobe)
 }
 

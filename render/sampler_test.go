@@ -2,6 +2,7 @@ package render
 
 import (
 	"math"
+	"math/bits"
 	"testing"
 )
 
@@ -49,21 +50,25 @@ func TestSamplerStratified(t *testing.T) {
 // splitFirst*n samples would (one point in every cell of every dyadic grid
 // of that many cells), and the dimensions before it as the sample does.
 func TestSamplerBranchesStratified(t *testing.T) {
+	if splitFirst&(splitFirst-1) != 0 {
+		t.Fatalf("the test's grids need splitFirst a power of two, not %d", splitFirst)
+	}
+	shift := bits.TrailingZeros(splitFirst)
 	key := pixelKey(5, 9, 0)
 	for _, d := range []uint32{bounceDim(1, slotBSDF), bounceDim(3, slotLight)} {
 		for k := 0; k <= 8; k++ {
 			n := 1 << k
 			m := splitFirst * n
-			for a := 0; splitFirst == 2 && a <= k+1; a++ {
+			for a := 0; a <= k+shift; a++ {
 				seen := make([]bool, m)
 				for i := range n {
 					for b := range splitFirst {
 						sp := newSampler(key, i)
-						sp.branch(splitFirst, b)
+						sp.branch(b)
 						x, y := sp.get2D(d)
-						c := int(x*float64(int(1)<<a))<<(k+1-a) | int(y*float64(int(1)<<(k+1-a)))
+						c := int(x*float64(int(1)<<a))<<(k+shift-a) | int(y*float64(int(1)<<(k+shift-a)))
 						if seen[c] {
-							t.Fatalf("dim %d: %d samples' branches, grid %dx%d: two in cell %d", d, n, 1<<a, 1<<(k+1-a), c)
+							t.Fatalf("dim %d: %d samples' branches, grid %dx%d: two in cell %d", d, n, 1<<a, 1<<(k+shift-a), c)
 						}
 						seen[c] = true
 					}
@@ -73,12 +78,11 @@ func TestSamplerBranchesStratified(t *testing.T) {
 	}
 	for i := range 64 {
 		sp, br := newSampler(key, i), newSampler(key, i)
-		br.branch(splitFirst, 1)
+		br.branch(1)
 		for _, d := range []uint32{dimPixel, dimLens, bounceDim(1, slotLightPick), bounceDim(1, slotLight)} {
-			if x, y := sp.get2D(d); true {
-				if bx, by := br.get2D(d); bx != x || by != y {
-					t.Fatalf("sample %d dim %d: a branch draws (%v, %v), the sample (%v, %v)", i, d, bx, by, x, y)
-				}
+			x, y := sp.get2D(d)
+			if bx, by := br.get2D(d); bx != x || by != y {
+				t.Fatalf("sample %d dim %d: a branch draws (%v, %v), the sample (%v, %v)", i, d, bx, by, x, y)
 			}
 		}
 	}
